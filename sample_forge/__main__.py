@@ -1,0 +1,3 @@
+from sample_forge.cli.main import cli
+
+cli()

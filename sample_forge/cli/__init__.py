@@ -1,0 +1,1 @@
+"""Thin click layer: each command group lives in its own module and is imported on first use."""

@@ -1,0 +1,33 @@
+from click.testing import CliRunner
+
+from sample_forge.cli.main import cli
+from sample_forge.records import Problem
+from sample_forge.subjects import category_of, normalize_subject, parse_level
+from sample_forge.tables import read_rows, write_rows
+
+
+def test_cli_help_lists_commands():
+    r = CliRunner().invoke(cli, ["--help"])
+    assert r.exit_code == 0, r.output
+    assert "forge" in r.output or "Pipeline" in r.output
+
+
+def test_subjects_and_levels():
+    assert normalize_subject("counting_and_probability") == "Counting & Probability"
+    assert normalize_subject("Intermediate Algebra") == "Intermediate Algebra"
+    assert normalize_subject("physics") is None
+    assert category_of("Prealgebra") == "Algebra"
+    assert category_of("Counting & Probability") == "Probability"
+    assert parse_level("Level ?") is None
+    assert parse_level("Level 4") == 4
+
+
+def test_roundtrip_all_formats(tmp_path):
+    rows = [Problem(id="a", problem="1+1?", answer="2", subject="Algebra", level=1).to_dict(),
+            Problem(id="b", problem="x", answer=None, meta={"k": 1}).to_dict()]
+    for ext in ("jsonl", "parquet", "json"):
+        p = tmp_path / f"t.{ext}"
+        write_rows(p, rows)
+        back = read_rows(p)
+        assert [r["id"] for r in back] == ["a", "b"]
+        assert back[0]["answer"] == "2"
