@@ -1,0 +1,62 @@
+"""The files of a forge run directory, named once for the runner and the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RunDir"]
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+
+    @property
+    def recipe(self) -> Path:
+        return self.root / "recipe.toml"
+
+    @property
+    def pool(self) -> Path:
+        return self.root / "pool.parquet"
+
+    @property
+    def tags(self) -> Path:
+        return self.root / "tags.jsonl"
+
+    @property
+    def scores(self) -> Path:
+        return self.root / "scores.jsonl"
+
+    @property
+    def curves(self) -> Path:
+        """Per-sample accuracy per epoch: rows ``{id, acc: [...]}``, plus a ``__mean__`` row."""
+        return self.root / "curves.jsonl"
+
+    @property
+    def selection(self) -> Path:
+        return self.root / "selection.jsonl"
+
+    @property
+    def candidates(self) -> Path:
+        return self.root / "candidates.jsonl"
+
+    @property
+    def rejects(self) -> Path:
+        return self.root / "rejects.jsonl"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def manifest(self) -> Path:
+        return self.export_dir / "manifest.json"
+
+    @property
+    def markers(self) -> Path:
+        return self.root / ".markers"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
