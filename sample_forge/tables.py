@@ -26,6 +26,11 @@ __all__ = [
     "table_format",
 ]
 
+# Free-form dict columns (``meta``) go to Parquet as JSON text: Arrow structs cannot be empty and
+# would pad every row with the union of all keys. The list is kept in the file's schema metadata.
+_JSON_COLUMNS_KEY = b"sample_forge.json_columns"
+JSON_COLUMNS = ("meta",)
+
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet",
             ".csv": "csv"}
 
@@ -85,8 +90,14 @@ def iter_rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
             pf = pq.ParquetFile(p)
         except Exception as e:  # pyarrow raises several types for corrupt files
             raise InputError(f"cannot read Parquet ({e})", path=str(p)) from None
+        meta = pf.schema_arrow.metadata or {}
+        json_cols = orjson.loads(meta.get(_JSON_COLUMNS_KEY, b"[]"))
         for batch in pf.iter_batches(batch_size=4096):
-            yield from batch.to_pylist()
+            for row in batch.to_pylist():
+                for c in json_cols:
+                    if isinstance(row.get(c), str):
+                        row[c] = orjson.loads(row[c])
+                yield row
     else:
         with open(p, newline="", encoding="utf-8") as f:
             yield from csv.DictReader(f)
@@ -118,8 +129,10 @@ def _dumps(row: dict[str, Any]) -> bytes:
     return orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 
-def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:
-    """Write rows atomically in the format given by the ending. Returns the row count."""
+def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *,
+               json_columns: tuple[str, ...] = JSON_COLUMNS) -> int:
+    """Write rows atomically in the format given by the ending. Returns the row count.
+    In Parquet, ``json_columns`` are stored as JSON text and decoded again by :func:`iter_rows`."""
     p = Path(path)
     fmt = table_format(p)
     n = 0
@@ -135,7 +148,14 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> 
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        present = [c for c in json_columns if any(c in r for r in rows)]
+        if present:
+            rows = [{k: (orjson.dumps(v).decode() if k in present else v) for k, v in r.items()}
+                    for r in rows]
         table = pa.Table.from_pylist(rows)
+        if present:
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), _JSON_COLUMNS_KEY: orjson.dumps(present)})
         with atomic_write(p, "wb") as f:
             pq.write_table(table, f)
     else:

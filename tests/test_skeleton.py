@@ -31,3 +31,21 @@ def test_roundtrip_all_formats(tmp_path):
         back = read_rows(p)
         assert [r["id"] for r in back] == ["a", "b"]
         assert back[0]["answer"] == "2"
+
+
+def test_parquet_free_form_meta_roundtrips(tmp_path):
+    p = tmp_path / "m.parquet"
+    rows = [{"id": "a", "meta": {}}, {"id": "b", "meta": {"y": [1, 2], "s": "x"}}]
+    write_rows(p, rows)
+    assert read_rows(p) == rows
+
+
+def test_malformed_jsonl_names_file_and_line(tmp_path):
+    import pytest
+
+    from sample_forge.errors import InputError
+
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"id": 1}\n{"id": 2,\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:2"):
+        read_rows(p)
