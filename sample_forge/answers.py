@@ -97,11 +97,14 @@ def extract_boxed(text: str | None) -> str | None:
 # math-verify, run where signals work
 
 
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")  # ``\$30`` is a price, not math mode
+
+
 def prepare_answer(s: str) -> str:
     """Wrap a bare answer in ``$...$`` so math-verify's LaTeX extractor sees all of it: bare,
     ``\\frac{\\sqrt{3}}{2}`` would parse as ``3`` and ``[-2,7]`` not at all."""
     s = str(s).strip()
-    if "$" in s or "\\boxed" in s or "\\(" in s or "\\[" in s:
+    if _UNESCAPED_DOLLAR.search(s) or "\\boxed" in s or "\\(" in s or "\\[" in s:
         return s
     return f"${s}$"
 
