@@ -41,7 +41,7 @@ def skill_spectrum_png(tags: Sequence[dict[str, Any]], categories: Sequence[str]
     ax.bar(x - 0.2, mean, 0.4, label="mean distinct skills")
     ax2 = ax.twinx()
     ax2.bar(x + 0.2, share, 0.4, color="tab:orange", label="share of problems")
-    ax2.set_ylim(0, 1)
+    ax2.set_ylim(0, 1.05)
     ax.set_xticks(x, categories)
     ax.set_ylabel("skills / problem")
     ax2.set_ylabel("share")
