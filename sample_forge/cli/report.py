@@ -1,0 +1,28 @@
+"""``sample-forge report RUN_DIR``."""
+
+from __future__ import annotations
+
+import click
+
+from sample_forge.cli.common import domain_errors, quiet_option
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="HTML file (default RUN_DIR/report.html).")
+@click.option("--png", "png_dir", type=click.Path(file_okay=False), help="Also save the figures here.")
+@click.option("--threshold", type=float, default=0.6, show_default=True, help="LIM line in the histogram.")
+@quiet_option
+@domain_errors
+def report(run_dir: str, out: str | None, png_dir: str | None, threshold: float, quiet: bool) -> None:  # noqa: ARG001
+    """Write one self-contained HTML report of a forge run: skill spectrum, learning curves, score
+    distributions, the chosen sample(s) with reasons, synthetic candidates and the export manifest.
+
+    \b
+    Example:
+      sample-forge report runs/forge --png runs/forge/figures
+    """
+    from sample_forge.report import build_report
+
+    path = build_report(run_dir, out, png_dir=png_dir, threshold=threshold)
+    click.echo(str(path))
