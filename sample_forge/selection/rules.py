@@ -1,0 +1,180 @@
+"""Selection rules: each returns the chosen rows, every one with the rule and a printed reason.
+
+* ``polymath`` (Li et al. 2026): per MATH subject, among samples with LIM >= theta, the LOWEST score
+  (to avoid over-specialisation); ties by skill breadth (broader first), then id.
+* ``top``: the highest ``lim`` / ``hist_var`` / ``learnability``; ``hist_var`` with a stable sort
+  reproduces the pi_k ranking of 1-shot RLVR (Wang et al. 2025): ties keep the input order.
+* ``prime`` (Li et al. 2026): the accepted synthetic candidate with the broadest skill spectrum; ties by
+  higher solver agreement, then pass rate closest to 0.5.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sample_forge.errors import InputError, SampleForgeError
+from sample_forge.records import Problem
+from sample_forge.subjects import category_of
+
+__all__ = ["PolymathConfig", "TopConfig", "select_polymath", "select_top", "select_prime",
+           "selection_row", "candidate_to_row", "GROUP_BY", "TOP_BY"]
+
+GROUP_BY = ("subject", "category", "none")
+TOP_BY = {"lim": "lim", "variance": "hist_var", "hist_var": "hist_var", "learnability": "learnability"}
+_EPS = 1e-9  # scores are stored rounded (LIMR: 2 decimals); 0.6 must count as >= 0.6
+
+
+@dataclass(frozen=True)
+class PolymathConfig:
+    """Lowest LIM at or above ``theta`` in each group (``subject``, ``category`` or ``none``)."""
+
+    theta: float = 0.6
+    group_by: str = "subject"
+
+
+@dataclass(frozen=True)
+class TopConfig:
+    """The ``k`` highest by ``by`` (lim | variance | learnability); ``rank`` picks only the rank-th (1-based)."""
+
+    by: str = "lim"
+    k: int = 1
+    rank: int | None = None
+
+
+def _breadth(row: Mapping[str, Any]) -> int:
+    sk = row.get("skills") or {}
+    b = sk.get("breadth")
+    if b is None and isinstance(sk.get("spectrum"), Mapping):
+        b = sum(1 for v in sk["spectrum"].values() if v)
+    return int(b or 0)
+
+
+def _total(row: Mapping[str, Any]) -> int:
+    sk = row.get("skills") or {}
+    t = sk.get("total")
+    if t is None and isinstance(sk.get("spectrum"), Mapping):
+        t = sum(int(v or 0) for v in sk["spectrum"].values())
+    return int(t or 0)
+
+
+def _score(row: Mapping[str, Any], key: str) -> float | None:
+    v = (row.get("scores") or {}).get(key)
+    if v is None:
+        v = row.get(key)
+    if v is None or v != v:  # NaN
+        return None
+    return float(v)
+
+
+def selection_row(row: Mapping[str, Any], rule: str, reason: str) -> dict[str, Any]:
+    """The selection table row: Problem fields + rule, reason, scores, skills."""
+    p = Problem.from_dict({k: v for k, v in row.items()
+                           if not k.startswith("_") and k not in ("scores", "skills", "rule", "reason")})
+    d = p.to_dict()
+    d.update(rule=rule, reason=reason, scores=dict(row.get("scores") or {}), skills=row.get("skills"))
+    return d
+
+
+def _group_key(row: Mapping[str, Any], group_by: str) -> str:
+    if group_by == "subject":
+        return row.get("subject") or "(no subject)"
+    if group_by == "category":
+        return category_of(row.get("subject")) or "(no category)"
+    return "all"
+
+
+def select_polymath(rows: Sequence[Mapping[str, Any]], cfg: PolymathConfig = PolymathConfig()
+                    ) -> tuple[list[dict[str, Any]], dict[str, list[Mapping[str, Any]]]]:
+    """One sample per group; also returns the eligible rows (LIM >= theta) of each group."""
+    if cfg.group_by not in GROUP_BY:
+        raise SampleForgeError(f"--group-by must be one of {', '.join(GROUP_BY)}, got '{cfg.group_by}'")
+    if not any(_score(r, "lim") is not None for r in rows):
+        raise InputError("no sample has a LIM score (give --scores, or map a column with --columns lim=NAME)")
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[_group_key(r, cfg.group_by)].append(r)
+    chosen, eligible_by_group = [], {}
+    for g in sorted(groups):
+        members = groups[g]
+        eligible = [r for r in members if (s := _score(r, "lim")) is not None and s >= cfg.theta - _EPS]
+        eligible_by_group[g] = eligible
+        if not eligible:
+            continue
+        best = min(eligible, key=lambda r: (_score(r, "lim"), -_breadth(r), str(r["id"])))
+        low = _score(best, "lim")
+        tied = [r for r in eligible if abs(_score(r, "lim") - low) < _EPS]
+        tie = ""
+        if len(tied) > 1:
+            tie = (f"; {len(tied)} tied at {low:g}, broken by skill breadth ({_breadth(best)}) then id"
+                   if any(_breadth(t) for t in tied) else f"; {len(tied)} tied at {low:g}, broken by id")
+        where = "overall" if cfg.group_by == "none" else f"in {cfg.group_by} {g}"
+        reason = (f"lowest LIM >= {cfg.theta:g} {where}: {low:g} ({len(eligible)} of {len(members)} "
+                  f"eligible){tie}")
+        chosen.append(selection_row(best, "polymath", reason))
+    return chosen, eligible_by_group
+
+
+def select_top(rows: Sequence[Mapping[str, Any]], cfg: TopConfig = TopConfig()) -> list[dict[str, Any]]:
+    """Highest first; Python's stable sort keeps the input order among ties (1-shot RLVR's pi_k)."""
+    key = TOP_BY.get(cfg.by)
+    if key is None:
+        raise SampleForgeError(f"--by must be one of lim, variance, learnability; got '{cfg.by}'")
+    scored = [r for r in rows if _score(r, key) is not None]
+    if not scored:
+        raise InputError(f"no sample has a '{key}' score (give --scores, or --columns {key}=NAME)")
+    ranked = sorted(scored, key=lambda r: -_score(r, key))
+    if cfg.rank is not None:
+        if not 1 <= cfg.rank <= len(ranked):
+            raise SampleForgeError(f"--rank {cfg.rank} is out of range 1..{len(ranked)}")
+        picks = [(cfg.rank, ranked[cfg.rank - 1])]
+    else:
+        picks = list(enumerate(ranked[: max(cfg.k, 0)], start=1))
+    label = "historical variance" if key == "hist_var" else key
+    return [selection_row(r, f"top-{cfg.by}",
+                          f"rank {i} of {len(ranked)} by {label} ({_score(r, key):.6g})"
+                          + (" = pi_" + str(i) if key == "hist_var" else ""))
+            for i, r in picks]
+
+
+def candidate_to_row(c: Mapping[str, Any]) -> dict[str, Any]:
+    """A synthetic Candidate dict as a pool-like row (answer = the golden answer the solvers agreed on)."""
+    spectrum = c.get("spectrum") or {}
+    if isinstance(spectrum, str):
+        import orjson
+
+        spectrum = orjson.loads(spectrum)
+    skills = {"spectrum": spectrum, "total": sum(int(v or 0) for v in spectrum.values()),
+              "breadth": sum(1 for v in spectrum.values() if v)}
+    meta = {k: c.get(k) for k in ("generator", "style", "skills_requested", "generator_answer") if k in c}
+    return {"id": str(c["id"]), "problem": c.get("problem"), "answer": c.get("golden_answer"),
+            "source": f"synthetic:{c.get('generator') or 'unknown'}", "meta": meta,
+            "scores": {"agreement": c.get("agreement"), "pass_rate": c.get("pass_rate")},
+            "skills": skills, "accepted": bool(c.get("accepted")), "_line": c.get("_line")}
+
+
+def select_prime(candidates: Sequence[Mapping[str, Any]], k: int = 1
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The broadest accepted candidate(s); also returns the rejected ones (id, reason) for the report."""
+    rows = [candidate_to_row(c) for c in candidates]
+    rejected = [{"id": r["id"], "reason": "not accepted by validation"} for r in rows if not r["accepted"]]
+    ok = [r for r in rows if r["accepted"]]
+    if not ok:
+        raise InputError(f"no accepted candidate among {len(rows)} (run the validation first)")
+
+    def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
+        s = r["scores"]
+        agree = s.get("agreement") if s.get("agreement") is not None else -1.0
+        pr = s.get("pass_rate")
+        return (-_breadth(r), -_total(r), -agree, abs(pr - 0.5) if pr is not None else 1.0, r["id"])
+
+    ranked = sorted(ok, key=key)
+    out = []
+    for i, r in enumerate(ranked[:k], start=1):
+        s = r["scores"]
+        reason = (f"broadest skill spectrum among {len(ok)} accepted candidates: {_breadth(r)} categories, "
+                  f"{_total(r)} skills (agreement {s.get('agreement')}, pass rate {s.get('pass_rate')})")
+        out.append(selection_row(r, "prime", reason if i == 1 else f"rank {i}: " + reason))
+    return out, rejected
