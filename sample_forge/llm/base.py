@@ -1,0 +1,364 @@
+"""The one interface every LLM call goes through: ``Model.complete`` and ``Model.complete_many``.
+
+A backend only implements ``_achat`` (one chat call, possibly with ``n`` choices). Everything else is
+here, once: the cache lookup, asking again for the samples a server did not return (``n > 1`` ignored),
+validation (``finish_reason == "length"`` and empty or malformed bodies are failures, never answers),
+retries with backoff for what the HTTP client does not retry itself, the budget, bounded concurrency
+and the call log. Calls run on one private event-loop thread per model, so the sync ``complete`` works
+from any thread (and inside a running event loop) and one async HTTP client is reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sample_forge.errors import SampleForgeError
+from sample_forge.llm.budget import Budget, call_cost
+from sample_forge.llm.cache import Cache, payload_hash, sample_key
+from sample_forge.llm.config import ModelConfig
+from sample_forge.records import Completion
+
+__all__ = ["Model", "Request", "Result", "LLMError", "BudgetExceeded", "MalformedResponse"]
+
+log = logging.getLogger("sample_forge.llm")
+
+
+class LLMError(SampleForgeError):
+    """An LLM call failed after its retry budget (or could not start: unknown model, budget, ...)."""
+
+
+class BudgetExceeded(LLMError):
+    """The ``--budget-usd`` cap was reached; no new call was started."""
+
+
+class MalformedResponse(Exception):
+    """A 200 answer that is not an answer (truncated JSON, no choices, empty body). The HTTP client
+    does not retry these, so the layer does, with exponential backoff and jitter."""
+
+
+@dataclass
+class Request:
+    """One prompt to sample ``n`` times. ``index`` is the sample index of the first of the ``n``
+    samples: the cache holds each (payload, sample index) once, so samples 0..7 of a prompt asked as
+    ``n=8`` or as eight ``n=1, index=i`` requests are the same cached samples. ``id`` is free for the
+    caller (copied to the failures file)."""
+
+    messages: list[dict[str, Any]]
+    n: int = 1
+    temperature: float = 0.7
+    max_tokens: int = 512
+    seed: int | None = None
+    index: int = 0
+    id: str | None = None
+
+
+@dataclass
+class Result:
+    """What came back for one Request. On failure ``error`` says why (``error_kind``: "length",
+    "malformed", "http", "budget", "internal") and ``completions`` holds the samples that did succeed."""
+
+    request: Request
+    completions: list[Completion] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ChatReply:
+    """One raw chat call as a backend returns it."""
+
+    choices: list[tuple[str | None, str | None]]  # (text, finish_reason) in choice order
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+
+
+class Model:
+    """A named model. Build it with ``sample_forge.llm.get_model``."""
+
+    #: whether one call may ask for n > 1 choices; set False when a server returns fewer than asked.
+    supports_n: bool = True
+    #: first backoff delay (seconds) for malformed answers; doubles per attempt, +-25% jitter, max 8 s.
+    backoff_base_s: float = 0.5
+
+    def __init__(self, config: ModelConfig, *, cache: Cache | None = None,
+                 budget: Budget | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.cache = cache
+        self.budget = budget
+        self.last_summary: dict[str, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._loop_lock = threading.Lock()
+        self._sem: asyncio.Semaphore | None = None
+
+    # -- backend hooks -------------------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        """Where the model is served; part of the cache key (same model id elsewhere = other model)."""
+        raise NotImplementedError
+
+    async def _achat(self, messages: list[dict[str, Any]], *, n: int, temperature: float,
+                     max_tokens: int, seed: int | None) -> ChatReply:
+        """One call. Raise LLMError for a final failure (the HTTP client already retried),
+        MalformedResponse for a body that is not an answer."""
+        raise NotImplementedError
+
+    async def _aclose(self) -> None:
+        return None
+
+    # -- public API ----------------------------------------------------------------------------
+    def complete(self, messages: list[dict[str, Any]], *, n: int = 1, temperature: float = 0.7,
+                 max_tokens: int = 512, seed: int | None = None, index: int = 0) -> list[Completion]:
+        """``n`` completions of ``messages`` (cached ones first). Raises LLMError after the retry
+        budget (BudgetExceeded when the budget cap stops it); samples that did succeed stay cached."""
+        req = Request(messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                      index=index)
+        _validate(req)
+        phash, slots = self._lookup(req)
+        if all(c is not None for c in slots):
+            return slots  # type: ignore[return-value]
+        res = self._submit(self._arun(req, phash, slots)).result()
+        if res.error is not None:
+            cls = BudgetExceeded if res.error_kind == "budget" else LLMError
+            raise cls(f"model '{self.name}': {res.error}")
+        return res.completions
+
+    def complete_many(self, requests: Sequence[Request], *, progress: bool = False,
+                      failures_path: str | Path | None = None) -> list[Result]:
+        """Run all requests (at most ``max_concurrency`` calls at a time); results in input order.
+        Failures are recorded on ``Result.error`` and never raised; with ``failures_path`` they are
+        also appended there as JSONL. ``self.last_summary`` counts what happened."""
+        for r in requests:
+            _validate(r)
+        results: list[Result | None] = [None] * len(requests)
+        futures: dict[concurrent.futures.Future[Result], int] = {}
+        todo = []
+        for i, req in enumerate(requests):
+            phash, slots = self._lookup(req)
+            if all(c is not None for c in slots):
+                results[i] = Result(req, slots)  # type: ignore[arg-type]
+            else:
+                todo.append((i, req, phash, slots))
+        n_cached = len(requests) - len(todo)
+        try:
+            for i, req, phash, slots in todo:
+                futures[self._submit(self._arun(req, phash, slots))] = i
+            done: Any = concurrent.futures.as_completed(futures)
+            if progress:
+                from sample_forge.cli.common import progress as _progress
+
+                done = _progress(done, total=len(futures), description=f"LLM {self.name}")
+            for fut in done:
+                results[futures[fut]] = fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+        out: list[Result] = results  # type: ignore[assignment]
+        self._summarize(out, n_cached, failures_path, progress)
+        return out
+
+    def close(self) -> None:
+        """Stop the model's event-loop thread and HTTP client (the cache stays open)."""
+        with self._loop_lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            asyncio.run_coroutine_threadsafe(self._aclose(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+            loop.close()
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, model={self.config.model!r})"
+
+    # -- internals -----------------------------------------------------------------------------
+    def _payload(self, req: Request) -> dict[str, Any]:
+        return {"model": self.config.model, "base_url": self.endpoint, "messages": req.messages,
+                "temperature": req.temperature, "max_tokens": req.max_tokens, "seed": req.seed}
+
+    def _lookup(self, req: Request) -> tuple[str, list[Completion | None]]:
+        phash = payload_hash(self._payload(req))
+        if self.cache is None:
+            return phash, [None] * req.n
+        keys = [sample_key(phash, req.index + j) for j in range(req.n)]
+        got = self.cache.get_many(keys)
+        return phash, [got.get(k) for k in keys]
+
+    def _submit(self, coro: Coroutine[Any, Any, Result]) -> concurrent.futures.Future[Result]:
+        with self._loop_lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._sem = None
+                self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                                name=f"sample-forge-llm-{self.name}")
+                self._thread.start()
+            loop = self._loop
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._sem is None:  # created on the loop thread, which is the only one using it
+            self._sem = asyncio.Semaphore(max(1, self.config.max_concurrency))
+        return self._sem
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_base_s * 2 ** (attempt - 1), 8.0) * (0.75 + 0.5 * random.random())
+
+    async def _arun(self, req: Request, phash: str, slots: list[Completion | None]) -> Result:
+        try:
+            return await self._arun_inner(req, phash, slots)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a batch never raises: record it
+            log.exception("unexpected error in an LLM call")
+            return Result(req, [c for c in slots if c is not None], f"{type(e).__name__}: {e}",
+                          "internal")
+
+    async def _arun_inner(self, req: Request, phash: str, slots: list[Completion | None]) -> Result:
+        cfg = self.config
+        params = {"temperature": req.temperature, "max_tokens": req.max_tokens, "seed": req.seed}
+        malformed = 0  # empty / truncated answers so far
+        lengths = 0  # rounds that hit max_tokens
+
+        def fail(msg: str, kind: str) -> Result:
+            return Result(req, [c for c in slots if c is not None], msg, kind)
+
+        while True:
+            missing = [j for j, c in enumerate(slots) if c is None]
+            if not missing:
+                return Result(req, slots)  # type: ignore[arg-type]
+            if self.budget is not None and self.budget.exhausted:
+                return fail(self.budget.message(), "budget")
+            ask = len(missing) if self.supports_n else 1
+            # One seed per sample index, so re-asking for a missing sample asks for the same sample.
+            seed = None if req.seed is None else req.seed + req.index + missing[0]
+            call_params = {**params, "n": ask, "sent_seed": seed, "index": req.index + missing[0]}
+            async with self._semaphore():
+                t0 = time.perf_counter()
+                try:
+                    reply: ChatReply | None = await self._achat(
+                        req.messages, n=ask, temperature=req.temperature, max_tokens=req.max_tokens,
+                        seed=seed)
+                    problem: Exception | None = None
+                except (LLMError, MalformedResponse) as e:
+                    reply, problem = None, e
+                latency = time.perf_counter() - t0
+            if reply is None:
+                assert problem is not None
+                kind = "malformed" if isinstance(problem, MalformedResponse) else "http"
+                self._log(phash, call_params, req, kind, error=str(problem), latency_s=latency)
+                if kind == "http":
+                    return fail(str(problem), "http")
+                malformed += 1
+                if malformed > cfg.max_retries:
+                    return fail(f"malformed response {malformed} times: {problem}", "malformed")
+                await asyncio.sleep(self._backoff(malformed))
+                continue
+
+            cost = call_cost(reply.prompt_tokens, reply.completion_tokens, cfg.price_in, cfg.price_out)
+            if self.budget is not None:
+                self.budget.charge(cost)
+            self._log(phash, call_params, req, "ok", response=reply.choices,
+                      prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+                      latency_s=latency, cost_usd=cost)
+            if ask > 1 and len(reply.choices) < ask:
+                self.supports_n = False  # e.g. llama.cpp: ask for the rest one by one
+            got = reply.choices[:ask]
+            each_tokens = round(reply.completion_tokens / max(1, len(got)))
+            n_length = n_empty = 0
+            for j, (text, finish) in zip(missing, got):
+                if finish == "length":
+                    n_length += 1
+                elif text is None or not text.strip():
+                    n_empty += 1
+                else:
+                    c = Completion(text=text, finish_reason=finish, prompt_tokens=reply.prompt_tokens,
+                                   completion_tokens=each_tokens, latency_s=latency, cached=False,
+                                   model=reply.model or cfg.model)
+                    slots[j] = c
+                    if self.cache is not None:
+                        self.cache.put(sample_key(phash, req.index + j), self.endpoint, c)
+            if n_length:
+                lengths += 1
+                if lengths > 1:  # asked again once already: the answer does not fit
+                    return fail(f"finish_reason=length twice (max_tokens={req.max_tokens} too small?)",
+                                "length")
+                continue
+            if n_empty or not got:
+                malformed += 1
+                if malformed > cfg.max_retries:
+                    return fail(f"empty response {malformed} times", "malformed")
+                await asyncio.sleep(self._backoff(malformed))
+
+    def _log(self, phash: str, params: dict[str, Any], req: Request, status: str, *,
+             error: str | None = None, response: Any = None, prompt_tokens: int = 0,
+             completion_tokens: int = 0, latency_s: float = 0.0, cost_usd: float = 0.0) -> None:
+        if status != "ok":
+            log.debug("LLM call to %s failed (%s): %s", self.name, status, error)
+        if self.cache is None:
+            return
+        self.cache.log_call(phash=phash, model=self.config.model, base_url=self.endpoint, params=params,
+                            messages=req.messages, status=status, error=error, response=response,
+                            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                            latency_s=latency_s, cost_usd=cost_usd)
+
+    def _summarize(self, results: list[Result], n_cached: int, failures_path: str | Path | None,
+                   progress: bool) -> None:
+        failed = [(i, r) for i, r in enumerate(results) if not r.ok]
+        kinds = Counter(r.error_kind for _, r in failed)
+        self.last_summary = {"requests": len(results), "from_cache": n_cached,
+                             "called": len(results) - n_cached, "failed": len(failed),
+                             "failed_by_kind": dict(kinds),
+                             "spent_usd": None if self.budget is None else self.budget.spent_usd}
+        if failed and failures_path is not None:
+            from sample_forge.tables import append_jsonl
+
+            append_jsonl(failures_path, [
+                {"position": i, "id": r.request.id, "model": self.name, "error_kind": r.error_kind,
+                 "error": r.error, "messages": r.request.messages, "n": r.request.n,
+                 "index": r.request.index, "temperature": r.request.temperature,
+                 "max_tokens": r.request.max_tokens, "seed": r.request.seed,
+                 "completed": len(r.completions), "time": time.time()} for i, r in failed])
+        line = (f"LLM {self.name}: {len(results)} requests, {n_cached} from cache, "
+                f"{len(failed)} failed")
+        if kinds:
+            line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) + ")"
+        if failed and failures_path is not None:
+            line += f"; failures in {failures_path}"
+        if failed:
+            log.warning(line)
+        else:
+            log.info(line)
+        if progress:
+            from sample_forge.cli.common import console
+
+            console().print(line, markup=False, highlight=False)
+
+
+def _validate(req: Request) -> None:
+    if not isinstance(req.messages, list) or not req.messages:
+        raise LLMError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts")
+    if req.n < 1 or req.max_tokens < 1 or req.index < 0:
+        raise LLMError(f"bad request: n={req.n}, max_tokens={req.max_tokens}, index={req.index}")

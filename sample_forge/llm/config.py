@@ -1,0 +1,147 @@
+"""Named models from the TOML config (``sample-forge models path``) plus the built-in ``local``.
+
+Example ``models.toml``::
+
+    default = "qwen72b"            # optional: the model used when none is named
+
+    [models.qwen72b]
+    base_url = "https://api.together.xyz/v1"
+    model = "Qwen/Qwen2.5-72B-Instruct-Turbo"
+    api_key_env = "TOGETHER_API_KEY"   # the NAME of the variable; keys never go in this file
+    max_concurrency = 16
+    price_in = 1.2                     # USD per 1M prompt tokens
+    price_out = 1.2                    # USD per 1M completion tokens
+    timeout = 120
+    max_retries = 4
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sample_forge.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["ModelConfig", "load_configs", "resolve_config", "LOCAL", "ENV_NAME"]
+
+LOCAL = "local"
+ENV_NAME = "env"  # the model described by OPENAI_BASE_URL / OPENAI_API_KEY / OPENAI_MODEL
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """How to reach one model. ``api_key_env`` names an environment variable; the key itself is
+    read only when the client is built and is never stored, logged or cached."""
+
+    name: str
+    model: str
+    base_url: str | None = None  # None: the openai default (api.openai.com)
+    api_key_env: str | None = None
+    max_concurrency: int = 8
+    price_in: float = 0.0  # USD per 1M prompt tokens
+    price_out: float = 0.0  # USD per 1M completion tokens
+    timeout: float = 60.0
+    max_retries: int = 3
+    backend: str = "openai"  # "openai" | "local"
+
+
+_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "backend"}
+
+
+def _local_config() -> ModelConfig:
+    return ModelConfig(name=LOCAL, model="SmolLM2-135M-Instruct", base_url=None, max_concurrency=1,
+                       timeout=120.0, max_retries=1, backend="local")
+
+
+def load_configs(path: str | os.PathLike[str] | None = None) -> tuple[dict[str, ModelConfig], str | None]:
+    """All named models of the config file (absent file: none) and its ``default`` name."""
+    from sample_forge.paths import config_path
+
+    p = Path(path) if path is not None else config_path()
+    if not p.exists():
+        return {}, None
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"not valid TOML: {e}", path=str(p)) from None
+    models = data.get("models", {})
+    if not isinstance(models, dict):
+        raise InputError("[models] must be a table of [models.NAME] tables", path=str(p), field="models")
+    out: dict[str, ModelConfig] = {}
+    for name, table in models.items():
+        out[name] = _parse_one(p, name, table)
+    default = data.get("default")
+    if default is not None and not isinstance(default, str):
+        raise InputError("must be a model name (string)", path=str(p), field="default")
+    return out, default
+
+
+def _parse_one(p: Path, name: str, table: Any) -> ModelConfig:
+    where = f"models.{name}"
+    if name == LOCAL:
+        raise InputError(f"'{LOCAL}' is the built-in SmolLM2 model; pick another name", path=str(p),
+                         field=where)
+    if not isinstance(table, dict):
+        raise InputError("must be a table", path=str(p), field=where)
+    unknown = set(table) - _FIELDS
+    if unknown:
+        raise InputError(f"unknown key(s) {sorted(unknown)}; known: {sorted(_FIELDS)}", path=str(p),
+                         field=where)
+    if not isinstance(table.get("model"), str) or not table["model"]:
+        raise InputError("'model' (the served model id) is required", path=str(p), field=f"{where}.model")
+    kwargs: dict[str, Any] = {"name": name}
+    types = {"model": str, "base_url": str, "api_key_env": str, "max_concurrency": int,
+             "price_in": (int, float), "price_out": (int, float), "timeout": (int, float),
+             "max_retries": int}
+    for key, value in table.items():
+        if not isinstance(value, types[key]) or isinstance(value, bool):  # type: ignore[arg-type]
+            raise InputError(f"wrong type {type(value).__name__}", path=str(p), field=f"{where}.{key}")
+        if isinstance(value, (int, float)) and ((key == "max_concurrency" and value < 1) or value < 0):
+            raise InputError(f"out of range: {value}", path=str(p), field=f"{where}.{key}")
+        kwargs[key] = value
+    return ModelConfig(**kwargs)
+
+
+def _env_config() -> ModelConfig | None:
+    if not (os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
+        return None
+    return ModelConfig(name=ENV_NAME, model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+                       base_url=os.environ.get("OPENAI_BASE_URL") or None, api_key_env="OPENAI_API_KEY")
+
+
+def resolve_config(name: str | None = None, *, config_path: str | os.PathLike[str] | None = None
+                   ) -> ModelConfig:
+    """``local``; a config name; ``env``; or, for None: OPENAI_* env when set, else the config's
+    ``default``, else ``local``."""
+    if name == LOCAL:
+        return _local_config()
+    configs, default = load_configs(config_path)
+    if name is None:
+        env = _env_config()
+        if env is not None:
+            return env
+        name = default or LOCAL
+        if name == LOCAL:
+            return _local_config()
+    if name in configs:
+        return configs[name]
+    if name == ENV_NAME:
+        env = _env_config()
+        if env is not None:
+            return env
+    from sample_forge.llm.base import LLMError
+
+    from sample_forge.paths import config_path as _cp
+
+    known = sorted({LOCAL, *configs})
+    raise LLMError(f"unknown model '{name}'; known: {', '.join(known)} (config: "
+                   f"{config_path or _cp()})")

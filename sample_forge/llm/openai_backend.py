@@ -1,0 +1,102 @@
+"""Any OpenAI-compatible endpoint (OpenAI, vLLM, SGLang, llama.cpp server, ...) via ``AsyncOpenAI``.
+
+The openai client retries 429/408/409/5xx, timeouts and connection errors itself (``max_retries``,
+exponential backoff with jitter, honouring ``Retry-After``); the body is parsed here (raw response, no
+pydantic) so a truncated or empty 200 answer becomes a MalformedResponse that the layer retries.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+
+from sample_forge.llm.base import ChatReply, LLMError, MalformedResponse, Model
+
+__all__ = ["OpenAIModel"]
+
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+
+
+class OpenAIModel(Model):
+    _client: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return (self.config.base_url or OPENAI_DEFAULT_URL).rstrip("/")
+
+    def _api_key(self) -> str:
+        env = self.config.api_key_env
+        if not env:
+            return "no-key"  # local servers ignore it; the client insists on one
+        key = os.environ.get(env)
+        if not key:
+            raise LLMError(f"model '{self.name}': environment variable {env} (its api_key_env) is not set")
+        return key
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(api_key=self._api_key(), base_url=self.endpoint,
+                                       timeout=self.config.timeout, max_retries=self.config.max_retries)
+        return self._client
+
+    async def _aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def _achat(self, messages: list[dict[str, Any]], *, n: int, temperature: float,
+                     max_tokens: int, seed: int | None) -> ChatReply:
+        import openai
+
+        client = self._get_client()
+        kwargs: dict[str, Any] = {"model": self.config.model, "messages": messages,
+                                  "temperature": temperature, "max_tokens": max_tokens}
+        if n != 1:
+            kwargs["n"] = n
+        if seed is not None:
+            kwargs["seed"] = seed
+        tries = self.config.max_retries
+        try:
+            raw = await client.chat.completions.with_raw_response.create(**kwargs)
+        except openai.APIStatusError as e:
+            raise LLMError(f"HTTP {e.status_code} from {self.endpoint} after {tries} retries: "
+                           f"{_short(e.message)}") from None
+        except openai.APITimeoutError:
+            raise LLMError(f"timed out after {self.config.timeout:g}s from {self.endpoint} "
+                           f"({tries} retries)") from None
+        except openai.APIConnectionError as e:
+            raise LLMError(f"cannot connect to {self.endpoint} after {tries} retries: "
+                           f"{_short(str(e.__cause__ or e))}") from None
+        body = raw.http_response.content
+        return parse_chat_body(body)
+
+
+def parse_chat_body(body: bytes) -> ChatReply:
+    """A chat-completions JSON body -> ChatReply; MalformedResponse when it is not one."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MalformedResponse(f"body is not JSON ({len(body)} bytes): {body[:60]!r}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        raise MalformedResponse(f"no 'choices' in the body: {body[:60]!r}")
+    choices = sorted(data["choices"], key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0)
+    out: list[tuple[str | None, str | None]] = []
+    for ch in choices:
+        if not isinstance(ch, dict):
+            raise MalformedResponse("a choice is not an object")
+        msg = ch.get("message") or {}
+        text = msg.get("content") if isinstance(msg, dict) else None
+        out.append((text if isinstance(text, str) else None, ch.get("finish_reason")))
+    usage = data.get("usage") or {}
+    return ChatReply(choices=out, prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                     completion_tokens=int(usage.get("completion_tokens") or 0),
+                     model=str(data.get("model") or ""))
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
