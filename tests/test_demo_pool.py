@@ -269,3 +269,16 @@ def test_not_copied_from_math(rows: list[dict], shared_data: Path) -> None:
             if share > MAX_OVERLAP:
                 overlapping[r["id"]] = round(share, 2)
     assert not overlapping, f"8-gram overlap with MATH above {MAX_OVERLAP:.0%}: {overlapping}"
+
+
+def test_loads_as_a_pool(rows: list[dict]) -> None:
+    """The packaged file loads through the project's own pool loader with nothing lost."""
+    from sample_forge.pool import load_pool
+    from sample_forge.resources import resource_path
+
+    problems = load_pool(resource_path("data/demo/pool.jsonl"))
+    assert [p.id for p in problems] == [r["id"] for r in rows]
+    for p, r in zip(problems, rows):
+        assert (p.answer, p.subject, p.level, p.problem) == (r["answer"], r["subject"], r["level"], r["problem"])
+    easy = load_pool(resource_path("data/demo/pool.jsonl"), levels="1")
+    assert len(easy) == sum(1 for r in rows if r["level"] == 1)
