@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -217,6 +218,8 @@ def _load_hub_split(src: HubSource, config: str | None) -> tuple[Any, str]:
     import datasets
 
     datasets.utils.logging.set_verbosity_error()
+    if not sys.stderr.isatty():  # download bars only for a person at a terminal
+        datasets.disable_progress_bars()
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     splits = [src.split] if src.split else [_DEFAULT_SPLIT.get(src.dataset, "train")]
     label = src.label(config, src.split)
@@ -373,13 +376,21 @@ def _to_problem(row: Mapping[str, Any], cols: _Columns, label: str, index: int,
     if level is None:
         stats.unknown_level += 1
     if uid is None:
-        base = Path(label).stem if is_file else label.removeprefix("hf:").replace("/", "_")
+        base = Path(label).stem if is_file else label.removeprefix("hf:").replace(":", "/").replace("@", "/")
         uid = f"{base}-{index}"
-    meta = {k: v for k, v in row.items() if k not in cols.used and _json_safe(v)}
+    # a pool written by ``pool`` reads back as itself: its meta merges in, category is derived
+    given_meta = row.get("meta")
+    meta = dict(given_meta) if isinstance(given_meta, Mapping) else {}
+    meta.update({k: v for k, v in row.items()
+                 if k not in cols.used and k not in _DERIVED and _json_safe(v)})
     if hint.get("config"):
         meta.setdefault("config", hint["config"])
+    source = row.get("source") if isinstance(row.get("source"), str) and row.get("source") else label
     return Problem(id=uid, problem=problem, answer=answer, solution=solution, subject=subject,
-                   level=level, source=label, meta=meta)
+                   level=level, source=source, meta=meta)
+
+
+_DERIVED = ("meta", "category", "source")
 
 
 def _json_safe(v: Any) -> bool:
