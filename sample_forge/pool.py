@@ -413,9 +413,9 @@ def iter_pool(source: str | os.PathLike[str], *, mapping: Mapping[str, str] | No
     cols: _Columns | None = None
     seen: Counter = Counter()
     index_by_label: Counter = Counter()
+    if limit is not None and limit <= 0:
+        return
     for row, label, hint in rows:
-        if limit is not None and stats.kept >= limit:
-            break  # the rest is never read: a streaming source need not finish
         if cols is None:
             cols = _Columns(mapping, row, label)
         index = index_by_label[label]
@@ -434,6 +434,8 @@ def iter_pool(source: str | os.PathLike[str], *, mapping: Mapping[str, str] | No
             p.id = f"{p.id}~{seen[p.id]}"
         stats._count_kept(p)
         yield p
+        if limit is not None and stats.kept >= limit:
+            break  # the rest is never read: a streaming source need not finish
 
 
 def load_pool(source: str | os.PathLike[str], *, mapping: Mapping[str, str] | None = None,
