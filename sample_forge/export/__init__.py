@@ -54,7 +54,11 @@ def _answer_problem(answer: str) -> str | None:
     """Why math-verify cannot use this gold answer, or None when it can."""
     from sample_forge.answers import can_parse
 
-    return None if can_parse(answer) else "math-verify cannot parse it"
+    if not can_parse(answer):
+        return "math-verify cannot parse it"
+    if not can_parse(trl_solution(answer)):
+        return f"math-verify cannot parse it as {trl_solution(answer)}"
+    return None
 
 
 def prepare_samples(rows: Sequence[Mapping[str, Any]], template: Template, *, force: bool = False,

@@ -1,0 +1,76 @@
+"""``sample-forge export``: write the chosen sample(s) in the form each GRPO trainer reads."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import click
+
+from sample_forge.cli.common import console, domain_errors, parse_kv_list, quiet_option
+
+__all__ = ["export"]
+
+_TRAINERS = ("verl", "trl", "openrlhf", "slime", "roll")
+
+
+def _trainers(values: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values:
+        for t in v.split(","):
+            t = t.strip().lower()
+            if not t:
+                continue
+            if t not in _TRAINERS:
+                raise click.BadParameter(f"'{t}' is not one of {', '.join(_TRAINERS)}", param_hint="--to")
+            out.append(t)
+    return tuple(dict.fromkeys(out)) or ("verl",)
+
+
+@click.command("export")
+@click.argument("selection", type=click.Path(dir_okay=False))
+@click.option("--to", "to", multiple=True, default=("verl",), show_default=True,
+              help="Trainer(s): verl, trl, openrlhf, slime, roll (repeat or comma-separate).")
+@click.option("--repeat", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Copies of each sample (the paper fills the batch of 128 with one sample).")
+@click.option("--template", default="qwen-boxed", show_default=True,
+              help="orz | qwen-boxed | none | FILE with a {problem} slot.")
+@click.option("--data-source", help="verl data_source (default: the row's own, else lighteval/MATH).")
+@click.option("--split", default="train", show_default=True, help="verl extra_info.split.")
+@click.option("--id", "ids", multiple=True, help="Export only these sample ids (repeatable).")
+@click.option("--columns", help="Map our column names to the table's: 'answer=label,problem=question'.")
+@click.option("--model", default="Qwen/Qwen2.5-7B", show_default=True, help="Model in the printed commands.")
+@click.option("--force", is_flag=True, help="Export even when math-verify cannot parse an answer.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), default="export", show_default=True,
+              help="Output directory: one subdirectory per trainer and manifest.json.")
+@quiet_option
+@domain_errors
+def export(selection: str, to: tuple[str, ...], repeat: int, template: str, data_source: str | None,
+           split: str, ids: tuple[str, ...], columns: str | None, model: str, force: bool, out: str,
+           quiet: bool) -> None:
+    """Export the samples of SELECTION (a `sample-forge select` table, or any pool-like table such as
+    DSR-sub) for GRPO trainers, with a manifest and ready command lines (paper settings: batch 128,
+    16 rollouts, temperature 1.0, lr 1e-6, max response 2048, no KL).
+
+    \b
+    Examples:
+      sample-forge export selection.jsonl --to verl --to trl -o export/
+      sample-forge export dsr_sub.jsonl --id 124 --to verl --template qwen-boxed --data-source deepscaler
+      sample-forge export chosen.parquet --to openrlhf,slime --template orz --repeat 64
+    """
+    from sample_forge.export import ExportConfig, PaperSettings
+    from sample_forge.export import export as run
+
+    cfg = ExportConfig(to=_trainers(to), repeat=repeat, template=template, data_source=data_source,
+                       split=split, force=force, settings=PaperSettings(model=model))
+    command = shlex.join(["sample-forge", *sys.argv[1:]])
+    res = run(selection, out, cfg, ids=ids or None, columns=parse_kv_list(columns, option="--columns"),
+              command=command)
+    con = console(quiet)
+    for note in res.notes:
+        con.print(f"[yellow]note[/] {note}", markup=True, highlight=False)
+    for t, paths in res.files.items():
+        con.print(f"{t}: {res.rows[t]} rows -> {', '.join(str(p) for p in paths)}", highlight=False)
+    con.print(f"manifest: {res.manifest}", highlight=False)
+    for t, cmd in res.commands.items():
+        click.echo(f"# {t}\n{cmd}\n")
