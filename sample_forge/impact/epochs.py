@@ -1,0 +1,124 @@
+"""From the long table to the sample x epoch accuracy matrix, with LIMR's missing-epoch rule.
+
+Epochs come from ``steps_per_epoch`` consecutive training steps (LIMR: 8), from an explicit epoch
+column (native logs), or by pass: the k-th time a sample was seen is its epoch k (One-Shot-RLVR).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sample_forge.errors import SampleForgeError
+
+__all__ = ["EpochMatrix", "build_matrix", "MISSING_RULES", "fill_missing"]
+
+MISSING_RULES = ("next", "drop", "interpolate")
+
+
+@dataclass
+class EpochMatrix:
+    """Accuracy per (sample, epoch), NaN where a sample has no value. Rows sorted by id."""
+
+    ids: list[str]
+    acc: np.ndarray  # [samples, epochs]
+    filled: np.ndarray  # int per sample: epochs filled by the missing rule
+    mode: str  # "steps" | "epoch" | "pass"
+    lim_epochs: int  # LIM uses the first lim_epochs columns (all in steps mode)
+    dropped: list[str] = field(default_factory=list)  # ids dropped as incomplete
+    report: dict[str, object] = field(default_factory=dict)
+
+
+def fill_missing(acc: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply ``rule`` to NaN cells. Returns (matrix, filled cells per row, keep mask per row)."""
+    if rule not in MISSING_RULES:
+        raise SampleForgeError(f"--missing: unknown rule '{rule}'; one of {', '.join(MISSING_RULES)}")
+    acc = acc.copy()
+    missing = np.isnan(acc)
+    if rule == "drop":
+        return acc, np.zeros(len(acc), np.int64), ~missing.any(axis=1)
+    if rule == "next":  # LIMR: take the next epoch's value (chained); trailing gaps stay missing
+        for k in range(acc.shape[1] - 2, -1, -1):
+            gap = np.isnan(acc[:, k])
+            acc[gap, k] = acc[gap, k + 1]
+        filled = (missing & ~np.isnan(acc)).sum(axis=1)
+        return acc, filled, ~np.isnan(acc).any(axis=1)
+    # interpolate: linear between the epochs around a gap, nearest value at the ends
+    x = np.arange(acc.shape[1])
+    for i in np.flatnonzero(missing.any(axis=1)):
+        ok = ~missing[i]
+        if ok.any():
+            acc[i] = np.interp(x, x[ok], acc[i, ok])
+    filled = (missing & ~np.isnan(acc)).sum(axis=1)
+    return acc, filled, ~np.isnan(acc).any(axis=1)
+
+
+def _cells(sample: np.ndarray, col: np.ndarray, n: int, width: int, rollouts: np.ndarray,
+           correct: np.ndarray) -> np.ndarray:
+    cell = sample.astype(np.int64) * width + col
+    roll = np.bincount(cell, weights=rollouts, minlength=n * width)
+    corr = np.bincount(cell, weights=correct, minlength=n * width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = np.where(roll > 0, corr / np.where(roll > 0, roll, 1), np.nan)
+    return acc.reshape(n, width)
+
+
+def build_matrix(ids: list[str], sample: np.ndarray, step: np.ndarray, rollouts: np.ndarray,
+                 correct: np.ndarray, *, epoch: np.ndarray | None = None,
+                 steps_per_epoch: int | None = None, first_step: int | None = None,
+                 by_pass: bool = False, missing: str = "next") -> EpochMatrix:
+    """The accuracy matrix. ``correct`` may be counts or accuracies (with ``rollouts`` = 1)."""
+    n = len(ids)
+    if len(sample) == 0:
+        raise SampleForgeError("the log holds no rollouts")
+    # rows in id order, so results never depend on the order samples appeared in the logs
+    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    sample = rank[sample]
+    ids = [ids[i] for i in order]
+    report: dict[str, object] = {}
+    if by_pass:
+        s0 = int(step.min())
+        span = int(step.max()) - s0 + 1
+        key = sample.astype(np.int64) * span + (step - s0)
+        uniq, inv = np.unique(key, return_inverse=True)
+        usample = uniq // span
+        first = np.searchsorted(usample, np.arange(n))
+        pass_idx = np.arange(len(uniq)) - first[usample]
+        width = int(pass_idx.max()) + 1
+        roll = np.bincount(inv, weights=rollouts, minlength=len(uniq))
+        corr = np.bincount(inv, weights=correct, minlength=len(uniq))
+        acc = _cells(usample, pass_idx, n, width, np.ones(len(uniq)), corr / roll)
+        counts = (~np.isnan(acc)).sum(axis=1)
+        lim_epochs = int(counts.min())
+        report.update(mode="pass", epochs=width, lim_epochs=lim_epochs,
+                      rule="by pass: LIM over the first %d passes (seen by every sample), "
+                           "other scores over each sample's whole curve" % lim_epochs)
+        return EpochMatrix(ids, acc, np.zeros(n, np.int64), "pass", lim_epochs, report=report)
+    if epoch is not None:
+        col = epoch.astype(np.int64) - int(epoch.min())
+        mode = "epoch"
+    else:
+        if not steps_per_epoch or steps_per_epoch < 1:
+            raise SampleForgeError("need --steps-per-epoch N (LIMR: 8) or --epoch-by pass")
+        s0 = int(step.min()) if first_step is None else first_step
+        if int(step.min()) < s0:
+            raise SampleForgeError(f"--first-step {s0} is after the first logged step {step.min()}")
+        col = (step - s0) // steps_per_epoch
+        mode = "steps"
+    width = int(col.max()) + 1
+    acc = _cells(sample, col, n, width, rollouts, correct)
+    raw_missing = int(np.isnan(acc).sum())
+    acc, filled, keep = fill_missing(acc, missing)
+    dropped = [ids[i] for i in np.flatnonzero(~keep)]
+    report.update(mode=mode, epochs=width, missing_rule=missing, missing_cells=raw_missing,
+                  filled_samples=int((filled[keep] > 0).sum()), filled_cells=int(filled[keep].sum()),
+                  dropped_samples=len(dropped),
+                  rule={"next": "LIMR: a missing epoch takes the next epoch's accuracy; samples "
+                                "still incomplete are dropped",
+                        "drop": "samples with any missing epoch are dropped",
+                        "interpolate": "missing epochs linearly interpolated (ends: nearest)"}[missing])
+    return EpochMatrix([ids[i] for i in np.flatnonzero(keep)], acc[keep], filled[keep], mode, width,
+                       dropped=dropped, report=report)

@@ -1,0 +1,124 @@
+"""The one long table every trajectory reader reduces to, and the sample registry behind it.
+
+Readers never keep response text: per rollout (or per logged row) they keep a sample index, the
+training step and the reward; per *distinct* sample they keep one id and one representative prompt.
+Samples without an id column are keyed by a hash of the normalized prompt (chat template stripped,
+whitespace collapsed), so the same prompt gets the same id whatever trainer logged it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from array import array
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Trajectory", "SampleRegistry", "normalize_prompt", "prompt_id", "ReadStats"]
+
+# Chat templates: the last user turn is the prompt we key on.
+_USER_TURN = [
+    re.compile(r"<\|im_start\|>user\s*\n?(.*?)(?:<\|im_end\|>|$)", re.S),  # ChatML (Qwen)
+    re.compile(r"<\|start_header_id\|>user<\|end_header_id\|>\s*(.*?)(?:<\|eot_id\|>|$)", re.S),
+    re.compile(r"<｜User｜>(.*?)(?:<｜Assistant｜>|$)", re.S),  # DeepSeek-R1
+    re.compile(r"<start_of_turn>user\s*(.*?)(?:<end_of_turn>|$)", re.S),  # Gemma
+    re.compile(r"\[INST\](.*?)(?:\[/INST\]|$)", re.S),  # Llama-2 / Mistral
+]
+_PLAIN_USER = re.compile(r"^(?:.*?\n)?(?:User|Human|Question):\s*(.*?)\s*(?:\n\s*)?(?:Assistant|AI):?\s*$",
+                         re.S)
+_SPECIAL = re.compile(r"<\|[^|>]{1,40}\|>|<｜[^｜>]{1,40}｜>|</?s>")
+_WS = re.compile(r"\s+")
+
+
+def normalize_prompt(text: str) -> str:
+    """The user's problem text out of a rendered prompt: last user turn of a chat template,
+    leftover special tokens removed, whitespace collapsed."""
+    for pat in _USER_TURN:
+        found = pat.findall(text)
+        if found:
+            text = found[-1]
+            break
+    else:
+        m = _PLAIN_USER.match(text)
+        if m:
+            text = m.group(1)
+    text = _SPECIAL.sub(" ", text)
+    return _WS.sub(" ", text).strip()
+
+
+def prompt_id(normalized: str) -> str:
+    """A short stable id for a normalized prompt (blake2b, 64 bits, hex)."""
+    return "p" + hashlib.blake2b(normalized.encode("utf-8"), digest_size=8).hexdigest()
+
+
+@dataclass
+class SampleRegistry:
+    """Distinct samples seen by a reader: id -> dense index, plus one prompt text per sample."""
+
+    ids: list[str] = field(default_factory=list)
+    texts: list[str | None] = field(default_factory=list)
+    keyed_by: str = "prompt"  # "prompt" | "id"
+    _index: dict[str, int] = field(default_factory=dict)
+
+    def add(self, sid: str, text: str | None = None) -> int:
+        i = self._index.get(sid)
+        if i is None:
+            i = self._index[sid] = len(self.ids)
+            self.ids.append(sid)
+            self.texts.append(text)
+        elif text is not None and self.texts[i] is None:
+            self.texts[i] = text
+        return i
+
+    def add_prompt(self, raw_text: str) -> int:
+        norm = normalize_prompt(raw_text)
+        return self.add(prompt_id(norm), norm)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class ReadStats:
+    """What a reader saw: files, lines, bytes, and every line it skipped with the reason."""
+
+    files: int = 0
+    bytes: int = 0
+    rows: int = 0
+    truncated: list[str] = field(default_factory=list)  # "path:line" of truncated last lines
+    bad_lines: list[str] = field(default_factory=list)  # "path:line: why" skipped by --skip-bad-lines
+    notes: list[str] = field(default_factory=list)
+
+    def merge(self, other: "ReadStats") -> None:
+        self.files += other.files
+        self.bytes += other.bytes
+        self.rows += other.rows
+        self.truncated += other.truncated
+        self.bad_lines += other.bad_lines
+        self.notes += [n for n in other.notes if n not in self.notes]
+
+
+@dataclass
+class Trajectory:
+    """A pilot run reduced to one long table (NumPy columns, one entry per logged record).
+
+    Either ``reward`` (the raw reward of one rollout per entry; the correctness rule turns it into
+    ``correct``) or ``rollouts`` + ``correct`` (counts or accuracies already in the log) is set.
+    ``step`` is the training step, or the pass number for logs without steps (``has_steps`` False).
+    """
+
+    format: str
+    registry: SampleRegistry
+    sample: np.ndarray
+    step: np.ndarray
+    reward: np.ndarray | None = None
+    rollouts: np.ndarray | None = None
+    correct: np.ndarray | None = None
+    epoch: np.ndarray | None = None
+    has_steps: bool = True
+    stats: ReadStats = field(default_factory=ReadStats)
+
+
+def as_array(buf: array, dtype: type) -> np.ndarray:
+    return np.frombuffer(buf, dtype=dtype).copy() if len(buf) else np.zeros(0, dtype)

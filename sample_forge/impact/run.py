@@ -1,0 +1,213 @@
+"""``score``: read a pilot run, build the accuracy matrix, score, rank, join to a pool."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sample_forge.errors import InputError, SampleForgeError
+from sample_forge.impact.detect import detect, files_of
+from sample_forge.impact.epochs import EpochMatrix, build_matrix
+from sample_forge.impact.longtable import Trajectory, normalize_prompt, prompt_id
+from sample_forge.impact.rules import Rule, parse_rule
+from sample_forge.impact.scores import SCORE_COLUMNS, compute_scores
+from sample_forge.records import ImpactScore
+
+__all__ = ["ScoreConfig", "ScoreResult", "read_trajectory", "score_run", "DEFAULT_CORRECT",
+           "RANK_COLUMNS"]
+
+# Correctness of one rollout from its reward, per format (``acc``/``score``/``reward`` are aliases).
+DEFAULT_CORRECT = {"verl": "score>0", "trl": "reward>0", "openrlhf": "reward==1"}
+REWARD_NAMES = {"reward": "reward", "score": "reward", "acc": "reward"}
+RANK_COLUMNS = ("lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc", "n_epochs")
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """How to read and score a pilot run (see ``sample-forge score --help``)."""
+
+    format: str | None = None  # None: detect
+    steps_per_epoch: int | None = None
+    epoch_by: str = "auto"  # "auto" | "steps" | "pass"
+    first_step: int | None = None
+    missing: str = "next"
+    correct: str | None = None  # None: the format's default rule
+    rank_by: str = "lim"
+    ascending: bool = False
+    threshold: str | None = None
+    top: int | None = None
+    skip_bad_lines: bool = False
+    workers: int | None = None
+    reward_column: str | None = None
+
+
+@dataclass
+class ScoreResult:
+    rows: list[dict[str, Any]]  # ranked, filtered output rows
+    scores: list[ImpactScore]  # every scored sample, ranked
+    matrix: EpochMatrix
+    trajectory_format: str
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def read_trajectory(path: Path, cfg: ScoreConfig, rule: Rule | None = None) -> Trajectory:
+    from sample_forge.impact import native, oneshot, openrlhf, trl, verl
+
+    path = Path(path)
+    fmt = cfg.format or detect(path)
+    files = files_of(path, fmt)
+    if not files:
+        raise InputError(f"no {fmt} trajectory files", path=str(path))
+    if fmt == "verl":
+        return verl.read_verl(files, skip_bad_lines=cfg.skip_bad_lines, workers=cfg.workers)
+    if fmt == "trl":
+        return trl.read_trl(files, reward_column=cfg.reward_column)
+    if fmt == "openrlhf":
+        return openrlhf.read_openrlhf(files, skip_bad_lines=cfg.skip_bad_lines)
+    if fmt == "oneshot":
+        return oneshot.read_oneshot(files)
+    if fmt == "native":
+        return native.read_native(files, rule=rule, skip_bad_lines=cfg.skip_bad_lines)
+    raise SampleForgeError(f"unknown format '{fmt}'")
+
+
+def _rank(ids: list[str], values: np.ndarray, ascending: bool) -> np.ndarray:
+    """Order of rows: by value (NaN last), ties by id, so the order never depends on input order."""
+    v = np.where(np.isnan(values), np.inf, values if ascending else -values)
+    return np.lexsort((np.asarray(ids, dtype=object).astype(str), v))
+
+
+def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *,
+              pool: Path | None = None) -> ScoreResult:
+    t0 = time.perf_counter()
+    if cfg.rank_by not in RANK_COLUMNS:
+        raise SampleForgeError(f"--rank-by: unknown score '{cfg.rank_by}'; one of {', '.join(RANK_COLUMNS)}")
+    user_rule = parse_rule(cfg.correct, REWARD_NAMES, option="--correct") if cfg.correct else None
+    threshold = (parse_rule(cfg.threshold, set(SCORE_COLUMNS) | {"filled_epochs"},
+                            option="--threshold") if cfg.threshold else None)
+    traj = read_trajectory(path, cfg, user_rule)
+    t_read = time.perf_counter()
+    notes = list(traj.stats.notes)
+    if traj.reward is not None:
+        rule_text = cfg.correct or DEFAULT_CORRECT[traj.format]
+        rule = user_rule or parse_rule(rule_text, REWARD_NAMES, option="--correct")
+        correct = rule.apply({"reward": traj.reward}).astype(np.float64)
+        rollouts = np.ones(len(correct))
+        correct_note = f"correct iff {rule.text}"
+    else:
+        assert traj.rollouts is not None and traj.correct is not None
+        correct, rollouts = traj.correct, traj.rollouts
+        correct_note = ("accuracies as logged" if traj.format == "oneshot" else
+                        f"correct iff {cfg.correct}" if cfg.correct else "correct counts as logged")
+        if cfg.correct and traj.format == "oneshot":
+            notes.append("--correct ignored: One-Shot-RLVR logs hold accuracies, not rewards")
+    by_pass = cfg.epoch_by == "pass" or not traj.has_steps
+    spe = cfg.steps_per_epoch
+    use_epoch = traj.epoch is not None and not spe and cfg.epoch_by != "steps"
+    if not by_pass and not use_epoch and not spe:
+        if cfg.epoch_by == "steps":
+            raise SampleForgeError("--epoch-by steps needs --steps-per-epoch N (LIMR: 8)")
+        by_pass = True
+        notes.append("no --steps-per-epoch: each time a sample is seen counts as one epoch")
+    if spe and not traj.has_steps:
+        notes.append(f"--steps-per-epoch ignored: {traj.format} logs have no step numbers")
+    m = build_matrix(traj.registry.ids, traj.sample, traj.step, rollouts, correct,
+                     epoch=traj.epoch if use_epoch else None, steps_per_epoch=spe,
+                     first_step=cfg.first_step, by_pass=by_pass, missing=cfg.missing)
+    sc = compute_scores(m.acc, m.lim_epochs)
+    order = _rank(m.ids, sc[cfg.rank_by], cfg.ascending)
+    texts = dict(zip(traj.registry.ids, traj.registry.texts))
+    scores: list[ImpactScore] = []
+    for r, i in enumerate(order, start=1):
+        scores.append(ImpactScore(
+            id=m.ids[i], lim=_f(sc["lim"][i]), hist_var=_f(sc["hist_var"][i]),
+            learnability=_f(sc["learnability"][i]), mean_acc=_f(sc["mean_acc"][i]),
+            first_acc=_f(sc["first_acc"][i]), last_acc=_f(sc["last_acc"][i]),
+            n_epochs=int(sc["n_epochs"][i]), rank=r, filled_epochs=int(m.filled[i])))
+    keep = np.ones(len(order), bool)
+    if threshold is not None:
+        cols = {k: v[order] for k, v in sc.items()} | {"filled_epochs": m.filled[order]}
+        keep = threshold.apply(cols)
+    selected = [s for s, k in zip(scores, keep) if k]
+    if cfg.top is not None:
+        selected = selected[: cfg.top]
+    rows = [_row(s) for s in selected]
+    report: dict[str, Any] = {
+        "format": traj.format, "files": traj.stats.files, "bytes": traj.stats.bytes,
+        "records": int(len(traj.sample)), "samples_seen": len(traj.registry),
+        "samples_scored": len(scores), "rows_written": len(rows), "keyed_by": traj.registry.keyed_by,
+        "correct": correct_note, "truncated_lines": traj.stats.truncated,
+        "bad_lines_skipped": len(traj.stats.bad_lines), "bad_lines": traj.stats.bad_lines[:20],
+        "dropped_ids": m.dropped[:50], "notes": notes, "rank_by": cfg.rank_by,
+        "threshold": cfg.threshold, "mean_curve": np.nanmean(m.acc, axis=0).round(4).tolist()
+        if len(m.acc) else [], **m.report,
+    }
+    if pool is not None:
+        report["join"] = join_pool(rows, Path(pool), keyed_by=traj.registry.keyed_by, texts=texts)
+    report["seconds_read"] = round(t_read - t0, 3)
+    report["seconds_total"] = round(time.perf_counter() - t0, 3)
+    res = ScoreResult(rows=rows, scores=scores, matrix=m, trajectory_format=traj.format,
+                      report=report)
+    res.report["texts"] = {s.id: texts.get(s.id) for s in scores[:10]}
+    return res
+
+
+def _f(x: float) -> float:
+    return float(x)
+
+
+def _row(s: ImpactScore) -> dict[str, Any]:
+    d = s.to_dict()
+    cols = ("id", "lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc",
+            "n_epochs", "filled_epochs", "rank")
+    return {k: (None if isinstance(d[k], float) and np.isnan(d[k]) else d[k]) for k in cols}
+
+
+def join_pool(rows: list[dict[str, Any]], pool: Path, *, keyed_by: str,
+              texts: dict[str, str | None]) -> dict[str, Any]:
+    """Add pool fields to ``rows`` in place: on id for id-keyed logs (an unknown id is an error),
+    else on the normalized prompt; every sample that does not join is listed."""
+    from sample_forge.tables import iter_rows
+
+    by_key: dict[str, dict[str, Any]] = {}
+    pool_texts: dict[str, tuple[str, dict[str, Any]]] = {}
+    for prow in iter_rows(pool):
+        if "id" not in prow:
+            raise InputError("pool rows need an 'id'", path=str(pool), field="id")
+        if keyed_by == "id":
+            by_key[str(prow["id"])] = prow
+        else:
+            text = prow.get("problem") or prow.get("prompt")
+            if isinstance(text, str):
+                norm = normalize_prompt(text)
+                by_key[prompt_id(norm)] = prow
+                pool_texts[norm] = (norm, prow)
+    unjoined: list[dict[str, Any]] = []
+    if keyed_by == "id":
+        unknown = [r["id"] for r in rows if r["id"] not in by_key]
+        if unknown:
+            raise InputError(f"{len(unknown)} sample ids of the log are not in the pool "
+                             f"(first: {', '.join(map(str, unknown[:5]))})", path=str(pool), field="id")
+    for r in rows:
+        prow = by_key.get(r["id"])
+        if prow is None and keyed_by != "id":
+            text = texts.get(r["id"]) or ""
+            # the trainer's prompt may wrap the problem in an instruction: containment
+            hits = [p for norm, (_, p) in pool_texts.items() if norm and norm in text]
+            if len(hits) == 1:
+                prow = hits[0]
+        if prow is None:
+            unjoined.append({"id": r["id"], "prompt": texts.get(r["id"])})
+            continue
+        log_id = r["id"]
+        for k, v in prow.items():
+            if k != "id" and k not in r:
+                r[k] = v
+        if keyed_by != "id":
+            r["log_id"] = log_id
+        r["id"] = str(prow["id"])
+    return {"joined": len(rows) - len(unjoined), "unjoined": unjoined}

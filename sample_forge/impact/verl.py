@@ -1,0 +1,339 @@
+"""verl ``trainer.rollout_data_dir`` dumps: ``{step}.jsonl``, one line per response.
+
+verl writes each line with ``json.dumps(entry, ensure_ascii=False)`` and the keys in the order
+``input, output, gts, score, step`` (+ extra reward keys). The reader needs only ``input`` (or an id
+key such as ``index``), ``score`` and ``step``, so it does not parse lines: it finds the end of the
+``input`` string (escape-aware) and locates ``"score":`` / ``"step":`` from the END of the line with
+``bytes.rfind``. A quote inside a JSON string is always escaped, so the byte pattern ``"score":``
+can only be a key: the last one in the line is the top-level key that follows the response. The
+response text is never decoded or copied out. Any line that does not fit this shape is parsed in
+full with orjson (correct, slower). Large runs are read by two processes over shards of files.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from array import array
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from sample_forge.errors import InputError
+from sample_forge.impact.longtable import (ReadStats, SampleRegistry, Trajectory, as_array,
+                                           normalize_prompt, prompt_id)
+
+__all__ = ["read_verl", "verl_files"]
+
+_STEP_FILE = re.compile(r"^(\d+)\.jsonl$")
+_NUM = re.compile(rb"\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity|true|false|null)")
+_ID = re.compile(rb'\s*(-?\d+|"(?:[^"\\]|\\.)*")')
+_HEAD = b'{"input": "'
+_CHUNK = 1 << 24
+_PARALLEL_MIN_BYTES = 64 << 20
+
+
+def verl_files(directory: Path) -> list[Path]:
+    """``{step}.jsonl`` files of a verl dump directory, by step."""
+    files = [p for p in directory.iterdir() if _STEP_FILE.match(p.name) and p.is_file()]
+    return sorted(files, key=lambda p: int(p.stem))
+
+
+def _string_end(line: bytes, start: int) -> int:
+    """Index of the quote closing the JSON string that starts at ``start`` (escape-aware), or -1."""
+    e = line.find(b'"', start)
+    while e > 0 and line[e - 1] == 92:  # preceded by a backslash: escaped unless that one is
+        b = e - 1
+        while line[b - 1] == 92:
+            b -= 1
+        if (e - b) % 2 == 0:
+            break
+        e = line.find(b'"', e + 1)
+    return e
+
+
+class _Shard:
+    """State of one reader process: its own sample table and columns."""
+
+    def __init__(self, id_key: str | None, skip_bad: bool) -> None:
+        self.id_key = id_key
+        self.id_pat = f'"{id_key}":'.encode() if id_key else None
+        self.skip_bad = skip_bad
+        self.cache: dict[bytes, int] = {}  # raw (still JSON-escaped) input or id -> local index
+        self.ids: list[str] = []
+        self.texts: list[str | None] = []
+        self.by_id: dict[str, int] = {}
+        self.sample = array("i")
+        self.step = array("q")
+        self.reward = array("d")
+        self.stats = ReadStats()
+
+    # -- one distinct sample ------------------------------------------------------------------
+    def _local(self, sid: str, text: str | None) -> int:
+        i = self.by_id.get(sid)
+        if i is None:
+            i = self.by_id[sid] = len(self.ids)
+            self.ids.append(sid)
+            self.texts.append(text)
+        return i
+
+    def _new_prompt(self, raw: bytes) -> int:
+        text = orjson.loads(b'"' + raw + b'"')
+        norm = normalize_prompt(text)
+        i = self._local(prompt_id(norm), norm)
+        self.cache[raw] = i
+        return i
+
+    def _new_id(self, raw: bytes, line: bytes) -> int:
+        sid = orjson.loads(raw)
+        e = _string_end(line, 11)
+        text = normalize_prompt(orjson.loads(line[10:e + 1])) if e > 0 else None
+        i = self._local(str(sid), text)
+        self.cache[raw] = i
+        return i
+
+    # -- lines --------------------------------------------------------------------------------
+    def lines(self, lines: Sequence[bytes], path: str, where: "_Where", final_open: bool) -> None:
+        """Parse ``lines``; ``final_open``: the last one had no newline (a run still writing)."""
+        cache_get = self.cache.get
+        s_app, t_app, r_app = self.sample.append, self.step.append, self.reward.append
+        num = _NUM.match
+        id_pat = self.id_pat
+        last = len(lines) - 1
+        for n, line in enumerate(lines):
+            if line.startswith(_HEAD) and line.endswith(b"}"):
+                j = line.rfind(b'"score":')
+                k = line.rfind(b'"step":')
+                ms = num(line, j + 8) if j > 0 else None
+                mt = num(line, k + 7) if k > 0 else None
+                i = None
+                if id_pat is None:
+                    e = _string_end(line, 11)
+                    if e > 0 and j > e and k > e:
+                        raw = line[11:e]
+                        i = cache_get(raw)
+                        if i is None:
+                            i = self._new_prompt(raw)
+                else:
+                    q = line.rfind(id_pat)
+                    mi = _ID.match(line, q + len(id_pat)) if q > 0 else None
+                    if mi is not None:
+                        raw = mi.group(1)
+                        i = cache_get(raw)
+                        if i is None:
+                            i = self._new_id(raw, line)
+                if i is not None and ms is not None and mt is not None:
+                    try:
+                        r = float(ms.group(1))
+                        t = int(mt.group(1))
+                    except ValueError:
+                        pass
+                    else:
+                        if r == r and r not in (math.inf, -math.inf):
+                            s_app(i)
+                            t_app(t)
+                            r_app(r)
+                            continue
+            if not line.strip():
+                continue
+            self._slow(line, path, where, n, final_open and n == last)
+        self.stats.rows += len(lines)
+
+    def _slow(self, line: bytes, path: str, where: "_Where", n: int, may_be_truncated: bool) -> None:
+        try:
+            row = orjson.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+        except (orjson.JSONDecodeError, ValueError) as e:
+            lineno = where.line(n)
+            if may_be_truncated:
+                self.stats.truncated.append(f"{path}:{lineno}")
+                return
+            if self.skip_bad:
+                self.stats.bad_lines.append(f"{path}:{lineno}: malformed JSON")
+                return
+            raise InputError(f"malformed JSON line ({e})", path=path, line=lineno) from None
+        key = self.id_key
+        missing = [f for f in (key or "input", "score", "step") if f not in row]
+        if missing:
+            if self.skip_bad:
+                self.stats.bad_lines.append(f"{path}:{where.line(n)}: missing {missing[0]}")
+                return
+            raise InputError("missing key in a verl dump line", path=path, line=where.line(n),
+                             field=missing[0])
+        score = row["score"]
+        if isinstance(score, bool):
+            score = float(score)
+        if not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise InputError(f"reward is not a finite number ({score!r})", path=path,
+                             line=where.line(n), field="score")
+        step = row["step"]
+        if not isinstance(step, int) or isinstance(step, bool):
+            raise InputError(f"step is not an integer ({step!r})", path=path, line=where.line(n),
+                             field="step")
+        if key:
+            text = row.get("input")
+            i = self._local(str(row[key]), normalize_prompt(text) if isinstance(text, str) else None)
+        else:
+            if not isinstance(row["input"], str):
+                raise InputError("input is not a string", path=path, line=where.line(n), field="input")
+            norm = normalize_prompt(row["input"])
+            i = self._local(prompt_id(norm), norm)
+        self.sample.append(i)
+        self.step.append(step)
+        self.reward.append(float(score))
+
+    def result(self) -> dict[str, Any]:
+        return {"ids": self.ids, "texts": self.texts, "sample": self.sample.tobytes(),
+                "step": self.step.tobytes(), "reward": self.reward.tobytes(), "stats": self.stats}
+
+
+class _Where:
+    """Line numbers, counted only when an error needs one (counting newlines is not free)."""
+
+    def __init__(self, path: str, start: int) -> None:
+        self.path, self.start = path, start
+        self.base: int | None = None  # lines before ``start``
+        self.chunk_first = 0  # lines of this range before the current chunk
+
+    def line(self, n: int) -> int:
+        if self.base is None:
+            self.base = 0
+            if self.start:
+                with open(self.path, "rb") as f:
+                    left = self.start
+                    while left:
+                        buf = f.read(min(_CHUNK, left))
+                        left -= len(buf)
+                        self.base += buf.count(b"\n")
+        return self.base + self.chunk_first + n + 1
+
+
+def _read_range(shard: _Shard, path: str, start: int, end: int, size: int) -> None:
+    where = _Where(path, start)
+    carry = b""
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            buf = f.read(min(_CHUNK, left))
+            if not buf:
+                break
+            left -= len(buf)
+            shard.stats.bytes += len(buf)
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                carry += buf
+                continue
+            data = carry + buf[:cut] if carry else buf[:cut]
+            carry = buf[cut + 1:]
+            lines = data.split(b"\n")
+            shard.lines(lines, path, where, False)
+            where.chunk_first += len(lines)
+    if carry:
+        shard.lines([carry], path, where, end >= size)
+
+
+def _plan(files: list[Path], workers: int) -> list[list[tuple[str, int, int, int]]]:
+    """Split the files into ``workers`` shards of about equal bytes; big files by line-aligned ranges."""
+    sizes = [(str(p), p.stat().st_size) for p in files]
+    total = sum(s for _, s in sizes)
+    if workers <= 1 or total < _PARALLEL_MIN_BYTES:
+        return [[(p, 0, s, s) for p, s in sizes]]
+    target = total / workers
+    pieces: list[tuple[str, int, int, int]] = []
+    for p, s in sizes:
+        if s <= target / 2:
+            pieces.append((p, 0, s, s))
+            continue
+        n = max(1, round(s / (target / 2)))
+        with open(p, "rb") as f:
+            start = 0
+            for k in range(1, n + 1):
+                if k == n:
+                    cut = s
+                else:
+                    f.seek(int(s * k / n))
+                    f.readline()
+                    cut = min(f.tell(), s)
+                if cut > start:
+                    pieces.append((p, start, cut, s))
+                start = cut
+    shards: list[list[tuple[str, int, int, int]]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    done = 0
+    for piece in pieces:  # contiguous runs keep each shard's reads sequential
+        w = min(int(done / target), workers - 1)
+        shards[w].append(piece)
+        load[w] += piece[2] - piece[1]
+        done += piece[2] - piece[1]
+    return [s for s in shards if s]
+
+
+def _run_shard(pieces: list[tuple[str, int, int, int]], id_key: str | None,
+               skip_bad: bool) -> dict[str, Any]:
+    shard = _Shard(id_key, skip_bad)
+    try:
+        for path, start, end, size in pieces:
+            _read_range(shard, path, start, end, size)
+            if start == 0:
+                shard.stats.files += 1
+    except InputError as e:  # exceptions with keyword fields do not survive pickling as such
+        return {"error": (str(e.args[0]) if e.args else str(e))}
+    return shard.result()
+
+
+def _id_key(first: Path) -> str | None:
+    with open(first, "rb") as f:
+        line = f.readline()
+    try:
+        row = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return "index" if isinstance(row, dict) and "index" in row else None
+
+
+def read_verl(files: list[Path], *, skip_bad_lines: bool = False, workers: int | None = None,
+              id_key: str | None = "auto") -> Trajectory:
+    """Read verl ``{step}.jsonl`` dumps. ``id_key``: "auto" uses ``index`` when lines have it."""
+    if not files:
+        raise InputError("no verl {step}.jsonl files")
+    if id_key == "auto":
+        id_key = _id_key(files[0])
+    workers = workers or min(2, os.cpu_count() or 1)
+    plan = _plan(files, workers)
+    if len(plan) == 1:
+        results = [_run_shard(plan[0], id_key, skip_bad_lines)]
+    else:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        with ProcessPoolExecutor(max_workers=len(plan), mp_context=ctx) as ex:
+            results = list(ex.map(_run_shard, plan, [id_key] * len(plan),
+                                  [skip_bad_lines] * len(plan)))
+    for r in results:
+        if "error" in r:
+            raise InputError(r["error"])
+    return merge_shards("verl", results, keyed_by="id" if id_key else "prompt")
+
+
+def merge_shards(fmt: str, results: list[dict[str, Any]], *, keyed_by: str) -> Trajectory:
+    reg = SampleRegistry(keyed_by=keyed_by)
+    stats = ReadStats()
+    samples, steps, rewards = [], [], []
+    for r in results:
+        remap = np.array([reg.add(sid, text) for sid, text in zip(r["ids"], r["texts"])],
+                         dtype=np.int32)
+        local = np.frombuffer(r["sample"], dtype=np.int32)
+        samples.append(remap[local] if len(local) else local)
+        steps.append(np.frombuffer(r["step"], dtype=np.int64))
+        rewards.append(np.frombuffer(r["reward"], dtype=np.float64))
+        stats.merge(r["stats"])
+    cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
+    return Trajectory(format=fmt, registry=reg, sample=cat(samples, np.int32),
+                      step=cat(steps, np.int64), reward=cat(rewards, np.float64), stats=stats)
