@@ -249,13 +249,14 @@ class Model:
             missing = [j for j, c in enumerate(slots) if c is None]
             if not missing:
                 return Result(req, slots)  # type: ignore[arg-type]
-            if self.budget is not None and self.budget.exhausted:
-                return fail(self.budget.message(), "budget")
             ask = len(missing) if self.supports_n else 1
             # One seed per sample index, so re-asking for a missing sample asks for the same sample.
             seed = None if req.seed is None else req.seed + req.index + missing[0]
             call_params = {**params, "n": ask, "sent_seed": seed, "index": req.index + missing[0]}
             async with self._semaphore():
+                # checked once a slot is free: calls that waited see what the running ones spent
+                if self.budget is not None and self.budget.exhausted:
+                    return fail(self.budget.message(), "budget")
                 t0 = time.perf_counter()
                 try:
                     reply: ChatReply | None = await self._achat(
