@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 
 import click
 
@@ -63,7 +62,14 @@ def export(selection: str, to: tuple[str, ...], repeat: int, template: str, data
 
     cfg = ExportConfig(to=_trainers(to), repeat=repeat, template=template, data_source=data_source,
                        split=split, force=force, settings=PaperSettings(model=model))
-    command = shlex.join(["sample-forge", *sys.argv[1:]])
+    # every option spelled out (defaults too): re-running it reproduces the files exactly
+    argv = ["sample-forge", "export", selection, "--to", ",".join(cfg.to), "--repeat", str(repeat),
+            "--template", template, "--split", split, "--model", model, "--out", out]
+    argv += [a for i in ids for a in ("--id", i)]
+    argv += ["--data-source", data_source] if data_source else []
+    argv += ["--columns", columns] if columns else []
+    argv += ["--force"] if force else []
+    command = shlex.join(argv)
     res = run(selection, out, cfg, ids=ids or None, columns=parse_kv_list(columns, option="--columns"),
               command=command)
     con = console(quiet)
