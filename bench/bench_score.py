@@ -1,0 +1,172 @@
+"""Benchmark ``sample-forge score`` on a LIMR-shape verl dump (not run by pytest).
+
+A LIMR-shape pilot run (8,523 samples x 21 epochs x 8 steps/epoch x 8 rollouts = 1.43M verl lines)
+is simulated into --dir (default /tmp/sf_bench, never the repo) for two response lengths. Each
+measurement runs in a fresh process (page cache warmed first), timing read + score + write of the
+Parquet scores table, and its peak RSS (the process and its reader processes). The baseline is a
+plain implementation of the same scores: ``json.loads`` per line + a dict of lists.
+
+    python bench/bench_score.py                 # full size, responses of 1,500 and 6,000 chars
+    python bench/bench_score.py --scale 0.05    # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+_OURS = r"""
+import json, resource, sys, time
+from pathlib import Path
+from sample_forge.impact.run import ScoreConfig, score_run
+from sample_forge.tables import write_rows
+run, out, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+t = time.perf_counter()
+res = score_run(run, ScoreConfig(format="verl", steps_per_epoch=8, workers=workers))
+write_rows(out, res.rows)
+dt = time.perf_counter() - t
+rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+lim = {r["id"]: r["lim"] for r in res.rows}
+print(json.dumps({"seconds": dt, "bytes": res.report["bytes"], "rss_kb": rss,
+                  "records": res.report["records"], "samples": len(res.rows), "lim": lim}))
+"""
+
+# The plain way: parse every line, a dict of lists per sample, then the same formulas.
+_BASELINE = r"""
+import json, resource, sys, time
+from collections import defaultdict
+from pathlib import Path
+import numpy as np
+from sample_forge.impact.longtable import normalize_prompt, prompt_id
+run, out = Path(sys.argv[1]), Path(sys.argv[2])
+t = time.perf_counter()
+hits = defaultdict(list)  # prompt -> [(step, correct), ...]
+nbytes = 0
+files = sorted(run.glob("*.jsonl"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
+for p in files:
+    if not p.stem.isdigit():
+        continue
+    nbytes += p.stat().st_size
+    with open(p, encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            hits[row["input"]].append((row["step"], 1.0 if row["score"] > 0 else 0.0))
+first = min(s for v in hits.values() for s, _ in v)
+E = (max(s for v in hits.values() for s, _ in v) - first) // 8 + 1
+prompts = sorted(hits)
+acc = np.full((len(prompts), E), np.nan)
+for i, pr in enumerate(prompts):
+    per = defaultdict(list)
+    for s, c in hits[pr]:
+        per[(s - first) // 8].append(c)
+    for e, cs in per.items():
+        acc[i, e] = sum(cs) / len(cs)
+for k in range(E - 2, -1, -1):
+    gap = np.isnan(acc[:, k]); acc[gap, k] = acc[gap, k + 1]
+keep = ~np.isnan(acc).any(axis=1)
+prompts = [p for p, k in zip(prompts, keep) if k]
+acc = acc[keep]
+rbar = acc.mean(axis=0)
+lim = 1 - ((acc - rbar) ** 2).sum(axis=1) / ((1 - rbar) ** 2).sum()
+var = acc.var(axis=1)
+with open(out, "w") as f:
+    for i, pr in enumerate(prompts):
+        f.write(json.dumps({"prompt": pr, "lim": float(lim[i]), "hist_var": float(var[i])}) + "\n")
+dt = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ids = [prompt_id(normalize_prompt(p)) for p in prompts]
+print(json.dumps({"seconds": dt, "bytes": nbytes, "rss_kb": rss,
+                  "lim": {ids[i]: float(lim[i]) for i in range(len(ids))}}))
+"""
+
+
+def _run(code: str, *args: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         env=env, check=False)
+    if out.returncode:
+        sys.exit(f"benchmark step failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _ensure_run(d: Path, samples: int, chars: int) -> int:
+    sys.path.insert(0, str(REPO))
+    from sample_forge.impact.simulate import SimConfig, simulate_run
+
+    marker = d / "sim.json"
+    cfg = SimConfig(samples=samples, epochs=21, steps_per_epoch=8, rollouts=8,
+                    response_chars=chars, seed=1)
+    if marker.exists() and json.loads(marker.read_text()) == cfg.__dict__:
+        return sum(p.stat().st_size for p in d.glob("*.jsonl") if p.stem.isdigit())
+    t = time.perf_counter()
+    info = simulate_run("verl", d, cfg)
+    marker.write_text(json.dumps(cfg.__dict__))
+    print(f"  generated {info['records']:,} lines, {info['bytes'] / 1e9:.2f} GB in "
+          f"{time.perf_counter() - t:.0f}s -> {d}", file=sys.stderr)
+    return info["bytes"]
+
+
+def _warm(d: Path) -> float:
+    t = time.perf_counter()
+    n = 0
+    for p in d.glob("*.jsonl"):
+        with open(p, "rb") as f:
+            while chunk := f.read(1 << 24):
+                n += len(chunk)
+    return n / (time.perf_counter() - t) / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the 8,523 samples")
+    ap.add_argument("--chars", default="1500,6000", help="response lengths to compare")
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/sf_bench"))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-baseline", action="store_true")
+    args = ap.parse_args()
+    samples = max(8, round(8523 * args.scale))
+    rows = []
+    for chars in [int(c) for c in args.chars.split(",")]:
+        d = args.dir / f"verl_n{samples}_c{chars}"
+        print(f"response ~{chars} chars: {d}", file=sys.stderr)
+        nbytes = _ensure_run(d, samples, chars)
+        cache_mbs = _warm(d)
+        ours = _run(_OURS, str(d), str(args.dir / "scores.parquet"), str(args.workers))
+        base = None if args.no_baseline else _run(_BASELINE, str(d), str(args.dir / "base.jsonl"))
+        agree = None
+        if base:
+            diffs = [abs(ours["lim"][k] - base["lim"][k]) for k in ours["lim"]]
+            agree = max(diffs) < 1e-9 and len(ours["lim"]) == len(base["lim"])
+        rows.append((chars, nbytes, ours, base, agree, cache_mbs))
+    print()
+    print(f"LIMR shape: {samples:,} samples x 21 epochs x 8 steps/epoch x 8 rollouts "
+          f"(verl dump), {args.workers} reader processes, {os.cpu_count()} cores")
+    head = ("resp chars", "input GB", "lines", "ours s", "ours MB/s", "ours RSS MB",
+            "json.loads s", "json.loads MB/s", "base RSS MB", "speedup", "same LIM")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for chars, nbytes, o, b, agree, _ in rows:
+        mbs = o["bytes"] / o["seconds"] / 1e6
+        cells = [f"{chars:,}", f"{nbytes / 1e9:.2f}", f"{o['records']:,}", f"{o['seconds']:.2f}",
+                 f"{mbs:,.0f}", f"{o['rss_kb'] / 1024:,.0f}"]
+        if b:
+            bm = b["bytes"] / b["seconds"] / 1e6
+            cells += [f"{b['seconds']:.2f}", f"{bm:,.0f}", f"{b['rss_kb'] / 1024:,.0f}",
+                      f"{b['seconds'] / o['seconds']:.1f}x", "yes" if agree else "NO"]
+        else:
+            cells += ["-"] * 5
+        print("| " + " | ".join(cells) + " |")
+    print(f"(page-cache read speed, for reference: "
+          f"{', '.join(f'{r[5]:,.0f}' for r in rows)} MB/s; target: >= 400 MB/s, RSS < 1,536 MB)")
+
+
+if __name__ == "__main__":
+    main()
