@@ -57,6 +57,21 @@ def _string_end(line: bytes, start: int) -> int:
     return e
 
 
+def _loads_lenient(line: bytes) -> Any:
+    """orjson, or Python's json for NaN/Infinity (Python's json.dumps writes them): a NaN reward
+    must be reported as a NaN reward, not as a malformed line."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        import json
+
+        try:
+            return json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            pass
+        raise
+
+
 class _Shard:
     """State of one reader process: its own sample table and columns."""
 
@@ -146,7 +161,7 @@ class _Shard:
 
     def _slow(self, line: bytes, path: str, where: "_Where", n: int, may_be_truncated: bool) -> None:
         try:
-            row = orjson.loads(line)
+            row = _loads_lenient(line)
             if not isinstance(row, dict):
                 raise ValueError("not a JSON object")
         except (orjson.JSONDecodeError, ValueError) as e:
