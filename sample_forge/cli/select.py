@@ -31,7 +31,7 @@ __all__ = ["select"]
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="selection.jsonl", show_default=True,
               help="Selection table (.jsonl, .json, .parquet or .csv).")
 @click.option("--unjoined", type=click.Path(dir_okay=False),
-              help="Write the rows that failed to join (table, id, line, reason) to this JSONL file.")
+              help="Write the rows that failed to join (table, id, line, reason) to this table.")
 @quiet_option
 @domain_errors
 def select(pool: str | None, rule: str, scores: str | None, skills: str | None, candidates: str | None,
@@ -51,7 +51,7 @@ def select(pool: str | None, rule: str, scores: str | None, skills: str | None, 
     """
     from sample_forge.selection import PolymathConfig, TopConfig
     from sample_forge.selection import select as run
-    from sample_forge.tables import append_jsonl, write_rows
+    from sample_forge.tables import write_rows
 
     mapping = parse_kv_list(columns, option="--columns")
     if rule != "prime" and pool is None:
@@ -63,7 +63,9 @@ def select(pool: str | None, rule: str, scores: str | None, skills: str | None, 
         con.print(f"[yellow]unjoined[/] {miss['table']} id={miss['id']} line={miss['line']}: {miss['reason']}",
                   markup=True, highlight=False)
     if unjoined:
-        append_jsonl(unjoined, sel.unjoined)
+        write_rows(unjoined, sel.unjoined)
+    if sel.rejected:
+        con.print(f"{len(sel.rejected)} candidates not accepted by validation (skipped)", highlight=False)
     if not sel.rows:
         raise click.ClickException(f"no sample qualifies under rule '{rule}' ({sel.n_pool} read)")
     write_rows(out, sel.rows)
