@@ -33,8 +33,9 @@ def test_openrlhf_slime_roll_rows(shared_data: Path, tmp_path: Path) -> None:
     assert msgs == [{"role": "user", "content": natural[0]["problem"]}]
     assert roll[0]["ground_truth"] == "240" and roll[0]["tag"] == "math_rule"
     m = json.loads(res.manifest.read_text())
-    assert len(m["files"]) == 6
+    assert len(m["files"]) == 7  # + openrlhf/reward_func.py
     assert all(f["sha256"] == sha256_file(tmp_path / f["path"]) for f in m["files"])
+    assert f"--remote_rm_url {tmp_path / 'openrlhf' / 'reward_func.py'}" in res.commands["openrlhf"]
     for t, opts in {"openrlhf": ("--input_key input", "--label_key label", "--n_samples_per_prompt 16",
                                  "--rollout_batch_size 128", "--actor_learning_rate 1e-06",
                                  "--generate_max_len 2048", "--init_kl_coef 0"),
@@ -119,3 +120,21 @@ def test_cli_select_then_export_pipeline(shared_data: Path, tmp_path: Path) -> N
     assert m["samples"][0]["scores"]["lim"] == chosen["scores"]["lim"] >= 0.9
     assert m["samples"][0]["rule"] == "polymath" and m["samples"][0]["reason"] == chosen["reason"]
     assert len(read_rows(tmp_path / "exp" / "trl" / "train.jsonl")) == 8
+
+
+def test_openrlhf_reward_func_scores_completions(tmp_path: Path) -> None:
+    import importlib.util
+
+    pytest.importorskip("torch")
+    res = export_rows([{"id": "a", "problem": "Half of sqrt 3?", "answer": "\\frac{\\sqrt{3}}{2}"}], tmp_path,
+                      ExportConfig(to=("openrlhf",), repeat=2))
+    path = tmp_path / "openrlhf" / "reward_func.py"
+    assert path in res.files["openrlhf"]
+    spec = importlib.util.spec_from_file_location("exported_reward", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    row = read_rows(res.files["openrlhf"][0])[0]
+    prompt, label = row["input"], row["label"]
+    out = mod.reward_func([prompt + " so \\boxed{\\sqrt{3}/2}", prompt + " so \\boxed{2}", prompt + " no idea"],
+                          [prompt] * 3, [label] * 3)
+    assert out["rewards"].tolist() == [1.0, 0.0, 0.0]

@@ -14,7 +14,7 @@ from typing import Any
 from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.export.commands import TRAINERS, PaperSettings, trainer_command
 from sample_forge.export.manifest import build_manifest, write_manifest
-from sample_forge.export.openrlhf import input_label_rows, roll_rows, write_jsonl
+from sample_forge.export.openrlhf import input_label_rows, roll_rows, write_jsonl, write_reward_func
 from sample_forge.export.samples import ExportSample
 from sample_forge.export.templates import Template, load_template
 from sample_forge.export.trl import trl_rows, trl_solution, write_trl
@@ -136,6 +136,8 @@ def export_rows(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike[st
             irows = input_label_rows(samples, repeat=cfg.repeat)
             files[t], counts[t] = write_jsonl(irows, d), len(irows)
             data_paths[t] = files[t][0]
+            if t == "openrlhf":
+                files[t].append(write_reward_func(d))
         else:
             rrows = roll_rows(samples, repeat=cfg.repeat)
             files[t], counts[t] = write_jsonl(rrows, d), len(rrows)

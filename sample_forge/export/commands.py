@@ -77,7 +77,7 @@ def trainer_command(trainer: str, data: Path, s: PaperSettings = PaperSettings()
             f"--rollout_batch_size {s.batch}", f"--train_batch_size {completions}",
             f"--temperature {s.temperature:g}", f"--actor_learning_rate {s.lr:g}",
             f"--generate_max_len {s.max_response}", f"--prompt_max_len {s.max_prompt}",
-            "--init_kl_coef 0", "--remote_rm_url YOUR_reward_func.py",
+            "--init_kl_coef 0", f"--remote_rm_url {q(str(Path(data).with_name('reward_func.py')))}",
             f"--num_episodes {s.steps}", "--max_epochs 1",
             f"--actor_num_gpus_per_node {s.gpus}", "--save_path runs/openrlhf-grpo",
         ])

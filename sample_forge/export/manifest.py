@@ -39,7 +39,7 @@ def build_manifest(*, out_dir: Path, samples: Sequence[Mapping[str, Any]], files
         "settings": dict(settings),
         "samples": list(samples),
         "files": [
-            {"trainer": t, "path": str(p.relative_to(out_dir)), "rows": rows[t], "bytes": p.stat().st_size,
+            {"trainer": t, "path": str(p.relative_to(out_dir)), "rows": rows[t] if p.suffix != ".py" else None, "bytes": p.stat().st_size,
              "sha256": sha256_file(p)}
             for t, paths in files.items() for p in paths
         ],

@@ -13,7 +13,9 @@ import orjson
 from sample_forge.export.samples import ExportSample
 from sample_forge.tables import write_rows
 
-__all__ = ["input_label_rows", "roll_rows", "write_jsonl"]
+__all__ = ["input_label_rows", "roll_rows", "write_jsonl", "write_reward_func", "REWARD_FUNC_NAME"]
+
+REWARD_FUNC_NAME = "reward_func.py"
 
 
 def input_label_rows(samples: Sequence[ExportSample], *, repeat: int) -> list[dict[str, Any]]:
@@ -37,3 +39,14 @@ def write_jsonl(rows: list[dict[str, Any]], out_dir: Path, stem: str = "train") 
     path = out_dir / f"{stem}.jsonl"
     write_rows(path, rows)
     return [path]
+
+
+def write_reward_func(out_dir: Path) -> Path:
+    """Copy the math-verify reward function OpenRLHF loads with ``--remote_rm_url``."""
+    from sample_forge.tables import atomic_write
+
+    src = Path(__file__).with_name("openrlhf_reward.py")
+    path = out_dir / REWARD_FUNC_NAME
+    with atomic_write(path, "wb") as f:
+        f.write(src.read_bytes())
+    return path
