@@ -3,7 +3,6 @@ them onto our Problem / scores names, so ``select`` and ``export`` read them wit
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +25,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 def normalize_text(text: str | None) -> str:
     """Whitespace-normalised problem text, used to join tables that share no id."""
-    return re.sub(r"\s+", " ", str(text or "")).strip()
+    return " ".join(str(text or "").split())
 
 
 def _chat_content(value: Any) -> Any:

@@ -67,15 +67,18 @@ def join_tables(pool: list[dict[str, Any]], scores: list[dict[str, Any]] | None 
     """
     unjoined: list[dict[str, Any]] = []
     by_id = _index(pool, "id")
-    by_text = _text_index(pool)
+    by_text: dict[str, dict[str, Any]] | None = None  # built only when an id does not match
     score_of: dict[str, dict[str, Any]] = {}
     skill_of: dict[str, dict[str, Any]] = {}
 
     def match(row: dict[str, Any], key: str) -> dict[str, Any] | None:
+        nonlocal by_text
         rid = row.get(key)
         if rid is not None and str(rid) in by_id:
             return by_id[str(rid)]
         if row.get("problem"):
+            if by_text is None:
+                by_text = _text_index(pool)
             return by_text.get(normalize_text(row["problem"]))
         return None
 
