@@ -78,8 +78,8 @@ def test_grpo_trainer_runs_two_steps_on_the_export(shared_data: Path, tmp_path: 
         return [0.0] * len(completions)
 
     model, tok = _tiny_model_and_tokenizer()
-    args = GRPOConfig(output_dir=str(tmp_path / "run"), per_device_train_batch_size=4, num_generations=4,
-                      max_completion_length=8, max_steps=2, learning_rate=1e-6, temperature=1.0, beta=0.0,
+    args = GRPOConfig(output_dir=str(tmp_path / "run"), per_device_train_batch_size=2, num_generations=2,
+                      max_completion_length=4, max_steps=2, learning_rate=1e-6, temperature=1.0, beta=0.0,
                       logging_steps=1, report_to=[], use_cpu=True, save_strategy="no", bf16=False, seed=0)
     trainer = GRPOTrainer(model=model, processing_class=tok, reward_funcs=[accuracy_reward, record_ids],
                           args=args, train_dataset=ds)
