@@ -79,6 +79,11 @@ def test_bad_input_errors(tmp_path: Path) -> None:
     p = _table(tmp_path, [{"id": "a", "problem": "1+1?", "answer": "2"}, {"id": "b", "problem": "2+2?"}])
     with pytest.raises(InputError, match=r"sel\.jsonl:2, field 'answer': sample b has no answer"):
         export(p, out)
+    # MATH-style rows without an answer column: the last \boxed{} of the solution
+    p = _table(tmp_path, [{"id": "a", "problem": "1+1?", "solution": "So $1+1=\\boxed{2}$."}])
+    res = export(p, tmp_path / "boxed", ExportConfig(to=("openrlhf",), repeat=1))
+    assert read_rows(res.files["openrlhf"][0])[0]["label"] == "2"
+    assert any("solution's last" in n for n in res.notes)
     p = _table(tmp_path, [{"id": "a", "problem": "1+1?", "answer": "\\text{}"}])
     with pytest.raises(InputError, match=r"sel\.jsonl:1, field 'answer'.*math-verify cannot parse.*--force"):
         export(p, out)

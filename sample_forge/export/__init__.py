@@ -74,6 +74,12 @@ def prepare_samples(rows: Sequence[Mapping[str, Any]], template: Template, *, fo
         if not problem or not str(problem).strip():
             raise InputError(f"sample {sid} has no problem text", path=path, line=line, field="problem")
         answer = r.get("answer")
+        if (answer is None or not str(answer).strip()) and r.get("solution"):
+            from sample_forge.answers import extract_boxed
+
+            answer = extract_boxed(str(r["solution"]))  # MATH-style rows: the answer is the last \boxed{}
+            if answer:
+                notes.append(f"sample {sid}: answer taken from the solution's last \\boxed{{}}: {answer}")
         if answer is None or not str(answer).strip():
             raise InputError(f"sample {sid} has no answer: every rollout would get reward 0",
                              path=path, line=line, field="answer")
@@ -97,11 +103,18 @@ def prepare_samples(rows: Sequence[Mapping[str, Any]], template: Template, *, fo
     return samples, notes
 
 
+def _drop_nulls(v: Any) -> Any:
+    """Parquet pads dict columns with the union of keys (null values); the manifest shows the real ones."""
+    if isinstance(v, Mapping):
+        return {k: _drop_nulls(x) for k, x in v.items() if x is not None}
+    return v
+
+
 def _manifest_sample(s: ExportSample) -> dict[str, Any]:
     r = s.source_row
     return {"id": s.id, "index": s.index, "answer": s.answer, "subject": r.get("subject"),
-            "rule": r.get("rule"), "reason": r.get("reason"), "scores": r.get("scores"),
-            "skills": r.get("skills"),
+            "rule": r.get("rule"), "reason": r.get("reason"), "scores": _drop_nulls(r.get("scores")),
+            "skills": _drop_nulls(r.get("skills")),
             "problem_sha256": hashlib.sha256(s.problem.encode("utf-8")).hexdigest(),
             "template_added": s.template_applied}
 
