@@ -91,3 +91,23 @@ def test_grpo_trainer_runs_two_steps_on_the_export(shared_data: Path, tmp_path: 
     means = [h["rewards/accuracy_reward/mean"] for h in logged]
     assert all(m is not None and not math.isnan(m) and 0.0 <= m <= 1.0 for m in means), means
     assert seen_ids and set(seen_ids) == {"124"}
+
+
+def test_printed_trl_command_parses_with_trls_own_parser(tmp_path: Path) -> None:
+    import shlex
+
+    grpo = pytest.importorskip("trl.scripts.grpo")
+    from sample_forge.export.commands import PaperSettings, trainer_command
+
+    cmd = trainer_command("trl", tmp_path / "trl", PaperSettings())
+    argv = shlex.split(cmd.replace("\\\n", " "))
+    assert argv[:2] == ["trl", "grpo"]
+    # this machine has no GPU: the paper's command would default to bf16
+    script, train, model, _ = grpo.make_parser().parse_args_and_config(
+        args=argv[2:] + ["--use_cpu", "True", "--bf16", "False"], fail_with_unknown_args=True)
+    assert script.dataset_name == str(tmp_path / "trl") and script.reward_funcs == ["accuracy_reward"]
+    assert (train.num_generations, train.temperature, train.learning_rate, train.max_completion_length,
+            train.beta, train.max_steps) == (16, 1.0, 1e-6, 2048, 0.0, 140)
+    # 128 prompts x 16 rollouts per optimizer step
+    assert train.per_device_train_batch_size * train.gradient_accumulation_steps == 128 * 16
+    assert model.model_name_or_path == "Qwen/Qwen2.5-7B"
