@@ -10,6 +10,7 @@ item gets ``None`` and the rest of its batch goes on in the new worker.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import multiprocessing
 import os
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -183,11 +184,37 @@ def _mp_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+_start_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start workers without re-importing the caller's ``__main__`` in them.
+
+    spawn/forkserver children import the parent's main script (as ``__mp_main__``) by default:
+    an unguarded script would re-run itself there, and a training script would load torch in
+    every worker. The worker needs nothing from ``__main__``, so the start sees none.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+    with _start_lock:
+        try:
+            main.__spec__ = None
+            main.__dict__.pop("__file__", None)
+            yield
+        finally:
+            main.__dict__.update(saved)
+
+
 class _Worker:
     def __init__(self, ctx: Any, timeout: float) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child, timeout), daemon=True)
-        self.proc.start()
+        with _main_module_hidden():
+            self.proc.start()
         child.close()
         self.ready = False
         self.started = time.monotonic()

@@ -144,3 +144,25 @@ def test_check_answer_cli_exit_codes():
     assert r.exit_code == 2 and "undecided" in r.output
     r = CliRunner().invoke(cli, ["check-answer", "--help"])
     assert r.exit_code == 0 and "Example" in r.output
+
+
+def test_unguarded_script_is_not_rerun_in_workers(tmp_path):
+    # spawn/forkserver children would import the caller's __main__; the checker hides it
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "print('body', flush=True)\n"
+        "from sample_forge.answers import AnswerChecker\n"
+        "with AnswerChecker(workers=2, timeout=10) as c:\n"
+        "    print(c.check_many([('1/2', '0.5'), ('3', '4')]))\n"
+    )
+    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.splitlines() == ["body", "[True, False]"]
