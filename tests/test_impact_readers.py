@@ -223,3 +223,16 @@ def test_normalize_prompt_templates() -> None:
     ):
         assert normalize_prompt(rendered) == "What is $1+1$?", rendered
     assert np.all(np.array([1]))  # keep numpy imported for the fixtures above
+
+
+def test_well_formed_verl_lines_never_take_the_line_by_line_path(runs: dict[str, Path],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import sample_forge.impact.verl as verl
+
+    def boom(*a, **k):
+        raise AssertionError("line-by-line path used")
+
+    monkeypatch.setattr(verl._Shard, "_one_by_one", boom)
+    for run in (runs["verl"], runs["verl_ids"]):
+        t = read_verl(verl_files(run), workers=1)
+        assert len(t.sample) == sum(len(p.read_bytes().splitlines()) for p in verl_files(run))
