@@ -75,7 +75,9 @@ class SynthStep:
     solvers: list[str] = field(default_factory=lambda: ["local"])
     k: int = 2
     min_agreement: float = 0.5
-    max_tokens: int = 384
+    gen_max_tokens: int = 384
+    solve_max_tokens: int = 256
+    against: list[str] = field(default_factory=list)  # benchmarks; the pool is always checked
     budget_usd: float | None = None
 
 
@@ -86,7 +88,7 @@ class ExportStep:
     to: list[str] = field(default_factory=lambda: ["verl", "trl", "openrlhf"])
     repeat: int = 128
     template: str = "qwen-boxed"
-    data_source: str = "sample-forge"
+    data_source: str | None = None  # None: export's default (verl's MATH rule reward)
     split: str = "train"
     force: bool = False
 

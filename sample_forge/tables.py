@@ -113,6 +113,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    # mkstemp makes 0600 files; give the usual umask-based mode (a trainer may run as another user)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         with os.fdopen(fd, mode) as f:
             yield f

@@ -49,3 +49,15 @@ def test_malformed_jsonl_names_file_and_line(tmp_path):
     p.write_text('{"id": 1}\n{"id": 2,\n')
     with pytest.raises(InputError, match=r"bad.jsonl:2"):
         read_rows(p)
+
+
+def test_atomic_write_gives_umask_mode(tmp_path):
+    import os
+    import stat
+
+    p = tmp_path / "x.jsonl"
+    write_rows(p, [{"a": 1}])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask
+    assert not [x for x in tmp_path.iterdir() if x.name.startswith(".")]  # no temp file left

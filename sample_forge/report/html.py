@@ -60,7 +60,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *,
     tags = _rows(run.tags)
     scores = _rows(run.scores)
     selection = _rows(run.selection)
-    candidates = _rows(run.candidates)
+    candidates = _rows(run.candidates) + _rows(run.rejects)
     manifest = json.loads(run.manifest.read_text()) if run.manifest.exists() else None
     stages = []
     if run.markers.is_dir():

@@ -1,0 +1,226 @@
+"""``forge``: pool -> tag -> score -> (synthesize) -> select -> export as one resumable run.
+
+Each stage writes its table into the run directory and a completion marker (``stages.py``); a
+re-run skips every stage whose settings and inputs are unchanged, and the LLM cache makes even a
+re-run stage pay only for calls that had not finished."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sample_forge.errors import SampleForgeError
+from sample_forge.recipe import Recipe
+from sample_forge.resources import resource_path
+from sample_forge.rundir import RunDir
+from sample_forge.stages import Stage, StageOutcome, run_stage
+from sample_forge.tables import read_rows, write_rows
+
+__all__ = ["plan", "forge", "ForgeResult"]
+
+DEMO_POOL = "data/demo/pool.jsonl"
+DEMO_PILOT = "data/demo/pilot"
+
+
+@dataclasses.dataclass
+class ForgeResult:
+    run_dir: Path
+    outcomes: list[StageOutcome]
+    llm_calls: int  # LLM requests actually sent in this invocation (cache misses)
+    llm_cache_hits: int
+
+    @property
+    def ran(self) -> list[str]:
+        return [o.name for o in self.outcomes if not o.skipped]
+
+    @property
+    def skipped(self) -> list[str]:
+        return [o.name for o in self.outcomes if o.skipped]
+
+
+def _pool_source(recipe: Recipe) -> str:
+    return str(resource_path(DEMO_POOL)) if recipe.pool.source == "demo" else recipe.pool.source
+
+
+def _trajectory(recipe: Recipe) -> Path:
+    t = recipe.score.trajectory
+    return resource_path(DEMO_PILOT) if t == "demo" else Path(t)
+
+
+def _source_inputs(source: str) -> list[Path]:
+    """Local sources are fingerprinted by content; hub ids by name only (settings)."""
+    return [] if source.startswith("hf:") else [Path(source)]
+
+
+class _LLMCounter:
+    """Counts requests sent and cache hits across every model the run builds, from the cache log."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.hits = 0
+
+    def measure(self, fn: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+        def wrapped() -> dict[str, Any]:
+            from sample_forge.llm import Cache, default_cache_path
+
+            cache = Cache(default_cache_path())
+            before = cache.stats()
+            counts = fn()
+            after = cache.stats()
+            cache.close()
+            sent = after["calls"] - before["calls"]
+            self.calls += sent
+            counts["llm_requests_sent"] = sent
+            hits = counts.get("llm_cache_hits", 0)
+            self.hits += int(hits)
+            return counts
+
+        return wrapped
+
+
+def plan(recipe: Recipe, run_dir: str | Path | None = None) -> list[Stage]:
+    """The stages of a run, in order, with their inputs, settings and outputs (``--dry-run``)."""
+    return _stages(recipe, RunDir(Path(run_dir or recipe.run_dir)), _LLMCounter())
+
+
+def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
+    source = _pool_source(r)
+    stages: list[Stage] = []
+
+    def pool_stage() -> dict[str, Any]:
+        from sample_forge.pool import PoolStats, load_pool
+
+        stats = PoolStats()
+        problems = load_pool(source, mapping=r.pool.map or None, subjects=r.pool.subjects or None,
+                             levels=r.pool.levels or None, limit=r.pool.limit, seed=r.pool.seed,
+                             stats=stats)
+        if not problems:
+            raise SampleForgeError(f"pool {source}: no problems after filters")
+        write_rows(run.pool, [p.to_dict() for p in problems])
+        return {"read": stats.read, "kept": stats.kept, "no_answer": stats.no_answer,
+                "dropped": dict(stats.dropped)}
+
+    stages.append(Stage("pool", _source_inputs(source), dataclasses.asdict(r.pool), [run.pool],
+                        pool_stage))
+
+    if r.tag.enabled:
+        def tag_stage() -> dict[str, Any]:
+            from sample_forge.skills import tag_problems
+
+            tags = tag_problems(read_rows(run.pool), method=r.tag.method, model=r.tag.model)
+            write_rows(run.tags, [t.to_dict() for t in tags])
+            return {"tagged": len(tags), "failures": sum(1 for t in tags if t.failures),
+                    "mean_breadth": round(sum(t.breadth for t in tags) / max(1, len(tags)), 3)}
+
+        stages.append(Stage("tag", [run.pool], dataclasses.asdict(r.tag), [run.tags], tag_stage))
+
+    traj = _trajectory(r)
+
+    def score_stage() -> dict[str, Any]:
+        import numpy as np
+
+        from sample_forge.impact import ScoreConfig, score_run
+
+        cfg = ScoreConfig(format=r.score.format, steps_per_epoch=r.score.steps_per_epoch,
+                          epoch_by=r.score.epoch_by or "auto", missing=r.score.missing)
+        res = score_run(traj, cfg, pool=run.pool)
+        write_rows(run.scores, res.rows)
+        m = res.matrix
+        mean = np.nanmean(m.acc, axis=0) if len(m.acc) else np.zeros(0)
+        curves = [{"id": i, "acc": [None if v != v else float(v) for v in row]}
+                  for i, row in zip(m.ids, m.acc)]
+        curves.append({"id": "__mean__", "acc": [float(v) for v in mean]})
+        write_rows(run.curves, curves)
+        rep = res.report
+        return {"format": res.trajectory_format, "samples_scored": rep.get("samples_scored"),
+                "dropped_incomplete": len(m.dropped), "filled": int(sum(m.filled)),
+                "notes": rep.get("notes", [])}
+
+    stages.append(Stage("score", [traj, run.pool], dataclasses.asdict(r.score),
+                        [run.scores, run.curves], score_stage))
+
+    if r.synthesize.enabled:
+        def synth_stage() -> dict[str, Any]:
+            from sample_forge.synth.decontam import Benchmark, DecontamIndex, load_benchmark, \
+                resolve_benchmarks
+            from sample_forge.synth.pipeline import SynthConfig, synthesize, write_outputs
+
+            s = r.synthesize
+            pool_rows = read_rows(run.pool)
+            benches = [Benchmark(name="pool", texts=[p["problem"] for p in pool_rows],
+                                 ids=[str(p["id"]) for p in pool_rows], source=str(run.pool))]
+            benches += [load_benchmark(spec) for spec in resolve_benchmarks(s.against)]
+            index = DecontamIndex.build(benches)
+            cfg = SynthConfig(skills=tuple(s.skills), n=s.n, style=s.style,
+                              generators=tuple(s.generators), solvers=tuple(s.solvers), k=s.k,
+                              min_agreement=s.min_agreement, gen_max_tokens=s.gen_max_tokens,
+                              solve_max_tokens=s.solve_max_tokens, budget_usd=s.budget_usd)
+            result = synthesize(cfg, index=index)
+            write_outputs(result, run.candidates, run.rejects)
+            summary = result.summary
+            return {"generated": len(result.candidates), "accepted": len(result.accepted),
+                    "rejected_by": summary.get("rejected_by", {}),
+                    "llm_cache_hits": summary.get("cache_hits", 0)}
+
+        stages.append(Stage("synthesize", [run.pool], dataclasses.asdict(r.synthesize),
+                            [run.candidates, run.rejects], counter.measure(synth_stage)))
+
+    def select_stage() -> dict[str, Any]:
+        from sample_forge.selection import PolymathConfig, TopConfig, select
+
+        sel = select(r.select.rule, pool=run.pool, scores=run.scores,
+                     skills=run.tags if r.tag.enabled else None,
+                     polymath=PolymathConfig(theta=r.select.threshold, group_by=r.select.group_by),
+                     top=TopConfig(by=r.select.by, k=r.select.top))
+        rows = list(sel.rows)
+        n_prime = 0
+        if r.synthesize.enabled and run.candidates.exists():
+            prime = select("prime", candidates=run.candidates)
+            rows += prime.rows
+            n_prime = len(prime.rows)
+        write_rows(run.selection, rows)
+        return {"chosen": len(rows), "prime": n_prime, "unjoined": len(sel.unjoined),
+                "ids": [str(x["id"]) for x in rows]}
+
+    sel_inputs = [run.pool, run.scores] + ([run.tags] if r.tag.enabled else []) + \
+        ([run.candidates] if r.synthesize.enabled else [])
+    stages.append(Stage("select", sel_inputs, dataclasses.asdict(r.select), [run.selection],
+                        select_stage))
+
+    def export_stage() -> dict[str, Any]:
+        from sample_forge.export import ExportConfig, export
+
+        e = r.export
+        if not read_rows(run.selection):
+            raise SampleForgeError("the selection is empty: nothing to export (lower "
+                                   "[select] threshold or check the scores)")
+        res = export(run.selection, run.export_dir,
+                     ExportConfig(to=tuple(e.to), repeat=e.repeat, template=e.template,
+                                  data_source=e.data_source, split=e.split, force=e.force),
+                     command="sample-forge forge")
+        return {"files": {k: [str(p) for p in v] for k, v in res.files.items()}, "rows": res.rows}
+
+    stages.append(Stage("export", [run.selection], dataclasses.asdict(r.export), [run.manifest],
+                        export_stage))
+    return stages
+
+
+def forge(recipe: Recipe, run_dir: str | Path | None = None, *, force: bool = False,
+          report: bool = True, on_stage: Callable[[StageOutcome], None] | None = None) -> ForgeResult:
+    run = RunDir(Path(run_dir or recipe.run_dir))
+    run.root.mkdir(parents=True, exist_ok=True)
+    counter = _LLMCounter()
+    stages = _stages(recipe, run, counter)
+    outcomes = []
+    for st in stages:
+        out = run_stage(st, run.markers, force=force)
+        outcomes.append(out)
+        if on_stage:
+            on_stage(out)
+    if report:
+        from sample_forge.report import build_report
+
+        build_report(run.root, threshold=recipe.select.threshold)
+    return ForgeResult(run.root, outcomes, counter.calls, counter.hits)
