@@ -259,7 +259,9 @@ def _file_rows(path: Path) -> Iterator[tuple[dict[str, Any], str, dict[str, Any]
     from sample_forge.tables import iter_rows
 
     if not path.exists():
-        raise InputError("no such file", path=str(path))
+        hint = f" (a Hugging Face dataset? use --source hf:{path})" if re.fullmatch(
+            r"[\w.-]+/[\w.-]+", str(path)) and not path.suffix else ""
+        raise InputError(f"no such file{hint}", path=str(path))
     label = str(path)
     for row in iter_rows(path):
         yield row, label, {}
@@ -269,26 +271,28 @@ def _file_rows(path: Path) -> Iterator[tuple[dict[str, Any], str, dict[str, Any]
 # rows -> problems
 
 
-def _get(row: Mapping[str, Any], col: str) -> Any:
+_MISSING = object()
+
+
+def _lookup(row: Mapping[str, Any], col: str) -> Any:
+    """``row[col]``; a dotted name reaches into nested columns (verl's ``reward_model.ground_truth``)."""
     if col in row:
         return row[col]
     cur: Any = row
-    for part in col.split("."):  # dotted paths reach into nested columns (verl's reward_model)
+    for part in col.split("."):
         if not isinstance(cur, Mapping) or part not in cur:
-            return None
+            return _MISSING
         cur = cur[part]
     return cur
 
 
+def _get(row: Mapping[str, Any], col: str) -> Any:
+    v = _lookup(row, col)
+    return None if v is _MISSING else v
+
+
 def _has(row: Mapping[str, Any], col: str) -> bool:
-    if col in row:
-        return True
-    cur: Any = row
-    for part in col.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
-            return False
-        cur = cur[part]
-    return True
+    return _lookup(row, col) is not _MISSING
 
 
 def _text(v: Any) -> str | None:

@@ -233,3 +233,9 @@ def test_offline_hub_is_one_clear_line(source, tmp_path, monkeypatch):
 def test_pool_help_has_example():
     r = CliRunner().invoke(cli, ["pool", "--help"])
     assert r.exit_code == 0 and "Examples" in r.output and "hf:EleutherAI/hendrycks_math" in r.output
+
+
+def test_missing_local_file_hints_at_hf_prefix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(cli, ["pool", "-s", "HuggingFaceH4/MATH-500", "-o", "o.parquet"])
+    assert r.exit_code == 1 and "use --source hf:HuggingFaceH4/MATH-500" in r.output
