@@ -1,0 +1,96 @@
+"""``sample-forge forge [RECIPE.toml]``: the whole pipeline as one resumable run."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from sample_forge.cli.common import console, domain_errors, quiet_option
+
+
+@click.command("forge")
+@click.argument("recipe", required=False, type=click.Path(dir_okay=False))
+@click.option("--run-dir", type=click.Path(file_okay=False),
+              help="Run directory (default: the recipe's run_dir, runs/forge).")
+@click.option("--dry-run", is_flag=True, help="Print the plan (stages, inputs, outputs, will run / skip).")
+@click.option("--force", is_flag=True, help="Re-run every stage even when its marker is current.")
+@click.option("--no-report", is_flag=True, help="Do not write report.html.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@quiet_option
+@domain_errors
+def forge(recipe: str | None, run_dir: str | None, dry_run: bool, force: bool, no_report: bool,
+          as_json: bool, quiet: bool) -> None:
+    """Run pool -> tag -> score -> synthesize -> select -> export in one run directory.
+
+    With no RECIPE it runs the embedded default: the demo pool, the demo pilot run, the offline
+    embedding tagger and the built-in local model (SmolLM2) for synthesis. No network, no API key.
+    Each stage leaves a completion marker; a re-run skips stages whose settings and inputs are
+    unchanged, and the LLM cache means a re-run never pays twice for a call.
+
+    \b
+    Examples:
+      sample-forge forge                         # the embedded default, into runs/forge
+      sample-forge forge recipe.toml --dry-run   # what would run, what would be skipped
+      sample-forge forge recipe.toml --run-dir runs/exp1
+    """
+    from rich.table import Table
+
+    from sample_forge.forge import forge as run_forge
+    from sample_forge.forge import plan
+    from sample_forge.recipe import load_recipe
+    from sample_forge.stages import fingerprint
+
+    rec = load_recipe(recipe)
+    out = console(quiet)
+    if dry_run:
+        from pathlib import Path
+
+        from sample_forge.rundir import RunDir
+
+        rd = RunDir(Path(run_dir or rec.run_dir))
+        rows = []
+        for st in plan(rec, rd.root):
+            marker = rd.markers / f"{st.name}.json"
+            current = (marker.exists() and not force
+                       and json.loads(marker.read_text()).get("fingerprint") == fingerprint(st)
+                       and all(p.exists() for p in st.outputs))
+            rows.append({"stage": st.name, "action": "skip (done)" if current else "run",
+                         "inputs": [str(p) for p in st.inputs], "outputs": [str(p) for p in st.outputs],
+                         "settings": st.settings})
+        if as_json:
+            click.echo(json.dumps(rows, indent=2, default=str))
+            return
+        t = Table(title=f"forge plan: {rd.root}")
+        for c in ("stage", "action", "inputs", "outputs"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(r["stage"], r["action"], "\n".join(r["inputs"]) or "-", "\n".join(r["outputs"]))
+        console(False, stderr=False).print(t)
+        return
+
+    def on_stage(o: object) -> None:
+        name, skipped = getattr(o, "name"), getattr(o, "skipped")
+        out.print(f"[bold]{name}[/bold]: {'skipped (marker current)' if skipped else 'done'}")
+
+    res = run_forge(rec, run_dir, force=force, report=not no_report, on_stage=on_stage)
+    summary = {"run_dir": str(res.run_dir), "ran": res.ran, "skipped": res.skipped,
+               "llm_requests_sent": res.llm_calls,
+               "stages": {o.name: o.counts for o in res.outcomes}}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
+    t = Table(title=f"forge: {res.run_dir}")
+    for c in ("stage", "status", "counts"):
+        t.add_column(c)
+    for o in res.outcomes:
+        counts = ", ".join(f"{k}={v}" for k, v in o.counts.items() if k not in ("files", "ids"))
+        t.add_row(o.name, "skipped" if o.skipped else "ran", counts[:160])
+    out.print(t)
+    out.print(f"LLM requests sent in this run: {res.llm_calls}")
+    from sample_forge.rundir import RunDir
+
+    rd = RunDir(res.run_dir)
+    out.print(f"export: {rd.export_dir}   manifest: {rd.manifest}")
+    if not no_report:
+        out.print(f"report: {rd.report}")
