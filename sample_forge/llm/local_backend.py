@@ -5,6 +5,7 @@ lock (it is not thread-safe); it ignores ``n``, so the layer asks for each sampl
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import threading
 from pathlib import Path
@@ -42,7 +43,17 @@ def _llama() -> Any:
             raise LLMError("the built-in model needs llama-cpp-python: pip install "
                            "'sample-forge[local]'") from None
         _LLAMA = Llama(model_path=str(local_gguf_path()), n_ctx=N_CTX, verbose=False)
+        atexit.register(_free)
     return _LLAMA
+
+
+def _free() -> None:
+    # Freed before interpreter teardown: Llama.__del__ at exit finds its C bindings already gone.
+    global _LLAMA
+    with _LLAMA_LOCK:
+        if _LLAMA is not None:
+            _LLAMA.close()
+            _LLAMA = None
 
 
 class LocalModel(Model):
