@@ -27,7 +27,12 @@ import json, resource, sys, time
 from pathlib import Path
 from sample_forge.impact.run import ScoreConfig, score_run
 from sample_forge.tables import write_rows
+import pyarrow.parquet  # noqa: F401  (import time is not throughput: excluded)
 run, out, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+def cpu():
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+c0 = cpu()
 t = time.perf_counter()
 res = score_run(run, ScoreConfig(format="verl", steps_per_epoch=8, workers=workers))
 write_rows(out, res.rows)
@@ -35,7 +40,7 @@ dt = time.perf_counter() - t
 rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 lim = {r["id"]: r["lim"] for r in res.rows}
-print(json.dumps({"seconds": dt, "bytes": res.report["bytes"], "rss_kb": rss,
+print(json.dumps({"seconds": dt, "cpu": cpu() - c0, "bytes": res.report["bytes"], "rss_kb": rss,
                   "records": res.report["records"], "samples": len(res.rows), "lim": lim}))
 """
 
@@ -47,6 +52,7 @@ from pathlib import Path
 import numpy as np
 from sample_forge.impact.longtable import normalize_prompt, prompt_id
 run, out = Path(sys.argv[1]), Path(sys.argv[2])
+c0 = time.process_time()
 t = time.perf_counter()
 hits = defaultdict(list)  # prompt -> [(step, correct), ...]
 nbytes = 0
@@ -83,7 +89,7 @@ with open(out, "w") as f:
 dt = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 ids = [prompt_id(normalize_prompt(p)) for p in prompts]
-print(json.dumps({"seconds": dt, "bytes": nbytes, "rss_kb": rss,
+print(json.dumps({"seconds": dt, "cpu": time.process_time() - c0, "bytes": nbytes, "rss_kb": rss,
                   "lim": {ids[i]: float(lim[i]) for i in range(len(ids))}}))
 """
 
@@ -139,33 +145,38 @@ def main() -> None:
         print(f"response ~{chars} chars: {d}", file=sys.stderr)
         nbytes = _ensure_run(d, samples, chars)
         cache_mbs = _warm(d)
+        load0 = os.getloadavg()[0]
         ours = _run(_OURS, str(d), str(args.dir / "scores.parquet"), str(args.workers))
         base = None if args.no_baseline else _run(_BASELINE, str(d), str(args.dir / "base.jsonl"))
         agree = None
         if base:
             diffs = [abs(ours["lim"][k] - base["lim"][k]) for k in ours["lim"]]
             agree = max(diffs) < 1e-9 and len(ours["lim"]) == len(base["lim"])
-        rows.append((chars, nbytes, ours, base, agree, cache_mbs))
+        rows.append((chars, nbytes, ours, base, agree, cache_mbs, load0))
     print()
     print(f"LIMR shape: {samples:,} samples x 21 epochs x 8 steps/epoch x 8 rollouts "
           f"(verl dump), {args.workers} reader processes, {os.cpu_count()} cores")
-    head = ("resp chars", "input GB", "lines", "ours s", "ours MB/s", "ours RSS MB",
-            "json.loads s", "json.loads MB/s", "base RSS MB", "speedup", "same LIM")
+    head = ("resp chars", "input GB", "lines", "load avg", "ours s", "ours MB/s",
+            "ours MB/cpu-s", "ours RSS MB", "json.loads s", "json.loads MB/s", "base MB/cpu-s",
+            "base RSS MB", "speedup (wall)", "same LIM")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for chars, nbytes, o, b, agree, _ in rows:
+    for chars, nbytes, o, b, agree, _, load in rows:
         mbs = o["bytes"] / o["seconds"] / 1e6
-        cells = [f"{chars:,}", f"{nbytes / 1e9:.2f}", f"{o['records']:,}", f"{o['seconds']:.2f}",
-                 f"{mbs:,.0f}", f"{o['rss_kb'] / 1024:,.0f}"]
+        cells = [f"{chars:,}", f"{nbytes / 1e9:.2f}", f"{o['records']:,}", f"{load:.1f}",
+                 f"{o['seconds']:.2f}", f"{mbs:,.0f}", f"{o['bytes'] / o['cpu'] / 1e6:,.0f}",
+                 f"{o['rss_kb'] / 1024:,.0f}"]
         if b:
             bm = b["bytes"] / b["seconds"] / 1e6
-            cells += [f"{b['seconds']:.2f}", f"{bm:,.0f}", f"{b['rss_kb'] / 1024:,.0f}",
-                      f"{b['seconds'] / o['seconds']:.1f}x", "yes" if agree else "NO"]
+            cells += [f"{b['seconds']:.2f}", f"{bm:,.0f}", f"{b['bytes'] / b['cpu'] / 1e6:,.0f}",
+                      f"{b['rss_kb'] / 1024:,.0f}", f"{b['seconds'] / o['seconds']:.1f}x",
+                      "yes" if agree else "NO"]
         else:
-            cells += ["-"] * 5
+            cells += ["-"] * 6
         print("| " + " | ".join(cells) + " |")
-    print(f"(page-cache read speed, for reference: "
-          f"{', '.join(f'{r[5]:,.0f}' for r in rows)} MB/s; target: >= 400 MB/s, RSS < 1,536 MB)")
+    print(f"(page-cache read speed: {', '.join(f'{r[5]:,.0f}' for r in rows)} MB/s; load avg = "
+          f"1-min load when the run started, on {os.cpu_count()} cores; MB/cpu-s = input bytes per "
+          f"CPU-second of all reader processes; target: >= 400 MB/s wall, RSS < 1,536 MB)")
 
 
 if __name__ == "__main__":

@@ -236,3 +236,35 @@ def test_well_formed_verl_lines_never_take_the_line_by_line_path(runs: dict[str,
     for run in (runs["verl"], runs["verl_ids"]):
         t = read_verl(verl_files(run), workers=1)
         assert len(t.sample) == sum(len(p.read_bytes().splitlines()) for p in verl_files(run))
+
+
+def test_one_big_file_split_in_byte_ranges(runs: dict[str, Path], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import sample_forge.impact.verl as verl
+
+    lines = [ln for p in verl_files(runs["verl"]) for ln in p.read_bytes().splitlines()]
+    bad_at = len(lines) * 3 // 4
+    big = tmp_path / "1.jsonl"
+    big.write_bytes(b"\n".join(lines) + b"\n")
+    one = _scores(tmp_path)
+    monkeypatch.setattr(verl, "_PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(verl, "_CHUNK", 3000)  # lines cross reads
+    assert len(verl._plan([big], 2)) == 2 and sum(len(s) for s in verl._plan([big], 2)) >= 2
+    assert _scores(tmp_path, workers=2) == one == _scores(runs["verl"])
+    lines[bad_at] = lines[bad_at][:-1]  # drop the closing brace: malformed
+    big.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(InputError, match=rf"{big}:{bad_at + 1}: malformed JSON"):
+        score_run(tmp_path, ScoreConfig(steps_per_epoch=3, workers=2))
+
+
+def test_native_bad_lines(runs: dict[str, Path], tmp_path: Path) -> None:
+    src = (runs["native"] / "trajectory.jsonl").read_bytes().splitlines()
+    f = tmp_path / "trajectory.jsonl"
+    f.write_bytes(b"\n".join(src) + b"\n" + src[0][:20])  # still being written
+    res = score_run(tmp_path, ScoreConfig())
+    assert res.report["truncated_lines"] == [f"{f}:{len(src) + 1}"]
+    row = json.loads(src[3])
+    row["correct"] = row["rollouts"] + 1
+    f.write_bytes(b"\n".join(src[:3] + [json.dumps(row).encode()] + src[4:]) + b"\n")
+    with pytest.raises(InputError, match=rf"{f}:4, field 'correct'"):
+        score_run(tmp_path, ScoreConfig())
