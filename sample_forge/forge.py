@@ -29,7 +29,6 @@ class ForgeResult:
     run_dir: Path
     outcomes: list[StageOutcome]
     llm_calls: int  # LLM requests actually sent in this invocation (cache misses)
-    llm_cache_hits: int
 
     @property
     def ran(self) -> list[str]:
@@ -55,11 +54,10 @@ def _source_inputs(source: str) -> list[Path]:
 
 
 class _LLMCounter:
-    """Counts requests sent and cache hits across every model the run builds, from the cache log."""
+    """Counts the LLM requests a stage sent, from the cache's call log (cache hits are not calls)."""
 
     def __init__(self) -> None:
         self.calls = 0
-        self.hits = 0
 
     def measure(self, fn: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
         def wrapped() -> dict[str, Any]:
@@ -73,8 +71,6 @@ class _LLMCounter:
             sent = after["calls"] - before["calls"]
             self.calls += sent
             counts["llm_requests_sent"] = sent
-            hits = counts.get("llm_cache_hits", 0)
-            self.hits += int(hits)
             return counts
 
         return wrapped
@@ -160,9 +156,8 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
             result = synthesize(cfg, index=index)
             write_outputs(result, run.candidates, run.rejects)
             summary = result.summary
-            return {"generated": len(result.candidates), "accepted": len(result.accepted),
-                    "rejected_by": summary.get("rejected_by", {}),
-                    "llm_cache_hits": summary.get("cache_hits", 0)}
+            return {k: summary.get(k) for k in ("generated", "accepted", "rejected", "tokens",
+                                                "cost_usd", "budget_exhausted")}
 
         stages.append(Stage("synthesize", [run.pool], dataclasses.asdict(r.synthesize),
                             [run.candidates, run.rejects], counter.measure(synth_stage)))
@@ -176,13 +171,18 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
                      top=TopConfig(by=r.select.by, k=r.select.top))
         rows = list(sel.rows)
         n_prime = 0
+        notes = []
         if r.synthesize.enabled and run.candidates.exists():
-            prime = select("prime", candidates=run.candidates)
-            rows += prime.rows
-            n_prime = len(prime.rows)
+            if read_rows(run.candidates):
+                prime = select("prime", candidates=run.candidates)
+                rows += prime.rows
+                n_prime = len(prime.rows)
+            else:
+                notes.append("no synthetic candidate passed validation: no prime sample "
+                             f"(reasons in {run.rejects.name})")
         write_rows(run.selection, rows)
         return {"chosen": len(rows), "prime": n_prime, "unjoined": len(sel.unjoined),
-                "ids": [str(x["id"]) for x in rows]}
+                "ids": [str(x["id"]) for x in rows], "notes": notes}
 
     sel_inputs = [run.pool, run.scores] + ([run.tags] if r.tag.enabled else []) + \
         ([run.candidates] if r.synthesize.enabled else [])
@@ -223,4 +223,4 @@ def forge(recipe: Recipe, run_dir: str | Path | None = None, *, force: bool = Fa
         from sample_forge.report import build_report
 
         build_report(run.root, threshold=recipe.select.threshold)
-    return ForgeResult(run.root, outcomes, counter.calls, counter.hits)
+    return ForgeResult(run.root, outcomes, counter.calls)
