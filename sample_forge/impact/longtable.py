@@ -18,12 +18,13 @@ import numpy as np
 __all__ = ["Trajectory", "SampleRegistry", "normalize_prompt", "prompt_id", "ReadStats"]
 
 # Chat templates: the last user turn is the prompt we key on.
-_USER_TURN = [
-    re.compile(r"<\|im_start\|>user\s*\n?(.*?)(?:<\|im_end\|>|$)", re.S),  # ChatML (Qwen)
-    re.compile(r"<\|start_header_id\|>user<\|end_header_id\|>\s*(.*?)(?:<\|eot_id\|>|$)", re.S),
-    re.compile(r"<｜User｜>(.*?)(?:<｜Assistant｜>|$)", re.S),  # DeepSeek-R1
-    re.compile(r"<start_of_turn>user\s*(.*?)(?:<end_of_turn>|$)", re.S),  # Gemma
-    re.compile(r"\[INST\](.*?)(?:\[/INST\]|$)", re.S),  # Llama-2 / Mistral
+_USER_TURN = [  # (marker, pattern): the regex runs only when its marker is in the text
+    ("<|im_start|>", re.compile(r"<\|im_start\|>user\s*\n?(.*?)(?:<\|im_end\|>|$)", re.S)),  # ChatML
+    ("<|start_header_id|>",
+     re.compile(r"<\|start_header_id\|>user<\|end_header_id\|>\s*(.*?)(?:<\|eot_id\|>|$)", re.S)),
+    ("<｜User｜>", re.compile(r"<｜User｜>(.*?)(?:<｜Assistant｜>|$)", re.S)),  # DeepSeek-R1
+    ("<start_of_turn>", re.compile(r"<start_of_turn>user\s*(.*?)(?:<end_of_turn>|$)", re.S)),  # Gemma
+    ("[INST]", re.compile(r"\[INST\](.*?)(?:\[/INST\]|$)", re.S)),  # Llama-2 / Mistral
 ]
 _PLAIN_USER = re.compile(r"^(?:.*?\n)?(?:User|Human|Question):\s*(.*?)\s*(?:\n\s*)?(?:Assistant|AI):?\s*$",
                          re.S)
@@ -34,13 +35,13 @@ _WS = re.compile(r"\s+")
 def normalize_prompt(text: str) -> str:
     """The user's problem text out of a rendered prompt: last user turn of a chat template,
     leftover special tokens removed, whitespace collapsed."""
-    for pat in _USER_TURN:
-        found = pat.findall(text)
+    for marker, pat in _USER_TURN:
+        found = pat.findall(text) if marker in text else None
         if found:
             text = found[-1]
             break
     else:
-        m = _PLAIN_USER.match(text)
+        m = _PLAIN_USER.match(text) if ":" in text else None
         if m:
             text = m.group(1)
     text = _SPECIAL.sub(" ", text)

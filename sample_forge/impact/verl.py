@@ -35,6 +35,10 @@ _NUM = re.compile(rb"\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity|t
 _ID = re.compile(rb'\s*(-?\d+|"(?:[^"\\]|\\.)*")')
 _HEAD = b'{"input": "'
 _SEP = b'", "output": '  # can only be the end of the input string: quotes inside strings are escaped
+_HEAD_NP = np.frombuffer(_HEAD, dtype=np.uint8)
+_HEAD_RANGE = np.arange(len(_HEAD))
+_TAIL = re.compile(rb'"score": (-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity)[,}]')
+_STEP_KEY = re.compile(rb'"step": (-?\d+)[,}]')
 _CHUNK = 1 << 24
 _PARALLEL_MIN_BYTES = 64 << 20
 
@@ -43,6 +47,20 @@ def verl_files(directory: Path) -> list[Path]:
     """``{step}.jsonl`` files of a verl dump directory, by step."""
     files = [p for p in directory.iterdir() if _STEP_FILE.match(p.name) and p.is_file()]
     return sorted(files, key=lambda p: int(p.stem))
+
+
+def _parse_tail(tail: bytes) -> tuple[float, int] | None:
+    """(score, step) from '"score": 1.0, "step": 5, ...}', or None when it is not that shape."""
+    m = _TAIL.match(tail)
+    if m is None:
+        return None
+    score = float(m.group(1))
+    if not math.isfinite(score):
+        return None
+    steps = _STEP_KEY.findall(tail)
+    if len(steps) != 1:
+        return None
+    return score, int(steps[0])
 
 
 def _string_end(line: bytes, start: int) -> int:
@@ -88,6 +106,8 @@ class _Shard:
         self.step = array("q")
         self.reward = array("d")
         self.stats = ReadStats()
+        self.tail_code: dict[bytes, int] = {}  # distinct line tails -> row of tail_values
+        self.tail_values: list[tuple[float, int]] = []
 
     # -- one distinct sample ------------------------------------------------------------------
     def _local(self, sid: str, text: str | None) -> int:
@@ -130,53 +150,61 @@ class _Shard:
         All or nothing: False (nothing recorded) when any line is not verl's shape."""
         if not starts:
             return True
-        sw = buf.startswith
-        if not all([sw(_HEAD, a) and buf[b - 1] == 125 for a, b in zip(starts, ends)]):
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        s_np, e_np = np.asarray(starts), np.asarray(ends)
+        if (e_np - s_np < len(_HEAD) + 2).any() or (arr[e_np - 1] != 125).any() or (
+                arr[s_np[:, None] + _HEAD_RANGE] != _HEAD_NP).any():
             return False
         rfind = buf.rfind
-        js = [rfind(b'"score": ', a, b) for a, b in zip(starts, ends)]
-        if min(js) < 0:
-            return False
-        tails = [buf[j + 9:b] for j, b in zip(js, ends)]  # '1.0, "step": 5}'
-        try:
-            scores = array("d", [float(t[:t.find(b",")]) for t in tails])
-            steps = array("q", [int(v[:v.find(b",")]) for v in
-                                [t.rpartition(b'"step": ')[2] for t in tails]])
-        except ValueError:  # a missing key, null, a string, true/false: line by line
-            return False
-        if not np.isfinite(np.frombuffer(scores, dtype=np.float64)).all():
-            return False
+        # '"score": 1.0, "step": 5}': few distinct tails, each parsed once
+        tails = [buf[rfind(b'"score": ', a, b):b] for a, b in zip(starts, ends)]
+        tcode = self.tail_code
+        get_code = tcode.get
+        codes = [get_code(t, -1) for t in tails]
+        if min(codes) < 0:
+            for t in set(tails):
+                if t not in tcode:
+                    parsed = _parse_tail(t)
+                    if parsed is None:
+                        return False
+                    tcode[t] = len(self.tail_values)
+                    self.tail_values.append(parsed)
+            codes = [get_code(t) for t in tails]
+        del tails
         if self.id_pat is None:
             find = buf.find
             pos = [find(_SEP, a, b) for a, b in zip(starts, ends)]
             if min(pos) < 0:
                 return False
-            keys = [buf[a + 11:q] for a, q in zip(starts, pos)]
+            get = self.cache.get
+            idx = [get(buf[a + 11:q], -1) for a, q in zip(starts, pos)]
         else:
             pat = self.id_pat
-            tails = [buf[rfind(pat, a, b):b] for a, b in zip(starts, ends)]
             n = len(pat)
-            keys = [v[n:v.find(b",")].strip() if v.startswith(pat) else b"" for v in tails]
+            ids = [buf[rfind(pat, a, b):b] for a, b in zip(starts, ends)]
+            keys = [v[n:v.find(b",")].strip() if v.startswith(pat) else b"" for v in ids]
             if not all([k.isdigit() or (k[:1] == b'"' and k[-1:] == b'"' and len(k) > 1
                                         and k[-2:-1] != b"\\") for k in keys]):
                 return False
-        get = self.cache.get
-        idx = [get(k, -1) for k in keys]
+            get = self.cache.get
+            idx = [get(k, -1) for k in keys]
         if min(idx) < 0:
             try:
-                for n, i in enumerate(idx):
+                for j, i in enumerate(idx):
                     if i < 0:
-                        k = keys[n]
+                        a = starts[j]
+                        k = buf[a + 11:pos[j]] if self.id_pat is None else keys[j]
                         i = self.cache.get(k, -1)
                         if i < 0:
                             i = (self._new_prompt(k) if self.id_pat is None
-                                 else self._new_id(k, buf[starts[n]:ends[n]]))
-                        idx[n] = i
+                                 else self._new_id(k, buf[a:ends[j]]))
+                        idx[j] = i
             except ValueError:
                 return False
+        values = np.asarray(self.tail_values, dtype=np.float64)[np.asarray(codes)]
         self.sample.extend(array("i", idx))
-        self.step.extend(steps)
-        self.reward.extend(scores)
+        self.step.extend(array("q", values[:, 1].astype(np.int64).tobytes()))
+        self.reward.extend(array("d", values[:, 0].tobytes()))
         self.stats.rows += len(starts)
         return True
 
