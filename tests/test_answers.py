@@ -166,3 +166,28 @@ def test_unguarded_script_is_not_rerun_in_workers(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.splitlines() == ["body", "[True, False]"]
+
+
+def test_hangs_in_several_batches_on_several_workers():
+    pairs = [(str(i), str(i)) for i in range(24)]
+    pairs[5] = (HANG, "1")
+    pairs[18] = ("1", HANG)
+    with AnswerChecker(timeout=1.5, workers=2, chunk_size=4) as c:
+        got = c.check_many(pairs)
+        assert c.timeouts == 2
+    assert got == [None if i in (5, 18) else True for i in range(24)]
+
+
+def test_one_checker_shared_by_threads():
+    results: dict[int, list] = {}
+    with AnswerChecker(timeout=5, workers=2) as c:
+        def run(k: int) -> None:
+            results[k] = c.check_many([(str(k * 10 + i), str(k * 10 + i)) for i in range(10)]
+                                      + [(str(k), str(k + 1))])
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert results == {k: [True] * 10 + [False] for k in range(3)}
