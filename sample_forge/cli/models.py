@@ -1,0 +1,157 @@
+"""``sample-forge models path|list|ping|cache`` and the LLM options every LLM-using command shares
+(``@llm_options``: --model, --no-cache, --cache-db, --budget-usd)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sample_forge.cli.common import domain_errors
+
+__all__ = ["models", "llm_options", "LLMOptions"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """The parsed shared LLM options; ``get_model()`` builds the model they describe."""
+
+    model: str | None = None
+    no_cache: bool = False
+    cache_db: Path | None = None
+    budget_usd: float | None = None
+
+    def get_model(self, name: str | None = None) -> Any:
+        from sample_forge.llm import get_model
+
+        cache: Any = False if self.no_cache else (self.cache_db or True)
+        return get_model(name or self.model, cache=cache, budget=self.budget_usd)
+
+
+def llm_options(fn: F) -> F:
+    """Add --model/--no-cache/--cache-db/--budget-usd; the command receives ``llm: LLMOptions``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, model: str | None, no_cache: bool, cache_db: Path | None,
+                budget_usd: float | None, **kwargs: Any) -> Any:
+        return fn(*args, llm=LLMOptions(model, no_cache, cache_db, budget_usd), **kwargs)
+
+    for opt in reversed([
+        click.option("--model", "-m", default=None, metavar="NAME",
+                     help="Model name (`sample-forge models list`); default: OPENAI_BASE_URL/"
+                          "OPENAI_API_KEY if set, else the built-in 'local'."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the LLM cache/log."),
+        click.option("--cache-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir)."),
+        click.option("--budget-usd", type=click.FloatRange(min=0), default=None,
+                     help="Stop starting LLM calls once this much (USD) was spent in this run."),
+    ]):
+        wrapper = opt(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def models() -> None:
+    """The LLMs sample-forge can call: the built-in 'local' SmolLM2, OPENAI_* env, and the
+    [models.NAME] tables of the config file.
+
+    \b
+    Example:
+      sample-forge models path          # where the TOML config is read from
+      sample-forge models list
+      sample-forge models ping local
+    """
+
+
+@models.command("path")
+def path_cmd() -> None:
+    """Print the models config path (SAMPLE_FORGE_CONFIG overrides it).
+
+    \b
+    Example:  $EDITOR "$(sample-forge models path)"
+    """
+    from sample_forge.paths import config_path
+
+    click.echo(str(config_path()))
+
+
+@models.command("list")
+@domain_errors
+def list_cmd() -> None:
+    """List the known models (API keys are shown only as the name of their variable, set or unset).
+
+    \b
+    Example:  sample-forge models list
+    """
+    from sample_forge.llm.config import ENV_NAME, LOCAL, load_configs, resolve_config
+    from sample_forge.paths import config_path
+
+    configs, default = load_configs()
+    rows = [resolve_config(LOCAL)]
+    if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"):
+        rows.append(resolve_config(ENV_NAME))
+    rows.extend(configs.values())
+    chosen = resolve_config(None).name
+    table = [("name", "model", "base_url", "concurrency", "$/1M in", "$/1M out", "api key")]
+    for c in rows:
+        key = "-" if not c.api_key_env else (
+            f"{c.api_key_env} ({'set' if os.environ.get(c.api_key_env) else 'UNSET'})")
+        table.append((c.name + (" *" if c.name == chosen else ""), c.model,
+                      c.base_url or ("in-process" if c.backend == "local" else "api.openai.com"),
+                      str(c.max_concurrency), f"{c.price_in:g}", f"{c.price_out:g}", key))
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    click.echo(f"config: {config_path()}")
+    for r in table:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    click.echo("* = used when no --model is given" + (f" (config default: {default})" if default else ""))
+
+
+@models.command("ping")
+@click.argument("name")
+@click.option("--max-tokens", default=32, show_default=True, help="Length of the test answer.")
+@domain_errors
+def ping_cmd(name: str, max_tokens: int) -> None:
+    """Send one short uncached chat request to NAME and report the answer and latency.
+
+    \b
+    Example:  sample-forge models ping local
+    """
+    from sample_forge.llm import LLMError, Request, get_model
+
+    t0 = time.perf_counter()
+    with get_model(name, cache=False) as m:
+        [r] = m.complete_many([Request([{"role": "user", "content": "Repeat after me: hello 1"}],
+                                       max_tokens=max_tokens, temperature=0)])
+    dt = time.perf_counter() - t0
+    if not r.ok and r.error_kind != "length":
+        raise LLMError(f"ping {name} failed: {r.error}")
+    # an answer cut at max_tokens still proves the endpoint works
+    text = r.completions[0].text if r.completions else "(answer cut at --max-tokens)"
+    click.echo(f"ok  {name} ({m.config.model}) answered in {dt:.2f}s: {text.strip()[:80]!r}")
+
+
+@models.command("cache")
+@click.option("--cache-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).")
+@domain_errors
+def cache_cmd(cache_db: Path | None) -> None:
+    """Show the LLM cache/log file and what it holds (answers, calls, failures, cost).
+
+    \b
+    Example:  sample-forge models cache
+    """
+    from sample_forge.llm.cache import Cache
+
+    c = Cache(cache_db)
+    s = c.stats()
+    c.close()
+    click.echo(f"{c.path}\n  cached answers: {s['responses']}\n  calls logged: {s['calls']} "
+               f"({s['failed_calls']} failed)\n  cost logged: ${s['cost_usd']:.4f}")
