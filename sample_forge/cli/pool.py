@@ -85,3 +85,5 @@ def _summary(stats, out: str, n: int) -> None:  # type: ignore[no-untyped-def]
     con.print(table)
     for line in stats.lines():
         con.print(line, markup=False, highlight=False)
+    if n == 0:
+        con.print("[yellow]warning:[/] no problems left; check --subjects/--levels/--limit")
