@@ -126,7 +126,6 @@ def simulate_run(fmt: str, out: Path, cfg: SimConfig) -> dict[str, Any]:
         for e in range(E):
             if seen[i, e]:
                 by_step[int(step[i, e])].append((i, e))
-    outcomes = rng.permutation  # noqa: F841  (kept for readability below)
     resp = _Responses(cfg.response_chars, rng)
     lines = 0
     nbytes = 0

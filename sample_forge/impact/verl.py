@@ -1,13 +1,18 @@
 """verl ``trainer.rollout_data_dir`` dumps: ``{step}.jsonl``, one line per response.
 
 verl writes each line with ``json.dumps(entry, ensure_ascii=False)`` and the keys in the order
-``input, output, gts, score, step`` (+ extra reward keys). The reader needs only ``input`` (or an id
-key such as ``index``), ``score`` and ``step``, so it does not parse lines: it finds the end of the
-``input`` string (escape-aware) and locates ``"score":`` / ``"step":`` from the END of the line with
-``bytes.rfind``. A quote inside a JSON string is always escaped, so the byte pattern ``"score":``
-can only be a key: the last one in the line is the top-level key that follows the response. The
-response text is never decoded or copied out. Any line that does not fit this shape is parsed in
-full with orjson (correct, slower). Large runs are read by two processes over shards of files.
+``input, output, gts, score, step`` (+ extra reward keys such as ``index``). The reader needs only
+``input`` (or the id key), ``score`` and ``step``, so it never parses a whole line. A quote inside a
+JSON string is always escaped, so the byte patterns ``", "output": ``, ``"score": `` and
+``"step": `` can only be the keys themselves: the prompt is the bytes between ``{"input": "`` and
+the first ``", "output": ``; ``score`` and ``step`` are in the short tail after the last
+``"score": ``. Per read buffer (16 MB) the newlines are found with NumPy and every line is handled
+by C-level ``bytes.find``/``rfind`` bounded to the line inside list comprehensions: only the raw
+prompt (a dict key; decoded, normalized and hashed once per distinct prompt) and the ~30-byte tail
+(parsed once per distinct tail) are copied; the response is never touched. A buffer with any line
+of another shape is redone line by line, and a line that still does not fit is parsed in full with
+orjson, which also gives the errors their file:line. Large runs are split (by files, or
+line-aligned byte ranges of big files) over two reader processes.
 """
 
 from __future__ import annotations
