@@ -144,7 +144,10 @@ def _parses(answer: str, timeout: float) -> Verdict:
     from math_verify import parse
 
     try:
-        ok = bool(parse(prepare_answer(answer), parsing_timeout=_soft_timeout(timeout)))
+        parsed = parse(prepare_answer(answer), parsing_timeout=_soft_timeout(timeout))
+        # math-verify appends the raw string as a fallback; only a math object counts as parsed
+        # ('?' or '---' would otherwise pass and then match nothing a model writes)
+        ok = any(not isinstance(x, str) for x in parsed)
     except Exception as e:
         return Verdict(None, f"error: {type(e).__name__}: {str(e)[:200]}")
     return Verdict(ok, "parses" if ok else "unparseable")
@@ -429,7 +432,8 @@ def is_equivalent(gold: str, pred: str, timeout: float = 5.0) -> bool | None:
 
 
 def can_parse(answer: str, timeout: float = 5.0) -> bool:
-    """True when math-verify extracts something from the answer (after ``$...$`` wrapping)."""
+    """True when math-verify extracts a math object from the answer (after ``$...$`` wrapping),
+    not just its string fallback."""
     if answer is None or not str(answer).strip():
         return False
     if _in_main_thread():

@@ -91,6 +91,9 @@ def test_can_parse():
     assert can_parse(r"\frac{\sqrt{3}}{2}")
     assert not can_parse("")
     assert not can_parse("   ")
+    # only math-verify's string fallback: every rollout would be scored against a bare string
+    assert not can_parse("?")
+    assert not can_parse("---")
 
 
 def test_checker_batch_keeps_order_and_reasons():
