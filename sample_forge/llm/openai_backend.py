@@ -8,6 +8,7 @@ pydantic) so a truncated or empty 200 answer becomes a MalformedResponse that th
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 import orjson
@@ -40,7 +41,8 @@ class OpenAIModel(Model):
             from openai import AsyncOpenAI
 
             self._client = AsyncOpenAI(api_key=self._api_key(), base_url=self.endpoint,
-                                       timeout=self.config.timeout, max_retries=self.config.max_retries)
+                                       timeout=self.config.timeout, max_retries=self.config.max_retries,
+                                       http_client=_http_client(self.config.timeout))
         return self._client
 
     async def _aclose(self) -> None:
@@ -65,7 +67,11 @@ class OpenAIModel(Model):
         except openai.APIStatusError as e:
             raise LLMError(f"HTTP {e.status_code} from {self.endpoint} after {tries} retries: "
                            f"{_short(e.message)}") from None
-        except openai.APITimeoutError:
+        except openai.APITimeoutError as e:
+            refused = _connect_failure(e)
+            if refused is not None:  # the aiohttp transport reports a refused connection as a timeout
+                raise LLMError(f"cannot connect to {self.endpoint} after {tries} retries: "
+                               f"{_short(refused)}") from None
             raise LLMError(f"timed out after {self.config.timeout:g}s from {self.endpoint} "
                            f"({tries} retries)") from None
         except openai.APIConnectionError as e:
@@ -73,6 +79,22 @@ class OpenAIModel(Model):
                            f"{_short(str(e.__cause__ or e))}") from None
         body = raw.http_response.content
         return parse_chat_body(body)
+
+
+def _http_client(timeout: float) -> Any:
+    """The openai client's aiohttp transport when aiohttp is installed: several times less CPU per
+    request than its default httpx transport (bench/bench_llm.py). ``SAMPLE_FORGE_HTTP=httpx`` opts out."""
+    if os.environ.get("SAMPLE_FORGE_HTTP", "").lower() == "httpx":
+        return None
+    try:
+        import aiohttp  # noqa: F401
+        from openai import DefaultAioHttpClient
+    except ImportError:
+        return None
+    try:
+        return DefaultAioHttpClient(timeout=timeout)
+    except RuntimeError:  # openai without its aiohttp vendor module
+        return None
 
 
 def parse_chat_body(body: bytes) -> ChatReply:
@@ -95,6 +117,19 @@ def parse_chat_body(body: bytes) -> ChatReply:
     return ChatReply(choices=out, prompt_tokens=int(usage.get("prompt_tokens") or 0),
                      completion_tokens=int(usage.get("completion_tokens") or 0),
                      model=str(data.get("model") or ""))
+
+
+def _connect_failure(exc: BaseException) -> str | None:
+    """The message of a connection failure (refused, DNS, ...) hidden in the exception chain."""
+    seen = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, (ConnectionRefusedError, socket.gaierror)) or type(e).__name__ in (
+                "ClientConnectorError", "ClientConnectorDNSError"):
+            return str(e)
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def _short(text: str, limit: int = 200) -> str:
