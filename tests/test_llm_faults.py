@@ -126,6 +126,17 @@ def test_length_is_retried_once_then_recorded(fault_server: FaultServer, tmp_pat
     assert fault_server.counts["len"] == 4
 
 
+def test_length_counted_per_sample(fault_server: FaultServer, tmp_path: Path) -> None:
+    # the server ignores n: sample 1 is cut once (then fine), sample 2 is cut twice (a failure)
+    url = fault_server.script("lens", ["ok1", "length", "ok", "length", "length"])
+    with model_for(url, tmp_path) as m:
+        [r] = m.complete_many([Request(MSG, n=3, max_tokens=16)])
+    assert r.error_kind == "length" and "1 of 3 sample" in (r.error or "")
+    assert [c.text for c in r.completions] == [OK_TEXT, OK_TEXT]
+    assert fault_server.counts["lens"] == 5
+    assert successes_in_db() == 2
+
+
 def test_length_then_ok(fault_server: FaultServer, tmp_path: Path) -> None:
     url = fault_server.script("len2", ["length", "ok"])
     with model_for(url, tmp_path) as m:

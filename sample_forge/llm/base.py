@@ -239,15 +239,19 @@ class Model:
     async def _arun_inner(self, req: Request, phash: str, slots: list[Completion | None]) -> Result:
         cfg = self.config
         params = {"temperature": req.temperature, "max_tokens": req.max_tokens, "seed": req.seed}
-        malformed = 0  # empty / truncated answers so far
-        lengths = 0  # rounds that hit max_tokens
+        malformed = 0  # empty / truncated answers so far (a property of the endpoint: per request)
+        lengths: Counter[int] = Counter()  # samples cut at max_tokens (a property of the sample)
+        given_up: set[int] = set()  # samples cut twice: recorded as failures
 
         def fail(msg: str, kind: str) -> Result:
             return Result(req, [c for c in slots if c is not None], msg, kind)
 
         while True:
-            missing = [j for j, c in enumerate(slots) if c is None]
+            missing = [j for j, c in enumerate(slots) if c is None and j not in given_up]
             if not missing:
+                if given_up:
+                    return fail(f"finish_reason=length twice for {len(given_up)} of {req.n} sample(s) "
+                                f"(max_tokens={req.max_tokens} too small?)", "length")
                 return Result(req, slots)  # type: ignore[arg-type]
             ask = len(missing) if self.supports_n else 1
             # One seed per sample index, so re-asking for a missing sample asks for the same sample.
@@ -292,6 +296,9 @@ class Model:
             for j, (text, finish) in zip(missing, got):
                 if finish == "length":
                     n_length += 1
+                    lengths[j] += 1
+                    if lengths[j] > 1:  # asked again once already: the answer does not fit
+                        given_up.add(j)
                 elif text is None or not text.strip():
                     n_empty += 1
                 else:
@@ -301,12 +308,6 @@ class Model:
                     slots[j] = c
                     if self.cache is not None:
                         self.cache.put(sample_key(phash, req.index + j), self.endpoint, c)
-            if n_length:
-                lengths += 1
-                if lengths > 1:  # asked again once already: the answer does not fit
-                    return fail(f"finish_reason=length twice (max_tokens={req.max_tokens} too small?)",
-                                "length")
-                continue
             if n_empty or not got:
                 malformed += 1
                 if malformed > cfg.max_retries:
