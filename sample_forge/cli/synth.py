@@ -1,0 +1,205 @@
+"""``sample-forge synthesize`` and ``sample-forge decontam``: thin click layers over sample_forge.synth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from sample_forge.cli.common import console, domain_errors, quiet_option
+from sample_forge.errors import InputError
+
+__all__ = ["synthesize", "decontam"]
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in (value or "").split(",") if x.strip())
+
+
+def _band(value: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected lo,hi (e.g. 0.2,0.8), got '{value}'", param_hint="--pass-band") from None
+    return lo, hi
+
+
+def _decontam_options(fn: Any) -> Any:
+    opts = [
+        click.option("--bench-root", type=click.Path(file_okay=False), default=None,
+                     help="Folder where built-in benchmark names are found (e.g. ../shared/data); "
+                          "or set SAMPLE_FORGE_BENCH_ROOT."),
+        click.option("--bench-config", type=click.Path(dir_okay=False), default=None,
+                     help="TOML file registering benchmarks by path or hf id."),
+        click.option("--ngram", type=click.IntRange(8, 13), default=8, show_default=True,
+                     help="Word n-gram size."),
+        click.option("--ngram-threshold", type=float, default=0.5, show_default=True,
+                     help="Share of n-grams in common with one benchmark item that flags it."),
+        click.option("--cosine", type=float, default=0.83, show_default=True,
+                     help="MiniLM cosine that flags a paraphrase."),
+        click.option("--no-embed", is_flag=True, help="N-grams only (no embedding model)."),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def _index(against: tuple[str, ...], bench_root: str | None, bench_config: str | None, ngram: int,
+           ngram_threshold: float, cosine: float, no_embed: bool) -> Any:
+    from sample_forge.synth.decontam import DecontamConfig, DecontamIndex, load_benchmark, resolve_benchmarks
+
+    specs = resolve_benchmarks(against, root=bench_root, config=bench_config)
+    cfg = DecontamConfig(ngram=ngram, ngram_threshold=ngram_threshold, cosine_threshold=cosine,
+                         use_embeddings=not no_embed)
+    return DecontamIndex.build([load_benchmark(s) for s in specs], cfg)
+
+
+@click.command("synthesize")
+@click.option("--skills", required=True, help="Comma-separated catalog skills or categories (see `sample-forge skills`).")
+@click.option("--n", "n", type=click.IntRange(1), default=8, show_default=True, help="Candidates to generate.")
+@click.option("--generators", default="default", show_default=True,
+              help="Comma-separated model names, rotated over candidates ('default': env or config default).")
+@click.option("--style", type=click.Choice(["prime", "specialist", "math-only"]), default="prime", show_default=True)
+@click.option("--domain", default="physics", show_default=True, help="Science domain of --style specialist.")
+@click.option("--solvers", default="default", show_default=True, help="Comma-separated solver model names.")
+@click.option("--k", type=click.IntRange(1), default=4, show_default=True, help="Samples per solver model.")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.6, show_default=True)
+@click.option("--target-model", default=None, help="Model to be trained: enables the learnability check.")
+@click.option("--target-k", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--pass-band", default="0.2,0.8", show_default=True, help="lo,hi pass rate of --target-model.")
+@click.option("--answer", type=click.Choice(["integer", "any"]), default="integer", show_default=True,
+              help="integer: 1..1000; any: anything math-verify parses.")
+@click.option("--against", multiple=True, help="Benchmarks to decontaminate against (names, files, hf:ids, 'all').")
+@_decontam_options
+@click.option("--tag-method", type=click.Choice(["embed", "llm"]), default="embed", show_default=True)
+@click.option("--tag-model", default=None, help="Model for --tag-method llm.")
+@click.option("--no-skills-check", is_flag=True, help="Do not tag the accepted candidates.")
+@click.option("--max-tokens", type=click.IntRange(16), default=1024, show_default=True, help="Generation max tokens.")
+@click.option("--solve-max-tokens", type=click.IntRange(16), default=2048, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Accepted candidates (JSONL/Parquet).")
+@click.option("--rejects", type=click.Path(dir_okay=False), default=None, help="Rejected candidates with reasons.")
+@click.option("--prime", is_flag=True, help="Pick the accepted candidate with the broadest skill spectrum.")
+@click.option("--budget-usd", type=click.FloatRange(0), default=None, help="Stop new LLM calls past this spend.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@quiet_option
+@domain_errors
+def synthesize(skills: str, n: int, generators: str, style: str, domain: str, solvers: str, k: int,
+               min_agreement: float, target_model: str | None, target_k: int, pass_band: str, answer: str,
+               against: tuple[str, ...], bench_root: str | None, bench_config: str | None, ngram: int,
+               ngram_threshold: float, cosine: float, no_embed: bool, tag_method: str, tag_model: str | None,
+               no_skills_check: bool, max_tokens: int, solve_max_tokens: int, out: str, rejects: str | None,
+               prime: bool, budget_usd: float | None, as_json: bool, quiet: bool) -> None:
+    """Write new problems with generator LLMs and validate them (form, decontamination, near-duplicates,
+    joint solving, learnability, skills). Re-running the same command pays nothing for finished calls.
+
+    \b
+    Example:
+      sample-forge synthesize --skills algebra,logic --n 8 --generators m1,m2 --solvers m1,m2 --k 4 \\
+          --min-agreement 0.6 --against all --bench-root ../shared/data \\
+          --out cands.jsonl --rejects rejects.jsonl --prime --budget-usd 5
+    """
+    import orjson
+
+    from sample_forge.synth.pipeline import SynthConfig, resolve_skills, summary_rows, synthesize as run_synth
+    from sample_forge.synth.pipeline import write_outputs
+    from sample_forge.synth.prime import pick_prime
+
+    con = console(quiet)
+    skill_list = resolve_skills(_csv(skills))
+    cfg = SynthConfig(skills=tuple(skill_list), n=n, generators=_csv(generators), style=style, domain=domain,
+                      solvers=_csv(solvers), k=k, min_agreement=min_agreement, target_model=target_model,
+                      target_k=target_k, pass_band=_band(pass_band), answer=answer, gen_max_tokens=max_tokens,
+                      solve_max_tokens=solve_max_tokens, tag_method=tag_method, tag_model=tag_model,
+                      check_skills=not no_skills_check, budget_usd=budget_usd)
+    index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed) if against else None
+    run = run_synth(cfg, index=index, log=lambda m: con.print(m))
+    why = None
+    if prime:
+        best, why = pick_prime(run.candidates)
+        if best is not None:
+            best.meta["prime"] = True
+            best.meta["prime_reason"] = why
+    write_outputs(run, out, rejects)
+    if as_json:
+        click.echo(orjson.dumps({**run.summary, "prime": why}).decode())
+    elif not quiet:
+        from rich.table import Table
+
+        t = Table(title="synthesis")
+        t.add_column("")
+        t.add_column("count", justify="right")
+        for label, value in summary_rows(run.summary):
+            t.add_row(label, value)
+        con.print(t)
+        if why:
+            con.print(f"prime: {why}")
+        con.print(f"accepted -> {out}" + (f"; rejected -> {rejects}" if rejects else ""))
+
+
+@click.command("decontam")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--against", multiple=True, required=True,
+              help="Benchmarks: built-in names (aime24, math500, ... or 'all'), files, hf:org/name[:split].")
+@click.option("--field", "text_field", default=None, help="Problem text column (auto-detected).")
+@_decontam_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Rows + one flag column per benchmark.")
+@click.option("--flagged-only", is_flag=True, help="Write only the flagged rows.")
+@quiet_option
+@domain_errors
+def decontam(file: str, against: tuple[str, ...], text_field: str | None, bench_root: str | None,
+             bench_config: str | None, ngram: int, ngram_threshold: float, cosine: float, no_embed: bool,
+             out: str, flagged_only: bool, quiet: bool) -> None:
+    """Flag problems that overlap benchmark problems (word n-grams and MiniLM cosine), one column
+    ``contaminated_<benchmark>`` per benchmark plus the closest match.
+
+    \b
+    Example:
+      sample-forge decontam ../shared/data/math/math_train.jsonl --against math500,aime24,aime25 \\
+          --bench-root ../shared/data --out flagged.jsonl
+    """
+    from sample_forge.synth.decontam import TEXT_FIELDS, closest_match
+    from sample_forge.tables import iter_rows, write_rows
+
+    con = console(quiet)
+    rows = list(iter_rows(file))
+    if not rows:
+        raise InputError("no rows", path=file)
+    field = text_field or next((f for f in TEXT_FIELDS if f in rows[0]), None)
+    if field is None:
+        raise InputError(f"no problem text column (tried {', '.join(TEXT_FIELDS)}); use --field", path=file, line=1)
+    texts = []
+    for i, r in enumerate(rows):
+        t = r.get(field)
+        if not isinstance(t, str) or not t.strip():
+            raise InputError("missing or empty problem text", path=file, line=i + 1, field=field)
+        texts.append(t)
+    index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed)
+    results = index.check(texts)
+    counts = dict.fromkeys(index.names, 0)
+    out_rows = []
+    for r, matches in zip(rows, results):
+        row = dict(r)
+        for m in matches:
+            row[f"contaminated_{m.benchmark}"] = m.flagged
+            counts[m.benchmark] += int(m.flagged)
+        best = closest_match(matches)
+        row["contaminated"] = any(m.flagged for m in matches)
+        row["closest_benchmark"] = best.benchmark if best else None
+        row["closest_id"] = best.closest_id if best else None
+        row["closest_text"] = best.closest_text if best else None
+        row["closest_ngram_overlap"] = best.ngram_overlap if best else None
+        row["closest_cosine"] = best.cosine if best else None
+        if row["contaminated"] or not flagged_only:
+            out_rows.append(row)
+    write_rows(out, out_rows)
+    if not quiet:
+        from rich.table import Table
+
+        t = Table(title=f"decontamination of {len(rows)} problems")
+        t.add_column("benchmark")
+        t.add_column("flagged", justify="right")
+        for name, c in counts.items():
+            t.add_row(name, str(c))
+        t.add_row("any", str(sum(1 for r in results if any(m.flagged for m in r))))
+        con.print(t)
+        con.print(f"-> {out}")
