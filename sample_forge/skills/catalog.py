@@ -116,6 +116,10 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             where = f"{group}[{k}]"
             if not isinstance(e, dict) or not str(e.get("name") or "").strip():
                 raise InputError("entry needs a 'name'", path=str(p), field=where)
+            extra = set(e) - {"name", "description"}
+            if extra:  # e.g. an unquoted comma in a YAML flow mapping splits the name
+                raise InputError(f"unexpected keys {sorted(map(str, extra))} (quote names with commas)",
+                                 path=str(p), field=where)
             name = str(e["name"]).strip()
             desc = str(e.get("description") or "").strip()
             if not desc:
