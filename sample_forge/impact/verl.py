@@ -162,11 +162,11 @@ class _Shard:
             return False
         rfind = buf.rfind
         # '"score": 1.0, "step": 5}': few distinct tails, each parsed once
-        tails = [buf[rfind(b'"score": ', a, b):b] for a, b in zip(starts, ends)]
         tcode = self.tail_code
         get_code = tcode.get
-        codes = [get_code(t, -1) for t in tails]
+        codes = [get_code(buf[rfind(b'"score": ', a, b):b], -1) for a, b in zip(starts, ends)]
         if min(codes) < 0:
+            tails = [buf[rfind(b'"score": ', a, b):b] for a, b in zip(starts, ends)]
             for t in set(tails):
                 if t not in tcode:
                     parsed = _parse_tail(t)
@@ -175,14 +175,12 @@ class _Shard:
                     tcode[t] = len(self.tail_values)
                     self.tail_values.append(parsed)
             codes = [get_code(t) for t in tails]
-        del tails
+            del tails
         if self.id_pat is None:
             find = buf.find
-            pos = [find(_SEP, a, b) for a, b in zip(starts, ends)]
-            if min(pos) < 0:
-                return False
             get = self.cache.get
-            idx = [get(buf[a + 11:q], -1) for a, q in zip(starts, pos)]
+            # a line without the separator gives a key that is never in the cache (a miss below)
+            idx = [get(buf[a + 11:find(_SEP, a, b)], -1) for a, b in zip(starts, ends)]
         else:
             pat = self.id_pat
             n = len(pat)
@@ -198,7 +196,13 @@ class _Shard:
                 for j, i in enumerate(idx):
                     if i < 0:
                         a = starts[j]
-                        k = buf[a + 11:pos[j]] if self.id_pat is None else keys[j]
+                        if self.id_pat is None:
+                            q = buf.find(_SEP, a, ends[j])
+                            if q < 0:
+                                return False
+                            k = buf[a + 11:q]
+                        else:
+                            k = keys[j]
                         i = self.cache.get(k, -1)
                         if i < 0:
                             i = (self._new_prompt(k) if self.id_pat is None
