@@ -256,3 +256,24 @@ def test_budget_stops_new_calls(fault_server: FaultServer, tmp_path: Path) -> No
         assert m.complete(reqs[0].messages, max_tokens=16)[0].cached
     with sqlite3.connect(default_cache_path()) as c:
         assert c.execute("SELECT SUM(cost_usd) FROM calls").fetchone()[0] == pytest.approx(0.03)
+
+
+def test_model_usable_in_a_forked_child(fault_server: FaultServer, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    url = fault_server.script("fork", [])
+    with model_for(url, tmp_path) as m:
+        m.complete(MSG, max_tokens=16)  # the loop thread and the DB connection now exist
+        pid = os.fork()
+        if pid == 0:  # child: the parent's loop thread is gone; the model must not hang
+            signal.alarm(30)
+            try:
+                [c] = m.complete(MSG, max_tokens=17)
+                os._exit(0 if c.text == OK_TEXT and not c.cached else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert m.complete(MSG, max_tokens=17)[0].cached  # the child's answer is in the shared cache
+    assert fault_server.counts["fork"] == 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import random
 import threading
 import time
@@ -106,6 +107,7 @@ class Model:
         self._thread: threading.Thread | None = None
         self._loop_lock = threading.Lock()
         self._sem: asyncio.Semaphore | None = None
+        self._pid = os.getpid()
 
     # -- backend hooks -------------------------------------------------------------------------
     @property
@@ -120,6 +122,14 @@ class Model:
         raise NotImplementedError
 
     async def _aclose(self) -> None:
+        return None
+
+    async def _aready(self) -> None:
+        """Load what the first call needs (not timed as call latency)."""
+        return None
+
+    def _forget_client(self) -> None:
+        """Drop per-process state after a fork (the HTTP client belongs to the parent's loop)."""
         return None
 
     # -- public API ----------------------------------------------------------------------------
@@ -209,7 +219,12 @@ class Model:
 
     def _submit(self, coro: Coroutine[Any, Any, Result]) -> concurrent.futures.Future[Result]:
         with self._loop_lock:
+            if self._loop is not None and self._pid != os.getpid():
+                # forked child: the loop thread did not survive the fork
+                self._loop = None
+                self._forget_client()
             if self._loop is None:
+                self._pid = os.getpid()
                 self._loop = asyncio.new_event_loop()
                 self._sem = None
                 self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
@@ -261,6 +276,7 @@ class Model:
                 # checked once a slot is free: calls that waited see what the running ones spent
                 if self.budget is not None and self.budget.exhausted:
                     return fail(self.budget.message(), "budget")
+                await self._aready()
                 t0 = time.perf_counter()
                 try:
                     reply: ChatReply | None = await self._achat(

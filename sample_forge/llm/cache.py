@@ -87,12 +87,22 @@ class Cache:
         self.path = Path(path) if path is not None else default_cache_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False,
-                                     isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable across a process kill in WAL mode (only an OS crash can lose the tail).
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._connect()
         self._migrate()
+
+    def _connect(self) -> None:
+        self._pid = os.getpid()
+        self._conn_obj = sqlite3.connect(self.path, timeout=60, check_same_thread=False,
+                                         isolation_level=None)
+        self._conn_obj.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across a process kill in WAL mode (only an OS crash can lose the tail).
+        self._conn_obj.execute("PRAGMA synchronous=NORMAL")
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # a forked child must not use its parent's connection
+            self._connect()
+        return self._conn_obj
 
     def _migrate(self) -> None:
         with self._lock:

@@ -47,6 +47,11 @@ def _llama() -> Any:
     return _LLAMA
 
 
+def _load() -> None:
+    with _LLAMA_LOCK:
+        _llama()
+
+
 def _free() -> None:
     # Freed before interpreter teardown: Llama.__del__ at exit finds its C bindings already gone.
     global _LLAMA
@@ -62,6 +67,10 @@ class LocalModel(Model):
     @property
     def endpoint(self) -> str:
         return f"local:{GGUF_NAME}"
+
+    async def _aready(self) -> None:
+        if _LLAMA is None:
+            await asyncio.to_thread(_load)
 
     async def _achat(self, messages: list[dict[str, Any]], *, n: int, temperature: float,
                      max_tokens: int, seed: int | None) -> ChatReply:

@@ -45,6 +45,9 @@ class OpenAIModel(Model):
                                        http_client=_http_client(self.config.timeout))
         return self._client
 
+    def _forget_client(self) -> None:
+        self._client = None
+
     async def _aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
