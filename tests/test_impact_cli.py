@@ -59,12 +59,15 @@ def test_simulate_then_score_with_pool(tmp_path: Path) -> None:
     out = tmp_path / "s.csv"
     r = CliRunner().invoke(cli, ["score", "-t", str(run), "--steps-per-epoch", "2", "--pool",
                                  str(run / "pool.jsonl"), "--threshold", "lim>=0.5", "-o", str(out),
-                                 "--json", "-q"])
+                                 "--rejects", str(tmp_path / "rej.jsonl"), "--json", "-q"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output)
     assert rep["format"] == "openrlhf" and rep["correct"] == "correct iff reward==1"
     assert rep["join"] == {"joined": rep["rows_written"], "unjoined": 0}
     assert rep["samples_scored"] == 20 - rep["dropped_samples"]
+    rejects = read_rows(tmp_path / "rej.jsonl")
+    assert sorted(x["id"] for x in rejects) == sorted(rep["dropped_ids"]) and len(rejects) == 3
+    assert all(x["reason"] == "incomplete epochs" for x in rejects)
     rows = read_rows(out)
     assert list(rows[0])[:12] == ["id", "lim", "hist_var", "learnability", "mean_acc", "first_acc",
                                   "last_acc", "n_epochs", "filled_epochs", "rank", "problem", "answer"]

@@ -196,7 +196,8 @@ def test_pool_join_on_prompt_text(runs: dict[str, Path], tmp_path: Path) -> None
     short = tmp_path / "pool.jsonl"
     short.write_text("\n".join(json.dumps(p) for p in pool_rows[:5]) + "\n")
     res = score_run(runs["verl"], ScoreConfig(steps_per_epoch=3), pool=short)
-    assert res.report["join"]["joined"] == sum(1 for r in res.rows if r["id"] in {p["id"] for p in pool_rows[:5]})
+    first5 = {p["id"] for p in pool_rows[:5]}
+    assert res.report["join"]["joined"] == sum(1 for r in res.rows if r["id"] in first5)
     assert len(res.report["join"]["unjoined"]) == len(res.rows) - res.report["join"]["joined"] > 0
 
 

@@ -47,6 +47,8 @@ def _default_trajectory() -> Path | None:
 @click.option("--threshold", help="Keep rows matching, e.g. 'lim>=0.6' or 'mean_acc>0 and mean_acc<1'.")
 @click.option("--top", type=click.IntRange(min=1), help="Keep the K best rows.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write curves.png (mean + top/bottom samples).")
+@click.option("--rejects", type=click.Path(path_type=Path),
+              help="JSONL of what was left out: dropped samples, unjoined samples, skipped lines.")
 @click.option("--skip-bad-lines", is_flag=True, help="Count and skip malformed lines instead of failing.")
 @click.option("--workers", type=click.IntRange(min=1), help="Reader processes for large verl runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON on stdout.")
@@ -55,7 +57,8 @@ def _default_trajectory() -> Path | None:
 def score(trajectory: Path | None, fmt: str | None, out: Path | None, pool: Path | None,
           steps_per_epoch: int | None, epoch_by: str, first_step: int | None, missing: str,
           correct: str | None, reward_column: str | None, rank_by: str, ascending: bool,
-          threshold: str | None, top: int | None, plot: Path | None, skip_bad_lines: bool,
+          threshold: str | None, top: int | None, plot: Path | None, rejects: Path | None,
+          skip_bad_lines: bool,
           workers: int | None, as_json: bool, quiet: bool) -> None:
     """Rank the training samples of a pilot RL run by learning impact (LIM, historical variance,
     learnability).
@@ -88,6 +91,8 @@ def score(trajectory: Path | None, fmt: str | None, out: Path | None, pool: Path
     elif not as_json:
         for row in res.rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if rejects is not None:
+        write_rows(rejects, _rejects(res))
     if plot is not None:
         from sample_forge.impact.plot import plot_curves
 
@@ -101,6 +106,18 @@ def score(trajectory: Path | None, fmt: str | None, out: Path | None, pool: Path
         click.echo(json.dumps(slim, ensure_ascii=False))
     if not quiet:
         _summary(res, out)
+
+
+def _rejects(res: Any) -> list[dict[str, Any]]:
+    rep = res.report
+    out: list[dict[str, Any]] = [
+        {"id": sid, "reason": "incomplete epochs", "detail": rep.get("rule")}
+        for sid in res.matrix.dropped]
+    out += [{"id": u["id"], "reason": "not in pool", "detail": u.get("prompt")}
+            for u in rep.get("join", {}).get("unjoined", [])]
+    out += [{"id": None, "reason": "truncated last line", "detail": t} for t in rep["truncated_lines"]]
+    out += [{"id": None, "reason": "malformed line", "detail": b} for b in res.bad_lines]
+    return out
 
 
 def _hist(values: list[float], bins: int = 10) -> list[tuple[str, int]]:

@@ -52,6 +52,7 @@ class ScoreResult:
     matrix: EpochMatrix
     trajectory_format: str
     report: dict[str, Any] = field(default_factory=dict)
+    bad_lines: list[str] = field(default_factory=list)  # every line skipped by skip_bad_lines
 
 
 def read_trajectory(path: Path, cfg: ScoreConfig, rule: Rule | None = None) -> Trajectory:
@@ -151,7 +152,7 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *,
     report["seconds_read"] = round(t_read - t0, 3)
     report["seconds_total"] = round(time.perf_counter() - t0, 3)
     res = ScoreResult(rows=rows, scores=scores, matrix=m, trajectory_format=traj.format,
-                      report=report)
+                      report=report, bad_lines=traj.stats.bad_lines)
     res.report["texts"] = {s.id: texts.get(s.id) for s in scores[:10]}
     return res
 
