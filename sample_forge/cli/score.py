@@ -161,6 +161,10 @@ def _summary(res: Any, out: Path | None) -> None:
                      if un and out else ""))
         for u in un[:5]:
             con.print(f"    not in pool: {escape(str(u['id']))} {escape((u['prompt'] or '')[:70])}")
+    if not res.scores:
+        con.print("  [yellow]no sample has a complete curve[/]: try --missing interpolate, "
+                  "--epoch-by pass or a larger --steps-per-epoch")
+        return
     key = rep["rank_by"]
     hist = _hist([getattr(s, key) for s in res.scores])
     if hist:
