@@ -269,3 +269,12 @@ def test_native_bad_lines(runs: dict[str, Path], tmp_path: Path) -> None:
     f.write_bytes(b"\n".join(src[:3] + [json.dumps(row).encode()] + src[4:]) + b"\n")
     with pytest.raises(InputError, match=rf"{f}:4, field 'correct'"):
         score_run(tmp_path, ScoreConfig())
+
+
+def test_pass_mode_on_verl_equals_the_oneshot_history(runs: dict[str, Path]) -> None:
+    """verl with --epoch-by pass rebuilds One-Shot-RLVR's per-pass accuracy lists of the same run."""
+    verl = score_run(runs["verl_ids"], ScoreConfig(epoch_by="pass"))
+    one = score_run(runs["oneshot"], ScoreConfig())
+    assert verl.report["mode"] == one.report["mode"] == "pass"
+    assert verl.report["lim_epochs"] == one.report["lim_epochs"] < CFG.epochs  # some samples skipped
+    assert verl.rows == one.rows
