@@ -278,3 +278,28 @@ def test_pass_mode_on_verl_equals_the_oneshot_history(runs: dict[str, Path]) -> 
     assert verl.report["mode"] == one.report["mode"] == "pass"
     assert verl.report["lim_epochs"] == one.report["lim_epochs"] < CFG.epochs  # some samples skipped
     assert verl.rows == one.rows
+
+
+def test_pilot_directory_with_native_and_trl_logs(runs: dict[str, Path], tmp_path: Path) -> None:
+    """`sample-forge pilot` writes trajectory.jsonl and TRL's completions (with sample_id, epoch)."""
+    d = _copy(runs["native"], tmp_path / "pilot")
+    (d / "completions").mkdir()
+    for p in (runs["trl_ids"] / "completions").iterdir():
+        (d / "completions" / p.name).write_bytes(p.read_bytes())
+    assert detect(d) == "native"
+    native = score_run(d, ScoreConfig())
+    trl = score_run(d, ScoreConfig(format="trl"))
+    assert native.report["mode"] == trl.report["mode"] == "epoch"  # the logged epoch column
+    assert native.rows == trl.rows and len(trl.rows) > 15
+
+
+def test_native_none_reward_is_not_correct(tmp_path: Path) -> None:
+    rows = [{"sample_id": "a", "step": 1, "rollouts": 3, "correct": 1, "rewards": [1.0, None, -0.5]},
+            {"sample_id": "b", "step": 1, "rollouts": 2, "correct": 2, "rewards": [1.0, 1.0]}]
+    (tmp_path / "trajectory.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = score_run(tmp_path, ScoreConfig(correct="reward>=1", rank_by="mean_acc"))
+    assert [(r["id"], r["mean_acc"]) for r in res.rows] == [("b", 1.0), ("a", 1 / 3)]
+    rows[0]["rewards"][1] = "x"
+    (tmp_path / "trajectory.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(InputError, match=r"trajectory.jsonl:1, field 'rewards': reward is not a finite"):
+        score_run(tmp_path, ScoreConfig(correct="reward>=1"))

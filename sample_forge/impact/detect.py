@@ -50,6 +50,9 @@ def detect(path: Path) -> str:
     found = {k: v for k, v in found.items() if v}
     if not found:
         raise InputError(f"no trajectory files found (looked for {_LOOKS_FOR})", path=str(path))
+    if set(found) == {"native", "trl"}:
+        # `sample-forge pilot` writes both: its native trajectory is the complete record
+        return "native"
     if len(found) > 1:
         what = ", ".join(f"{k} ({v} files)" for k, v in found.items())
         raise InputError(f"mixed trajectory formats in one directory: {what}; "

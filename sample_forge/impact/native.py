@@ -11,6 +11,7 @@ import math
 from array import array
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from sample_forge.errors import InputError
@@ -85,12 +86,12 @@ def read_native(files: list[Path], *, rule: Rule | None = None,
                     if not isinstance(rw, list) or len(rw) != r:
                         raise _bad("a --correct rule needs one reward per rollout", path, n,
                                    "rewards")
-                    for v in rw:
-                        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    for v in rw:  # None: the reward function gave no reward (not correct)
+                        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                              or not math.isfinite(v)):
                             raise _bad(f"reward is not a finite number ({v!r})", path, n, "rewards")
-                    import numpy as np
-
-                    c = int(rule.apply({"reward": np.asarray(rw, dtype=float)}).sum())
+                    vals = np.asarray([np.nan if v is None else v for v in rw], dtype=float)
+                    c = int(rule.apply({"reward": vals}).sum())
                 if r <= 0 or not 0 <= c <= r:
                     raise _bad(f"need 0 <= correct <= rollouts, 0 < rollouts (got {c}/{r})", path, n,
                                "correct")

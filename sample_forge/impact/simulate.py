@@ -159,8 +159,9 @@ def simulate_run(fmt: str, out: Path, cfg: SimConfig) -> dict[str, Any]:
         for s, items in by_step.items():
             cols: dict[str, list[Any]] = {"step": [], "prompt": [], "completion": [],
                                           "accuracy_reward": [], "advantage": []}
-            if cfg.with_ids:
+            if cfg.with_ids:  # as sample-forge's TRL recorder logs them (log_extra)
                 cols["sample_id"] = []
+                cols["epoch"] = []
             for i, e in items:
                 oks = rollouts_of(i, e)
                 mean = sum(oks) / R
@@ -172,6 +173,7 @@ def simulate_run(fmt: str, out: Path, cfg: SimConfig) -> dict[str, Any]:
                     cols["advantage"].append(float(ok) - mean)
                     if cfg.with_ids:
                         cols["sample_id"].append(str(i))
+                        cols["epoch"].append(e + 1)
                     lines += 1
             p = out / "completions" / f"completions_{s:05d}.parquet"
             pq.write_table(pa.table(cols), p)

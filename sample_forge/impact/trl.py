@@ -18,7 +18,8 @@ from sample_forge.impact.longtable import ReadStats, SampleRegistry, Trajectory,
 __all__ = ["read_trl", "trl_files", "RESERVED"]
 
 _FILE = re.compile(r"^completions_(\d+)\.parquet$")
-RESERVED = {"step", "prompt", "completion", "advantage", "sample_id", "index", "id", "image"}
+RESERVED = {"step", "epoch", "prompt", "completion", "advantage", "sample_id", "index", "id",
+            "image"}
 
 
 def trl_files(directory: Path) -> list[Path]:
@@ -62,7 +63,8 @@ def read_trl(files: list[Path], *, reward_column: str | None = None,
         raise InputError("no TRL completions_*.parquet files")
     stats = ReadStats()
     reg: SampleRegistry | None = None
-    samples, steps, rewards = [], [], []
+    samples, steps, rewards, epochs = [], [], [], []
+    had_epoch: bool | None = None
     col = None
     for path in files:
         try:
@@ -83,7 +85,14 @@ def read_trl(files: list[Path], *, reward_column: str | None = None,
         for need in ("step", "prompt"):
             if need not in names:
                 raise InputError("missing column", path=str(path), field=need)
-        table = pf.read(columns=[c for c in ("step", "prompt", col, key) if c])
+        with_epoch = "epoch" in numeric
+        if had_epoch is None:
+            had_epoch = with_epoch
+        elif had_epoch != with_epoch:
+            raise InputError("some files have an epoch column and some do not", path=str(path),
+                             field="epoch")
+        table = pf.read(columns=[c for c in ("step", "prompt", col, key) if c]
+                        + (["epoch"] if with_epoch else []))
         stats.files += 1
         stats.bytes += path.stat().st_size
         stats.rows += table.num_rows
@@ -116,7 +125,10 @@ def read_trl(files: list[Path], *, reward_column: str | None = None,
         samples.append(local)
         steps.append(table.column("step").to_numpy(zero_copy_only=False).astype(np.int64))
         rewards.append(r)
+        if with_epoch:
+            epochs.append(table.column("epoch").to_numpy(zero_copy_only=False).astype(np.int32))
     if reg is None:
         raise InputError("no readable TRL completions files")
     return Trajectory(format="trl", registry=reg, sample=np.concatenate(samples).astype(np.int32),
-                      step=np.concatenate(steps), reward=np.concatenate(rewards), stats=stats)
+                      step=np.concatenate(steps), reward=np.concatenate(rewards),
+                      epoch=np.concatenate(epochs) if epochs else None, stats=stats)
