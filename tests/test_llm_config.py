@@ -129,3 +129,15 @@ def test_llm_options_build_the_model(tmp_path: Path) -> None:
     assert m.budget is not None and m.budget.limit_usd == 1.5
     CliRunner().invoke(cmd, ["--no-cache"])
     assert seen[-1].get_model().cache is None
+
+
+def test_cache_key_is_the_exact_payload() -> None:
+    from sample_forge.llm.cache import payload_hash
+
+    base = {"model": "m", "base_url": "u", "messages": [{"role": "user", "content": "x"}],
+            "temperature": 0.7, "max_tokens": 5, "seed": None}
+    same = {**base, "messages": [{"content": "x", "role": "user"}]}  # key order is not content
+    assert payload_hash(base) == payload_hash(same)
+    for change in ({"base_url": "v"}, {"model": "n"}, {"temperature": 0.0}, {"max_tokens": 6},
+                   {"seed": 0}, {"messages": [{"role": "user", "content": "x "}]}):
+        assert payload_hash({**base, **change}) != payload_hash(base), change

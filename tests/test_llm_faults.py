@@ -159,6 +159,18 @@ def test_n_ignored_by_server_asks_for_the_rest(fault_server: FaultServer, tmp_pa
     assert fault_server.counts["one"] == 4
 
 
+def test_identical_requests_in_a_batch_share_one_call(fault_server: FaultServer,
+                                                      tmp_path: Path) -> None:
+    url = fault_server.script("dup", [])
+    reqs = [Request(MSG, max_tokens=16, id=str(i)) for i in range(3)] + [Request(MSG, max_tokens=16,
+                                                                                index=1)]
+    with model_for(url, tmp_path) as m:
+        res = m.complete_many(reqs)
+    assert [r.request.id for r in res] == ["0", "1", "2", None]
+    assert all(r.ok and r.completions[0].text == OK_TEXT for r in res)
+    assert fault_server.counts["dup"] == 2  # one call for the three identical, one for index 1
+
+
 def test_n_honoured_is_one_call(fault_server: FaultServer, tmp_path: Path) -> None:
     url = fault_server.script("many", [])
     with model_for(url, tmp_path) as m:

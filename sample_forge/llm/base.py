@@ -157,25 +157,27 @@ class Model:
         for r in requests:
             _validate(r)
         results: list[Result | None] = [None] * len(requests)
-        futures: dict[concurrent.futures.Future[Result], int] = {}
-        todo = []
+        futures: dict[concurrent.futures.Future[Result], list[int]] = {}
+        todo: dict[tuple[str, int, int], list[Any]] = {}
         for i, req in enumerate(requests):
             phash, slots = self._lookup(req)
             if all(c is not None for c in slots):
                 results[i] = Result(req, slots)  # type: ignore[arg-type]
-            else:
-                todo.append((i, req, phash, slots))
-        n_cached = len(requests) - len(todo)
+            else:  # identical requests of one batch share one call: never pay twice
+                todo.setdefault((phash, req.index, req.n), [req, phash, slots, []])[3].append(i)
+        n_cached = sum(r is not None for r in results)
         try:
-            for i, req, phash, slots in todo:
-                futures[self._submit(self._arun(req, phash, slots))] = i
+            for req, phash, slots, positions in todo.values():
+                futures[self._submit(self._arun(req, phash, slots))] = positions
             done: Any = concurrent.futures.as_completed(futures)
             if progress:
                 from sample_forge.cli.common import progress as _progress
 
                 done = _progress(done, total=len(futures), description=f"LLM {self.name}")
             for fut in done:
-                results[futures[fut]] = fut.result()
+                res = fut.result()
+                for i in futures[fut]:
+                    results[i] = Result(requests[i], list(res.completions), res.error, res.error_kind)
         except BaseException:
             for fut in futures:
                 fut.cancel()
