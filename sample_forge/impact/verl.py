@@ -164,6 +164,15 @@ class _Shard:
         # '"score": 1.0, "step": 5}': few distinct tails, each parsed once
         tcode = self.tail_code
         get_code = tcode.get
+        # a new step file brings new tails: learn them from both ends of the buffer first
+        for a, b in zip(starts[:32] + starts[-32:], ends[:32] + ends[-32:]):
+            t = buf[rfind(b'"score": ', a, b):b]
+            if t not in tcode:
+                parsed = _parse_tail(t)
+                if parsed is None:
+                    return False
+                tcode[t] = len(self.tail_values)
+                self.tail_values.append(parsed)
         codes = [get_code(buf[rfind(b'"score": ', a, b):b], -1) for a, b in zip(starts, ends)]
         if min(codes) < 0:
             tails = [buf[rfind(b'"score": ', a, b):b] for a, b in zip(starts, ends)]
