@@ -141,3 +141,12 @@ def test_cache_key_is_the_exact_payload() -> None:
     for change in ({"base_url": "v"}, {"model": "n"}, {"temperature": 0.0}, {"max_tokens": 6},
                    {"seed": 0}, {"messages": [{"role": "user", "content": "x "}]}):
         assert payload_hash({**base, **change}) != payload_hash(base), change
+
+
+def test_unusable_cache_file_is_one_clear_error(tmp_path: Path) -> None:
+    from sample_forge.errors import SampleForgeError
+
+    bad = tmp_path / "not_a_db.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(SampleForgeError, match="cannot open the LLM cache"):
+        get_model("local", cache=bad)

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from sample_forge.errors import SampleForgeError
 from sample_forge.records import Completion
 
 __all__ = ["Cache", "default_cache_path", "payload_hash", "sample_key", "MIGRATIONS"]
@@ -87,8 +88,12 @@ class Cache:
         self.path = Path(path) if path is not None else default_cache_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._connect()
-        self._migrate()
+        try:
+            self._connect()
+            self._migrate()
+        except sqlite3.Error as e:
+            raise SampleForgeError(f"{self.path}: cannot open the LLM cache ({e}); use --cache-db or "
+                                   f"{CACHE_ENV} for another file, or --no-cache") from None
 
     def _connect(self) -> None:
         self._pid = os.getpid()
