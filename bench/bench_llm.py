@@ -2,7 +2,8 @@
 
 The server (aiohttp, separate process, 127.0.0.1) answers every chat request at once with a fixed
 completion. Measured in the same run:
-  * baseline: raw aiohttp / raw httpx2 POSTs (what the openai client uses) at concurrency 1, 16, 64;
+  * baselines: raw aiohttp / raw httpx2 POSTs, and the bare AsyncOpenAI client the layer wraps
+    (aiohttp transport), at concurrency 1, 16, 64;
   * the layer: ``Model.complete_many`` (real AsyncOpenAI client, SQLite cache+log writes, every
     request a cache miss) at concurrency 1, 16, 64;
   * cache hits: the same batch again (``complete_many``) and one by one (``complete``).
@@ -93,6 +94,25 @@ async def raw_httpx(url: str, n: int, conc: int) -> float:
         return n / (time.perf_counter() - t0)
 
 
+async def raw_openai(url: str, n: int, conc: int) -> float:
+    """The client the layer wraps (AsyncOpenAI over aiohttp, raw body), without the layer."""
+    from openai import AsyncOpenAI
+
+    from sample_forge.llm.openai_backend import _http_client
+
+    sem = asyncio.Semaphore(conc)
+    async with AsyncOpenAI(api_key="x", base_url=url, http_client=_http_client(60)) as c:
+        async def one(i: int) -> None:
+            async with sem:
+                r = await c.chat.completions.with_raw_response.create(
+                    model="bench", messages=messages(i), max_tokens=16)  # type: ignore[arg-type]
+                json.loads(r.http_response.content)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return n / (time.perf_counter() - t0)
+
+
 def layer(url: str, n: int, conc: int, db: Path, offset: int) -> tuple[float, object]:
     from sample_forge.llm import Cache, ModelConfig, Request
     from sample_forge.llm.openai_backend import OpenAIModel
@@ -136,10 +156,11 @@ def main() -> None:
             n_c = n // 4 if conc == 1 else n
             base_a = asyncio.run(raw_aiohttp(url, n_c, conc))
             base_h = asyncio.run(raw_httpx(url, n_c, conc))
+            base_o = asyncio.run(raw_openai(url, n_c, conc))
             if last is not None:
                 last[0].close()  # type: ignore[index]
             rate, last = layer(url, n_c, conc, db, offset=k * 10 * n)
-            rows.append((f"miss, concurrency {conc}", rate, base_a, base_h))
+            rows.append((f"miss, concurrency {conc}", rate, base_a, base_h, base_o))
         m, reqs = last  # type: ignore[misc]
         t0 = time.perf_counter()
         res = m.complete_many(reqs)
@@ -154,11 +175,10 @@ def main() -> None:
         print(f"\nLLM layer overhead, zero-latency aiohttp server, {os.cpu_count()} cores, "
               f"{n} requests per row (1/4 at concurrency 1)\n")
         print(f"{'measurement':<28}{'layer req/s':>12}{'raw aiohttp':>13}{'raw httpx2':>12}"
-              f"{'layer/aiohttp':>15}")
-        for name, rate, a, h in rows:
-            print(f"{name:<28}{rate:>12.0f}{a:>13.0f}{h:>12.0f}{rate / a:>15.2f}")
-        print(f"{'cache hits, complete_many':<28}{hit_batch:>12.0f}{'':>13}{'':>12}"
-              f"{hit_batch / rows[-1][2]:>15.2f}")
+              f"{'raw openai':>12}{'layer/aiohttp':>15}{'layer/openai':>14}")
+        for name, rate, a, h, o in rows:
+            print(f"{name:<28}{rate:>12.0f}{a:>13.0f}{h:>12.0f}{o:>12.0f}{rate / a:>15.2f}{rate / o:>14.2f}")
+        print(f"{'cache hits, complete_many':<28}{hit_batch:>12.0f}")
         print(f"{'cache hits, complete()':<28}{hit_one:>12.0f}")
         c64 = rows[-1][1]
         print(f"\ntargets: concurrency 64 >= 300 req/s: {'PASS' if c64 >= 300 else 'FAIL'} ({c64:.0f}); "
