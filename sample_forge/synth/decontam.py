@@ -346,7 +346,8 @@ class _BenchIndex:
     bench: Benchmark
     hashes: np.ndarray  # sorted unique-per-item n-gram hashes
     items: np.ndarray  # item of each hash
-    grams: np.ndarray  # n-grams per item
+    grams: np.ndarray  # distinct non-boilerplate n-grams per item
+    stop: np.ndarray  # sorted boilerplate n-gram hashes (in more than max_df items)
     emb: np.ndarray | None = None
 
 
@@ -373,16 +374,20 @@ class DecontamIndex:
     def add(self, bench: Benchmark) -> None:
         n = self.config.ngram
         docs = [self.vocab.encode(normalize_words(t), grow=True) for t in bench.texts]
-        h, items, grams = _gram_hashes(docs, n)
-        # count each n-gram once per item, then drop boilerplate n-grams shared by many items
+        h, items, _ = _gram_hashes(docs, n)
+        # count each n-gram once per item, then drop boilerplate n-grams shared by many items; both sides
+        # of the overlap ratio are measured on the n-grams that remain
         key = np.unique(np.stack([h, items.astype(np.uint64)], axis=1), axis=0) if len(h) else np.zeros((0, 2), np.uint64)
         h, items = key[:, 0], key[:, 1].astype(np.int64)
+        stop = np.zeros(0, np.uint64)
         if len(h):
             uniq, inv, df = np.unique(h, return_inverse=True, return_counts=True)
             keep = df[inv] <= self.config.max_df
+            stop = uniq[df > self.config.max_df]
             h, items = h[keep], items[keep]
+        grams = np.bincount(items, minlength=len(docs))
         order = np.argsort(h, kind="stable")
-        bi = _BenchIndex(bench, h[order], items[order], grams)
+        bi = _BenchIndex(bench, h[order], items[order], grams, stop)
         if self.config.use_embeddings:
             bi.emb, hit = cached_embeddings(bench.texts, self.config.max_words)
             self.embed_cache_hits += int(hit)
@@ -394,7 +399,9 @@ class DecontamIndex:
         """Per benchmark: (best overlap per text, best item per text, -1 when none)."""
         n = self.config.ngram
         docs = [self.vocab.encode(normalize_words(t), grow=False) for t in texts]
-        h, doc_of, cgrams = _gram_hashes(docs, n)
+        h, doc_of, windows = _gram_hashes(docs, n)
+        # windows holding a word no benchmark has still count in the candidate's size
+        unseen = windows - np.bincount(doc_of, minlength=len(texts))
         if len(h):  # one vote per distinct n-gram of a candidate
             key = np.unique(np.stack([h, doc_of.astype(np.uint64)], axis=1), axis=0)
             h, doc_of = key[:, 0], key[:, 1].astype(np.int64)
@@ -402,6 +409,8 @@ class DecontamIndex:
         for bi in self.benches:
             best = np.zeros(len(texts))
             best_item = np.full(len(texts), -1, dtype=np.int64)
+            boiler = np.isin(h, bi.stop) if len(bi.stop) else np.zeros(len(h), bool)
+            cgrams = np.bincount(doc_of[~boiler], minlength=len(texts)) + unseen
             if len(h) and len(bi.hashes):
                 lo = np.searchsorted(bi.hashes, h, side="left")
                 hi = np.searchsorted(bi.hashes, h, side="right")

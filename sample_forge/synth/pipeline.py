@@ -104,7 +104,10 @@ def resolve_skills(names: Sequence[str], catalog: Any = None) -> list[str]:
             if len(pref) > 1:
                 raise SampleForgeError(f"skill '{raw}' is ambiguous: {', '.join(pref[:6])}")
             close = difflib.get_close_matches(v, [*groups.values(), *skills.values()], n=5, cutoff=0.5)
-            close += [s for k, s in skills.items() if v in k and s not in close][:5 - len(close)]
+            # a typo of one word of a longer name ("logc" for "logical reasoning") matches by word
+            words = {w: s for k, s in skills.items() for w in k.split()}
+            close += [words[w] for w in difflib.get_close_matches(v, list(words), n=5, cutoff=0.6)]
+            close = list(dict.fromkeys(close))[:5]
             hint = f"; close matches: {', '.join(close)}" if close else "; see `sample-forge skills`"
             raise SampleForgeError(f"unknown skill '{raw}'{hint}")
     return list(dict.fromkeys(out))

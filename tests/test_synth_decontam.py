@@ -1,0 +1,152 @@
+"""Decontamination on real benchmarks (../shared/data): paraphrases of MATH-500 and AIME problems in the
+validation suite must be flagged for their benchmark, clean new problems must not; precision/recall reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from sample_forge.errors import InputError, SampleForgeError
+from sample_forge.synth.decontam import (Benchmark, DecontamConfig, DecontamIndex, load_benchmark,
+                                         normalize_words, resolve_benchmarks)
+
+SUITE = Path(__file__).parent / "data" / "synth_validation_suite.jsonl"
+BENCHES = ["math500", "aime24", "aime25", "amc23"]
+
+
+def suite() -> list[dict]:
+    return [orjson.loads(line) for line in SUITE.read_bytes().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def index(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> DecontamIndex:
+    """One index per module; its embedding cache in a temp dir (never the user's real cache)."""
+    home = tmp_path_factory.mktemp("decontam_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SAMPLE_FORGE_HOME", str(home))
+        specs = resolve_benchmarks(BENCHES, root=shared_data)
+        idx = DecontamIndex.build([load_benchmark(s) for s in specs])
+    idx.home = home  # type: ignore[attr-defined]
+    return idx
+
+
+def test_precision_recall_on_validation_suite(index: DecontamIndex, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = suite()
+    results = index.check([r["problem"] for r in rows])
+    tp = fp = fn = tn = 0
+    for r, matches in zip(rows, results):
+        flagged = any(m.flagged for m in matches)
+        if r["contaminated"]:
+            # flagged for the right benchmark, with the source problem as the closest match
+            own = next(m for m in matches if m.benchmark == r["benchmark"])
+            assert own.flagged, (r["id"], own)
+            if r["benchmark"] == "math500":
+                assert own.closest_id == r["source_id"], r["id"]
+        tp += flagged and r["contaminated"]
+        fp += flagged and not r["contaminated"]
+        fn += (not flagged) and r["contaminated"]
+        tn += (not flagged) and not r["contaminated"]
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    with capsys.disabled():
+        print(f"\ndecontamination on the validation suite: precision {precision:.2f}, recall {recall:.2f} "
+              f"(tp {tp}, fp {fp}, fn {fn}, tn {tn}; cosine >= {index.config.cosine_threshold}, "
+              f"{index.config.ngram}-gram overlap >= {index.config.ngram_threshold})")
+    assert tp + fn >= 16 and fp + tn >= 30
+    assert precision >= 0.9 and recall >= 0.9
+
+
+def test_ngrams_alone_catch_verbatim_copies(shared_data: Path) -> None:
+    """Without embeddings, every MATH-500 problem of at least 8 words is found in MATH-500 by n-grams,
+    and an unrelated pool (SciBench chemistry) is not."""
+    cfg = DecontamConfig(use_embeddings=False)
+    m500 = load_benchmark(resolve_benchmarks(["math500"], root=shared_data)[0])
+    idx = DecontamIndex.build([m500], cfg)
+    long = [t for t in m500.texts if len(normalize_words(t)) >= 8]
+    res = idx.check(long)
+    assert all(r[0].flagged and r[0].ngram_overlap == 1.0 for r in res)
+    # a copy embedded in a longer text is still found (overlap measured on the shorter side)
+    wrapped = "Here is a warm-up from class. " + long[3] + " Explain your reasoning."
+    assert idx.check([wrapped])[0][0].flagged
+    chem = load_benchmark(resolve_benchmarks(["scibench_chemistry"], root=shared_data)[0])
+    hits = sum(r[0].flagged for r in idx.check(chem.texts))
+    assert hits <= 2, hits
+
+
+def test_math_train_overlaps_math_test_and_mmlu_pro(shared_data: Path) -> None:
+    """Natural samples are contaminated too: some MATH test problems sit verbatim in MMLU-Pro."""
+    cfg = DecontamConfig(use_embeddings=False)
+    idx = DecontamIndex.build([load_benchmark(s) for s in resolve_benchmarks(["mmlu_pro"], root=shared_data)], cfg)
+    rows = [orjson.loads(x) for x in (shared_data / "math" / "math_test.jsonl").read_bytes().splitlines()[:2000]]
+    flagged = [r for r, m in zip(rows, idx.check([r["problem"] for r in rows])) if m[0].flagged]
+    assert len(flagged) >= 5
+    assert all(m.closest_id for m in idx.check([flagged[0]["problem"]])[0])
+
+
+def test_embeddings_cached_on_disk_by_content(index: DecontamIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = list((Path(index.home) / "cache" / "decontam").glob("*.npy"))  # type: ignore[attr-defined]
+    assert len(files) == len(BENCHES)
+    monkeypatch.setenv("SAMPLE_FORGE_HOME", str(index.home))  # type: ignore[attr-defined]
+    b = index.benches[0].bench
+    again = DecontamIndex.build([b])
+    assert again.embed_cache_hits == 1
+    assert np.array_equal(again.benches[0].emb, index.benches[0].emb)
+    changed = Benchmark(b.name, [b.texts[0] + " (variant)"] + b.texts[1:], b.ids)
+    other = DecontamIndex.build([changed])
+    assert other.embed_cache_hits == 0
+    assert len(list((Path(index.home) / "cache" / "decontam").glob("*.npy"))) == len(BENCHES) + 1  # type: ignore[attr-defined]
+
+
+def test_registry_names_files_config_and_errors(shared_data: Path, tmp_path: Path) -> None:
+    allspecs = resolve_benchmarks(["all"], root=shared_data)
+    names = [s.name for s in allspecs]
+    assert {"math500", "aime24", "aime25", "amc23", "mmlu_pro", "scibench_physics"} <= set(names)
+    assert not any(n.startswith("gpqa") for n in names)  # the password-protected zip is skipped
+    # the eval_benchmarks folder itself also works as a root
+    assert resolve_benchmarks(["aime24"], root=shared_data / "eval_benchmarks")[0].path.endswith("aime24.jsonl")
+    sci = load_benchmark(next(s for s in allspecs if s.name == "scibench_math"))
+    assert len(sci.texts) == 147 and sci.ids[0]  # problem_text / problemid detected
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"question": "What is the derivative of the function x squared times sine of x?"}\n')
+    cfg = tmp_path / "benchmarks.toml"
+    cfg.write_text(f'root = "{shared_data}"\n[benchmarks.custom]\npath = "{mine.name}"\nfield = "question"\n')
+    specs = resolve_benchmarks(["custom", "aime25", str(mine).replace("mine", "mine")], config=cfg)
+    assert [s.name for s in specs] == ["custom", "aime25", "mine"]
+    with pytest.raises(SampleForgeError, match="did you mean .*aime24"):
+        resolve_benchmarks(["aime2"], root=shared_data)
+    with pytest.raises(SampleForgeError, match="given twice"):
+        resolve_benchmarks(["aime24", "aime24"], root=shared_data)
+    with pytest.raises(SampleForgeError, match="not found; give --bench-root"):
+        resolve_benchmarks(["aime24"], root=tmp_path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"problem": "ok"}\n{"problem": 3}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:2, field 'problem'"):
+        load_benchmark(resolve_benchmarks([str(bad)])[0])
+
+
+def test_cli_decontam_writes_one_flag_per_benchmark(shared_data: Path, tmp_path: Path) -> None:
+    from sample_forge.cli.main import cli
+
+    rows = [r for r in suite() if r["kind"] in ("paraphrase", "clean")]
+    src = tmp_path / "cands.jsonl"
+    src.write_bytes(b"".join(orjson.dumps({"id": r["id"], "problem": r["problem"]}) + b"\n" for r in rows))
+    out = tmp_path / "flagged.jsonl"
+    res = CliRunner().invoke(cli, ["decontam", str(src), "--against", "math500,aime24", "--against", "aime25",
+                                   "--bench-root", str(shared_data), "--no-embed", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    got = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert len(got) == len(rows)
+    assert {"contaminated_math500", "contaminated_aime24", "contaminated_aime25", "closest_id"} <= set(got[0])
+    # n-grams alone catch only the close copies; clean rows are never flagged
+    assert not any(g["contaminated"] for g, r in zip(got, rows) if r["kind"] == "clean")
+    assert any(g["contaminated_math500"] for g, r in zip(got, rows) if r["benchmark"] == "math500")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"problem": "fine problem text"}\n{"problem": ""}\n')
+    res = CliRunner().invoke(cli, ["decontam", str(bad), "--against", "aime24", "--bench-root", str(shared_data),
+                                   "--out", str(tmp_path / "o.jsonl")])
+    assert res.exit_code != 0 and "bad.jsonl:2, field 'problem'" in res.output
+    assert not (tmp_path / "o.jsonl").exists()
