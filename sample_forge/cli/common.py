@@ -30,7 +30,8 @@ def domain_errors(fn: F) -> F:
         except SampleForgeError as e:
             raise click.ClickException(str(e)) from None
         except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-            raise click.ClickException(f"{e.strerror or e}: {e.filename}") from None
+            msg = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
+            raise click.ClickException(msg) from None
 
     return wrapper  # type: ignore[return-value]
 

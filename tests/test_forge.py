@@ -1,0 +1,86 @@
+"""``forge`` end to end on the embedded default: offline, trainer-ready export, report, and a re-run
+that does no work twice (stage markers + the LLM cache's call log)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from sample_forge.cli.main import cli
+from sample_forge.forge import forge
+from sample_forge.recipe import Recipe, load_recipe
+from sample_forge.resources import resource_path
+from sample_forge.rundir import RunDir
+from sample_forge.tables import read_rows
+
+pytestmark = pytest.mark.slow
+
+
+def _needs_demo_and_local() -> None:
+    try:
+        resource_path("data/demo/pilot")
+    except FileNotFoundError:
+        pytest.fail("the embedded demo pilot run data/demo/pilot is missing")
+    pytest.importorskip("llama_cpp", reason="the built-in local model needs the 'local' extra")
+
+
+def test_default_forge_runs_then_resumes_without_work(tmp_path, monkeypatch):
+    _needs_demo_and_local()
+    monkeypatch.chdir(tmp_path)
+    run = RunDir(tmp_path / "runs" / "forge")
+    first = forge(Recipe())
+    assert first.run_dir.resolve() == run.root.resolve()
+    assert first.ran == ["pool", "tag", "score", "synthesize", "select", "export"]
+    counts = {o.name: o.counts for o in first.outcomes}
+    assert counts["synthesize"]["generated"] == Recipe().synthesize.n
+    assert first.llm_calls > 0  # the local model really was asked
+
+    # a trainer-ready export: verl Parquet with the exact schema, 128 copies per chosen sample
+    chosen = read_rows(run.selection)
+    assert chosen and all(c.get("reason") for c in chosen)
+    import pyarrow.parquet as pq
+
+    verl = [p for p in (run.export_dir / "verl").iterdir() if p.suffix == ".parquet"]
+    table = pq.read_table(verl[0])
+    assert set(table.column_names) >= {"data_source", "prompt", "ability", "reward_model", "extra_info"}
+    assert table.num_rows == 128 * len(chosen)
+    manifest = json.loads(run.manifest.read_text())
+    assert manifest
+    html = run.report.read_text()
+    assert "data:image/png;base64," in html and str(chosen[0]["id"]) in html
+
+    # the same run again: every stage skipped, zero LLM requests
+    again = forge(Recipe())
+    assert again.ran == [] and again.llm_calls == 0
+    assert len(again.skipped) == 6
+
+    # a changed export setting re-runs export only
+    changed = dataclasses.replace(Recipe(), export=dataclasses.replace(Recipe().export, repeat=4))
+    third = forge(changed)
+    assert third.ran == ["export"] and third.llm_calls == 0
+    assert pq.read_table(verl[0]).num_rows == 4 * len(chosen)
+
+    # forcing every stage: the LLM cache answers every call of the synthesis again
+    forced = forge(changed, force=True)
+    assert forced.ran == first.ran and forced.llm_calls == 0
+    assert read_rows(run.rejects) == read_rows(run.rejects)  # readable after the re-run
+
+
+def test_forge_dry_run_and_bad_recipe(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(cli, ["forge", "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.output)
+    assert [s["stage"] for s in plan] == ["pool", "tag", "score", "synthesize", "select", "export"]
+    assert all(s["action"] == "run" for s in plan)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[pool]\nsorce = 'demo'\n")
+    r = CliRunner().invoke(cli, ["forge", str(bad), "--dry-run"])
+    assert r.exit_code == 1
+    assert "bad.toml" in r.output and "sorce" in r.output and "Traceback" not in r.output
+    with pytest.raises(Exception, match="unknown section"):
+        (tmp_path / "b2.toml").write_text("[pol]\n")
+        load_recipe(tmp_path / "b2.toml")
