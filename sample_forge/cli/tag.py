@@ -108,7 +108,7 @@ def run(pool_path: str, out: str | None, method: str | None, model: str | None, 
         with get_model(model) as m:
             tags = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens)).tag(
                 problems, progress=not quiet, failures_path=failures)
-    n = write_rows(out, (t.to_dict() for t in tags))
+    n = write_rows(out, (_row(t) for t in tags))
     stats = pool_stats(tags, {p.id: p.subject for p in problems})
     if stats_path:
         Path(stats_path).write_text(json.dumps(stats, indent=1), encoding="utf-8")
@@ -118,6 +118,20 @@ def run(pool_path: str, out: str | None, method: str | None, model: str | None, 
     con.print(f"tagged {n} problems ({method}) -> {out}; mean skills {stats['mean_total']:.2f}, "
               f"breadth {stats['breadth']}; failed categories: {n_fail}"
               + (f" {stats['failures']}" if n_fail else ""))
+
+
+def _row(t: Any) -> dict[str, Any]:
+    """Every group present in every row (empty list / 0 / null), so Parquet and CSV get fixed
+    columns; JSON readers see the same record."""
+    from sample_forge.skills import GROUPS
+    from sample_forge.subjects import CATEGORIES
+
+    d = t.to_dict()
+    d["raw"] = {c: d["raw"].get(c, []) for c in CATEGORIES}
+    d["canonical"] = {g: d["canonical"].get(g, []) for g in GROUPS}
+    d["spectrum"] = {g: d["spectrum"].get(g, 0) for g in GROUPS}
+    d["failures"] = {c: d["failures"].get(c) for c in CATEGORIES}
+    return d
 
 
 def _explain(problem: Any, method: str, model: str | None, cat: Any, thresholds: str | None,
@@ -162,12 +176,14 @@ def _explain(problem: Any, method: str, model: str | None, cat: Any, thresholds:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Thresholds JSON.")
 @click.option("--from-subjects", is_flag=True,
               help="Use each problem's MATH subject as its reference category instead of LLM tags.")
-@click.option("--limit", type=int, default=None, help="Only the first N problems of the pool.")
+@click.option("--limit", type=int, default=None,
+              help="Only N problems of the pool, a random sample (--seed).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed for --limit.")
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False), default=None)
 @quiet_option
 @domain_errors
 def calibrate_cmd(tags_path: str | None, pool_path: str, out: str, from_subjects: bool,
-                  limit: int | None, catalog: str | None, quiet: bool) -> None:
+                  limit: int | None, seed: int, catalog: str | None, quiet: bool) -> None:
     """Fit the embed tagger's per-category thresholds to LLM tags (or to subjects).
 
     \b
@@ -183,7 +199,7 @@ def calibrate_cmd(tags_path: str | None, pool_path: str, out: str, from_subjects
     from sample_forge.skills.calibrate import calibrate, labels_from_subjects, labels_from_tags
     from sample_forge.tables import iter_rows
 
-    problems = load_pool(pool_path, limit=limit)
+    problems = load_pool(pool_path, limit=limit, seed=seed if limit else None)
     if from_subjects:
         labels, source = labels_from_subjects(problems), f"subjects of {pool_path}"
     elif tags_path:
@@ -194,7 +210,8 @@ def calibrate_cmd(tags_path: str | None, pool_path: str, out: str, from_subjects
 
                 raise InputError("missing", path=tags_path, line=i, field="problem_id")
             rows.append(SkillTag(problem_id=str(r["problem_id"]), method=r.get("method", "llm"),
-                                 canonical=r.get("canonical") or {}, failures=r.get("failures") or {}))
+                                 canonical=r.get("canonical") or {},
+                                 failures={k: v for k, v in (r.get("failures") or {}).items() if v}))
         labels, source = labels_from_tags(rows), f"LLM tags {tags_path} on {pool_path}"
     else:
         raise click.UsageError("give LLM_TAGS or --from-subjects")
@@ -204,7 +221,8 @@ def calibrate_cmd(tags_path: str | None, pool_path: str, out: str, from_subjects
     Path(out).write_text(json.dumps(th.to_dict(), indent=1), encoding="utf-8")
     con = console(quiet)
     con.print(f"thresholds -> {out}: " + ", ".join(f"{k} {v:.3f}" for k, v in th.values.items()))
-    con.print(f"top-category agreement {th.metrics.get('top_category_agreement')}")
+    con.print(f"top-category agreement {th.metrics.get('top_category_agreement')} "
+              f"(F1 thresholds alone: {th.metrics.get('top_category_agreement_f1_thresholds')})")
 
 
 @click.group(invoke_without_command=True)

@@ -1,8 +1,11 @@
 """Calibrate the offline tagger's per-category thresholds against reference labels: the categories
 an LLM tagging found skills in (the paper's method), or, lacking that, each problem's MATH subject.
 
-For each category c the threshold t_c maximizes the F1 score of "category score >= t_c" against
-"c is a reference category of the problem" over a grid (step 0.005)."""
+For each category c the threshold t_c first maximizes the F1 score of "category score >= t_c" against
+"c is a reference category of the problem" over a grid (step 0.005). Because the tagger ranks
+categories by score minus threshold, the thresholds are then refined together, each within
+``refine`` of its F1 optimum, to maximize how often the top-ranked category is the reference one
+(problems with a single reference category; coordinate ascent, ties kept nearest the F1 optimum)."""
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ def labels_from_subjects(problems: Iterable[Problem]) -> dict[str, set[str]]:
 
 def calibrate(problems: Sequence[Problem], labels: dict[str, set[str]], *,
               tagger: EmbedTagger | None = None, source: str = "",
-              cross_domain: float = DEFAULT_CROSS_DOMAIN) -> Thresholds:
+              cross_domain: float = DEFAULT_CROSS_DOMAIN, refine: float = 0.05) -> Thresholds:
     """Per-category thresholds from the labelled problems (those in ``labels``)."""
     probs = [p for p in problems if p.id in labels]
     if not probs:
@@ -61,9 +64,30 @@ def calibrate(problems: Sequence[Problem], labels: dict[str, set[str]], *,
         values[c] = float(_GRID[best])
         metrics[c] = {"positives": int(y.sum()), "f1": round(float(f1[best]), 4),
                       "precision": round(float(p_), 4), "recall": round(float(tp[best] / y.sum()), 4)}
-    values[CROSS_DOMAIN] = cross_domain
     single = [i for i, p in enumerate(probs) if len(labels[p.id]) == 1]
-    top = np.array(CATEGORIES)[np.argmax(scores - np.array([values[c] for c in CATEGORIES]), 1)]
-    agree = float(np.mean([top[i] in labels[probs[i].id] for i in single])) if single else None
-    summary = {"problems": len(probs), "top_category_agreement": agree, "per_category": metrics}
+    gold = np.array([CATEGORIES.index(next(iter(labels[probs[i].id]))) for i in single])
+    s1 = scores[single]
+
+    def agreement(t: np.ndarray) -> float:
+        return float(np.mean(np.argmax(s1 - t, axis=1) == gold)) if single else 0.0
+
+    f1_t = np.array([values[c] for c in CATEGORIES])
+    t = f1_t.copy()
+    before = agreement(t)
+    if single and refine > 0:
+        for _ in range(3):
+            for j in range(len(CATEGORIES)):
+                cands = np.round(np.arange(f1_t[j] - refine, f1_t[j] + refine + 1e-9, 0.005), 3)
+                accs = []
+                for v in cands:
+                    t2 = t.copy()
+                    t2[j] = v
+                    accs.append((agreement(t2), -abs(v - f1_t[j]), v))
+                t[j] = max(accs)[2]
+        values.update({c: float(t[j]) for j, c in enumerate(CATEGORIES)})
+    values[CROSS_DOMAIN] = cross_domain
+    summary = {"problems": len(probs), "single_label_problems": len(single),
+               "top_category_agreement_f1_thresholds": round(before, 4) if single else None,
+               "top_category_agreement": round(agreement(t), 4) if single else None,
+               "per_category": metrics}
     return Thresholds(values, tagger.thresholds.category_top, source, summary)
