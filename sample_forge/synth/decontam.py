@@ -312,6 +312,9 @@ def _embed_texts(texts: Sequence[str], max_words: int) -> np.ndarray:
     return embed([" ".join(t.split()[:max_words]) for t in texts])
 
 
+_CHUNK = 2048  # texts per cache file: a killed cold build keeps every finished chunk
+
+
 def _cache_file(texts: Sequence[str], max_words: int) -> Path:
     from sample_forge.paths import cache_dir
 
@@ -324,8 +327,7 @@ def _cache_file(texts: Sequence[str], max_words: int) -> Path:
     return d / f"{h.hexdigest()[:32]}.npy"
 
 
-def cached_embeddings(texts: Sequence[str], max_words: int) -> tuple[np.ndarray, bool]:
-    """Embeddings of ``texts``, from the on-disk cache when the same texts were embedded before."""
+def _cached_chunk(texts: Sequence[str], max_words: int) -> tuple[np.ndarray, bool]:
     f = _cache_file(texts, max_words)
     if f.exists():
         try:
@@ -339,6 +341,15 @@ def cached_embeddings(texts: Sequence[str], max_words: int) -> tuple[np.ndarray,
     np.save(tmp, arr)
     os.replace(tmp, f)
     return arr, False
+
+
+def cached_embeddings(texts: Sequence[str], max_words: int) -> tuple[np.ndarray, bool]:
+    """Embeddings of ``texts`` from the on-disk cache (files keyed by a hash of each chunk of texts);
+    the flag says whether all of them came from the cache."""
+    if not texts:
+        return np.zeros((0, 384), np.float32), True
+    parts = [_cached_chunk(texts[i:i + _CHUNK], max_words) for i in range(0, len(texts), _CHUNK)]
+    return np.concatenate([p[0] for p in parts]), all(p[1] for p in parts)
 
 
 @dataclass

@@ -1,0 +1,152 @@
+"""Benchmark of the decontamination index (sample_forge.synth.decontam).
+
+Index: every benchmark file under <root>/eval_benchmarks (the password-protected GPQA zip is skipped) plus
+MATH (train, test, MATH-500). Candidates: MATH train problems, perturbed (numbers changed, words dropped,
+a phrase added), repeated to --candidates. Baselines, measured in the same run:
+  * n-grams: a naive check, the set intersection of the candidate's n-grams with every benchmark item's;
+  * embeddings: candidates embedded one at a time (batch size 1), benchmark texts embedded without cache.
+Targets: index build < 60 s (benchmark embeddings cached), n-gram check >= 2,000 candidates/s,
+embedding check >= 200 candidates/s.
+
+    python bench/bench_decontam.py --root ../shared/data [--candidates 10000] [--embed-candidates 2000]
+
+The first run embeds every benchmark text (slow on a shared 2-core machine; chunks are cached as they
+finish, so an interrupted run resumes); later runs read the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import time
+from pathlib import Path
+
+import orjson
+
+from sample_forge.synth.decontam import (BUILTIN_BENCHMARKS, Benchmark, BenchmarkSpec, DecontamConfig,
+                                         DecontamIndex, load_benchmark, normalize_words, resolve_benchmarks)
+
+
+def perturb(text: str, rng: random.Random) -> str:
+    words = text.split(" ")
+    op = rng.random()
+    if op < 0.4:  # change the numbers: a "new" problem from the same template
+        return re.sub(r"\d+", lambda m: str(int(m.group()) + rng.randint(1, 9)), text)
+    if op < 0.7 and len(words) > 6:  # drop two words
+        for _ in range(2):
+            words.pop(rng.randrange(len(words)))
+        return " ".join(words)
+    return "Consider the following question carefully. " + text
+
+
+def load_all(root: Path) -> list[Benchmark]:
+    names = [n for n in BUILTIN_BENCHMARKS if n != "math500"]
+    specs = resolve_benchmarks(names, root=root)
+    specs += [BenchmarkSpec("math_train", path=str(root / "math" / "math_train.jsonl")),
+              BenchmarkSpec("math_test", path=str(root / "math" / "math_test.jsonl")),
+              BenchmarkSpec("math500", path=str(root / "math" / "math500.jsonl"))]
+    return [load_benchmark(s) for s in specs]
+
+
+def naive_ngram_rate(benches: list[Benchmark], cands: list[str], n: int, budget_s: float = 10.0) -> float:
+    """Candidates/s of a set intersection against every benchmark item (item sets precomputed)."""
+    item_sets = []
+    for b in benches:
+        for t in b.texts:
+            w = normalize_words(t)
+            item_sets.append({" ".join(w[i:i + n]) for i in range(len(w) - n + 1)})
+    t0 = time.perf_counter()
+    done = 0
+    for c in cands:
+        w = normalize_words(c)
+        g = {" ".join(w[i:i + n]) for i in range(len(w) - n + 1)}
+        best = 0.0
+        for s in item_sets:
+            if s and g:
+                best = max(best, len(g & s) / min(len(g), len(s)))
+        done += 1
+        if time.perf_counter() - t0 > budget_s:
+            break
+    return done / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--candidates", type=int, default=10_000)
+    ap.add_argument("--embed-candidates", type=int, default=None,
+                    help="candidates for the embedding check (default: all); the rate is per candidate")
+    ap.add_argument("--no-embed", action="store_true")
+    args = ap.parse_args()
+    root = Path(args.root)
+    rng = random.Random(0)
+
+    t0 = time.perf_counter()
+    benches = load_all(root)
+    t_load = time.perf_counter() - t0
+    n_items = sum(len(b.texts) for b in benches)
+    train = [orjson.loads(x)["problem"] for x in (root / "math" / "math_train.jsonl").read_bytes().splitlines()]
+    cands = [perturb(train[i % len(train)], rng) for i in range(args.candidates)]
+    rows: list[tuple[str, str, str]] = []
+    print(f"index: {len(benches)} benchmarks, {n_items:,} items (read in {t_load:.1f} s); "
+          f"{len(cands):,} candidates")
+
+    cfg = DecontamConfig(use_embeddings=False)
+    t0 = time.perf_counter()
+    idx = DecontamIndex.build(benches, cfg)
+    t_build = time.perf_counter() - t0
+    rows.append(("index build, n-grams", f"{t_build:.1f} s", "< 60 s"))
+
+    t0 = time.perf_counter()
+    res = idx.check(cands)
+    t_ng = time.perf_counter() - t0
+    rate_ng = len(cands) / t_ng
+    flagged = sum(any(m.flagged for m in r) for r in res)
+    base_ng = naive_ngram_rate(benches, cands[:200], cfg.ngram)
+    rows.append(("n-gram check", f"{rate_ng:,.0f} cand/s", ">= 2,000 cand/s"))
+    rows.append(("  baseline: naive set intersection per item", f"{base_ng:,.1f} cand/s",
+                 f"x{rate_ng / base_ng:,.0f} faster"))
+    rows.append(("  flagged by n-grams", f"{flagged:,} of {len(cands):,}", ""))
+
+    if not args.no_embed:
+        from sample_forge.embed import embed, get_embedder
+
+        get_embedder()
+        ecfg = DecontamConfig()
+        t0 = time.perf_counter()
+        eidx = DecontamIndex.build(benches, ecfg)
+        t_ebuild = time.perf_counter() - t0
+        cold = eidx.embed_cache_hits < len(benches)
+        rows.append((f"index build, n-grams + embeddings ({'cold: embedding' if cold else 'cached'})",
+                     f"{t_ebuild:.1f} s", "< 60 s when cached"))
+        if cold:
+            rows.append(("  benchmark embedding rate (cold)", f"{n_items / t_ebuild:,.1f} texts/s", ""))
+        m = args.embed_candidates or len(cands)
+        sub = cands[:m]
+        t0 = time.perf_counter()
+        eres = eidx.check(sub)
+        t_e = time.perf_counter() - t0
+        rate_e = len(sub) / t_e
+        efl = sum(any(x.flagged for x in r) for r in eres)
+        # baseline: one candidate at a time (batch size 1), on a small sample
+        bsub = sub[:50]
+        t0 = time.perf_counter()
+        for c in bsub:
+            v = embed([" ".join(c.split()[:ecfg.max_words])], batch_size=1)
+            for bi in eidx.benches:
+                (v @ bi.emb.T).max()
+        base_e = len(bsub) / (time.perf_counter() - t0)
+        rows.append((f"embedding check (n-grams + cosine, {len(sub):,} cand)", f"{rate_e:,.1f} cand/s",
+                     ">= 200 cand/s"))
+        rows.append(("  baseline: one candidate at a time", f"{base_e:,.1f} cand/s", f"x{rate_e / base_e:,.1f}"))
+        rows.append(("  flagged (either signal)", f"{efl:,} of {len(sub):,}", ""))
+
+    w = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(w)}  {'result':>22}  target / ratio")
+    for a, b, c in rows:
+        print(f"{a.ljust(w)}  {b:>22}  {c}")
+
+
+if __name__ == "__main__":
+    main()
