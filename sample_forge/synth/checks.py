@@ -328,8 +328,14 @@ class SkillsCheck(Check):
     def check_many(self, cands: Sequence[Candidate]) -> list[CheckResult]:
         if not cands:
             return []
+        from sample_forge.errors import SampleForgeError
         from sample_forge.records import Problem
-        from sample_forge.skills import tag_problems
+
+        try:
+            from sample_forge.skills import tag_problems
+        except ImportError as e:  # the tagger is another stage; without it this check cannot decide
+            raise SampleForgeError(f"the skills check needs sample_forge.skills.tag_problems ({e}); "
+                                   "use --no-skills-check") from None
 
         probs = [Problem(id=c.id, problem=c.problem, answer=c.golden_answer or c.generator_answer)
                  for c in cands]

@@ -1,0 +1,123 @@
+"""End to end with the real local model (SmolLM2 behind the real llama.cpp server, real openai client):
+candidates are generated, validated and written with their full record; the reasons of every rejection
+are re-derived independently; a re-run makes no HTTP request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from sample_forge.records import Candidate
+from sample_forge.synth.checks import FormCheck, FormConfig, JointSolveCheck, judge_agreement
+from sample_forge.synth.decontam import DecontamConfig, DecontamIndex, load_benchmark, resolve_benchmarks
+from sample_forge.synth.parse import parse_generation
+
+pytestmark = pytest.mark.llm
+
+N, K = 2, 2
+
+
+def _index(shared_data: Path) -> DecontamIndex:
+    specs = resolve_benchmarks(["aime24", "amc23"], root=shared_data)
+    return DecontamIndex.build([load_benchmark(s) for s in specs], DecontamConfig(use_embeddings=False))
+
+
+def _assert_reasons_right(c: Candidate) -> None:
+    """Re-derive the verdict of the first failing check from the candidate's own record."""
+    names = [r.check for r in c.checks]
+    assert names[0] in ("generate", "parse")
+    failing = [r for r in c.checks if not r.keep]
+    assert c.accepted is (not failing)
+    assert all(r.keep for r in c.checks[:-1]), "checks stop at the first rejection"
+    if not failing:
+        return
+    r = failing[0]
+    if r.check == "generate":
+        assert r.reason.startswith("generation failed:") and r.details["error_kind"]
+    elif r.check == "parse":
+        assert r.reason == f"unparseable reply: {parse_generation(c.meta['raw']).error}"
+    elif r.check == "form":
+        assert FormCheck(FormConfig()).check(c).reason == r.reason
+    elif r.check == "decontam":
+        assert any(r.details["flags"].values())
+    elif r.check == "joint_solve":
+        answers = r.details["answers"]
+        assert len(answers) == K  # one solver, k samples
+        if r.details.get("votes"):
+            assert r.details["agreement"] == pytest.approx(r.details["votes"] / K)
+
+
+def test_synthesize_end_to_end_with_real_local_model(llama_server, llama_config, shared_data: Path,
+                                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sample_forge.cli.main import cli
+    from sample_forge.synth.pipeline import SynthConfig, synthesize
+
+    cfg = SynthConfig(skills=("Algebra",), n=N, generators=("llama",), solvers=("llama",), k=K,
+                      gen_max_tokens=400, solve_max_tokens=160)
+    index = _index(shared_data)
+    llama_server.reset()
+    run = synthesize(cfg, index=index)
+    assert llama_server.chat_requests >= N
+    assert len(run.candidates) == N and len({c.id for c in run.candidates}) == N
+    for c in run.candidates:
+        _assert_reasons_right(c)
+        if c.checks[0].check == "parse":
+            assert c.meta["usage"]["completion_tokens"] > 0
+        if any(r.check == "decontam" for r in c.checks):
+            d = next(r for r in c.checks if r.check == "decontam").details
+            assert set(d["flags"]) == {"aime24", "amc23"}
+    s = run.summary
+    with capsys.disabled():
+        print("\nsynthesis with SmolLM2:", s["rejected"], "accepted", s["accepted"])
+    assert s["generated"] == N and s["accepted"] + sum(s["rejected"].values()) == N
+    assert s["tokens"] > 0
+
+    # the same run again: everything from the LLM cache, nothing re-asked, the same verdicts
+    llama_server.reset()
+    again = synthesize(cfg, index=index)
+    assert llama_server.chat_requests == 0
+    assert [[(r.check, r.keep, r.reason) for r in c.checks] for c in again.candidates] == \
+           [[(r.check, r.keep, r.reason) for r in c.checks] for c in run.candidates]
+
+    # and through the CLI (same options, same cache): files with the full record of each candidate
+    out, rej = tmp_path / "cands.jsonl", tmp_path / "rejects.jsonl"
+    res = CliRunner().invoke(cli, [
+        "synthesize", "--skills", "algebra", "--n", str(N), "--generators", "llama", "--solvers", "llama",
+        "--k", str(K), "--max-tokens", "400", "--solve-max-tokens", "160", "--against", "aime24,amc23",
+        "--bench-root", str(shared_data), "--no-embed", "--out", str(out), "--rejects", str(rej), "--prime",
+        "--json"])
+    assert res.exit_code == 0, res.output
+    assert llama_server.chat_requests == 0
+    summary = orjson.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["generated"] == N
+    rows = [orjson.loads(x) for p in (out, rej) for x in p.read_bytes().splitlines()]
+    assert len(rows) == N
+    for row in rows:
+        assert {"id", "problem", "generator", "checks", "skills_requested", "meta", "reason"} <= set(row)
+        assert row["skills_requested"] == ["Algebra"] and row["generator"] == "llama"
+        if not row["accepted"]:
+            assert row["reason"] == next(c["reason"] for c in row["checks"] if not c["keep"])
+
+
+def test_joint_solving_with_real_local_model(llama_server, llama_config) -> None:
+    from sample_forge.answers import AnswerChecker
+    from sample_forge.llm import get_model
+
+    suite = Path(__file__).parent / "data" / "synth_validation_suite.jsonl"
+    row = next(orjson.loads(x) for x in suite.read_bytes().splitlines() if b'"correct-06"' in x)
+    c = Candidate(row["id"], row["problem"], row["answer"], "team", "prime")
+    with AnswerChecker() as checker:
+        model = get_model("llama")
+        [res] = JointSolveCheck([model], checker, k=K, min_agreement=0.6, max_tokens=160).check_many([c])
+        assert res.details["per_solver"]["llama"] and len(res.details["answers"]) == K
+        again = judge_agreement(c.generator_answer, res.details["answers"], checker.check_many, 0.6)
+        assert again.keep is res.keep
+        if any(a is not None for a in res.details["answers"]):
+            assert again.reason == res.reason
+        else:  # every sample failed or had no \boxed answer: said so
+            assert res.reason.startswith(("solver calls failed", "no final \\boxed answer"))
+        assert (c.golden_answer is not None) is res.keep
+        model.close()
