@@ -450,7 +450,11 @@ def read_verl(files: list[Path], *, skip_bad_lines: bool = False, workers: int |
     else:
         import multiprocessing as mp
 
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        import threading
+
+        # fork is cheapest, but forking a process that runs other threads can deadlock the child
+        fork_ok = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
+        ctx = mp.get_context("fork" if fork_ok else "spawn")
         with ProcessPoolExecutor(max_workers=len(plan), mp_context=ctx) as ex:
             results = list(ex.map(_run_shard, plan, [id_key] * len(plan),
                                   [skip_bad_lines] * len(plan)))
