@@ -158,3 +158,18 @@ def test_prime_broadest_spectrum_then_agreement_then_pass_rate() -> None:
     rejected.accepted = False
     assert pick_prime([rejected, a])[0] is a
     assert pick_prime([])[0] is None
+
+
+def test_skills_check_with_the_offline_tagger() -> None:
+    from sample_forge.synth.checks import SkillsCheck
+
+    rows = {r["id"]: r for r in suite()}
+    multiples, aquarium = cand(rows["clean-08"]), cand(rows["clean-06"])  # divisibility; a volume problem
+    res = SkillsCheck(["Number Theory"]).check_many([multiples, aquarium])
+    assert res[0].keep and "Number Theory" in res[0].details["canonical"]
+    assert multiples.spectrum == res[0].details["spectrum"] and sum(multiples.spectrum.values()) >= 1
+    assert not res[1].keep and res[1].reason == "requested skills not found: Number Theory"
+    geo = SkillsCheck(["Geometry"]).check_many([aquarium])[0]
+    assert geo.keep, geo.reason
+    named = next(iter(geo.details["canonical"]["Geometry"]))
+    assert SkillsCheck([named.upper()]).check_many([aquarium])[0].keep  # catalog names, any case

@@ -121,3 +121,25 @@ def test_joint_solving_with_real_local_model(llama_server, llama_config) -> None
             assert res.reason.startswith(("solver calls failed", "no final \\boxed answer"))
         assert (c.golden_answer is not None) is res.keep
         model.close()
+
+
+def test_learnability_with_real_local_model(llama_server, llama_config) -> None:
+    from sample_forge.answers import AnswerChecker
+    from sample_forge.llm import get_model
+    from sample_forge.synth.checks import LearnabilityCheck
+
+    easy = Candidate("easy", "A box holds 3 red and 4 blue marbles. The number of marbles in the box is ____.", "7",
+                     "team", "prime", golden_answer="7")
+    no_gold = Candidate("nogold", "A box holds 3 red and 4 blue marbles. The number of red marbles is ____.", "3",
+                        "team", "prime")
+    with AnswerChecker() as checker:
+        model = get_model("llama")
+        res = LearnabilityCheck(model, checker, k=K, band=(0.0, 0.5), max_tokens=160).check_many([easy, no_gold])
+        model.close()
+    assert not res[1].keep and res[1].reason == "no golden answer to score against"
+    r = res[0]
+    if r.reason.startswith("target model calls failed"):
+        return
+    assert easy.pass_rate == r.details["pass_rate"] == r.details["correct"] / K
+    assert r.keep is (easy.pass_rate <= 0.5)
+    assert r.reason.startswith("pass rate") and ("in [0.0, 0.5]" in r.reason) is r.keep
