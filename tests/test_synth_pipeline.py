@@ -143,3 +143,25 @@ def test_learnability_with_real_local_model(llama_server, llama_config) -> None:
     assert easy.pass_rate == r.details["pass_rate"] == r.details["correct"] / K
     assert r.keep is (easy.pass_rate <= 0.5)
     assert r.reason.startswith("pass rate") and ("in [0.0, 0.5]" in r.reason) is r.keep
+
+
+def test_budget_stops_new_calls_and_says_so(llama_server, tmp_path: Path) -> None:
+    from sample_forge.paths import config_path
+    from sample_forge.synth.pipeline import SynthConfig, summary_rows, synthesize
+
+    cfg_file = config_path()
+    cfg_file.parent.mkdir(parents=True, exist_ok=True)
+    # a priced model, one call at a time: the first call spends more than the whole budget
+    cfg_file.write_text(f'[models.priced]\nbase_url = "{llama_server.base_url}"\nmodel = "smollm2"\n'
+                        'max_concurrency = 1\ntimeout = 120\nmax_retries = 1\nprice_in = 1000000\n'
+                        'price_out = 1000000\n', encoding="utf-8")
+    cfg = SynthConfig(skills=("Algebra",), n=3, generators=("priced",), solvers=("priced",), k=1,
+                      gen_max_tokens=64, solve_max_tokens=64, budget_usd=0.01, check_skills=False)
+    llama_server.reset()
+    run = synthesize(cfg)
+    assert llama_server.chat_requests == 1
+    assert run.summary["budget_exhausted"]
+    reasons = [next(r.reason for r in c.checks if not r.keep) for c in run.candidates]
+    assert sum("budget" in r for r in reasons) == 2, reasons
+    assert run.summary["cost_usd"] > 0.01
+    assert ("budget", "exhausted: later calls were not made") in summary_rows(run.summary)
