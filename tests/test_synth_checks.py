@@ -173,3 +173,30 @@ def test_skills_check_with_the_offline_tagger() -> None:
     assert geo.keep, geo.reason
     named = next(iter(geo.details["canonical"]["Geometry"]))
     assert SkillsCheck([named.upper()]).check_many([aquarium])[0].keep  # catalog names, any case
+
+
+@pytest.mark.parametrize("style", ["prime", "specialist", "math-only"])
+def test_generation_prompts_carry_the_paper_constraints(style: str) -> None:
+    from sample_forge.synth.generate import GenerationConfig, generation_requests
+
+    reqs = generation_requests(3, ["Algebra", "logical reasoning"], ["m1", "m2"],
+                               GenerationConfig(style=style, domain="chemistry"))
+    assert [(g, r.index) for g, r in reqs] == [("m1", 0), ("m2", 1), ("m1", 2)]  # rotated, one sample each
+    text = reqs[0][1].messages[0]["content"]
+    assert "$skills" not in text and "$domain" not in text  # every slot filled
+    for must in ("fill-in-the-blank", "positive integer from 1 to 1000", "high-school to university",
+                 "no estimation", "No heavy arithmetic", "<problem>", "<answer>", "Algebra, logical reasoning"):
+        assert must in text, must
+    if style == "prime":
+        assert "professor proficient in physics, chemistry and biology" in text
+    if style == "specialist":
+        assert "professor of chemistry" in text
+
+
+def test_unknown_style_and_missing_slot() -> None:
+    from sample_forge.synth.generate import GenerationConfig, render
+
+    with pytest.raises(SampleForgeError, match="unknown style"):
+        GenerationConfig(style="poetry")
+    with pytest.raises(SampleForgeError, match="needs slot 'problem'"):
+        render("solve")

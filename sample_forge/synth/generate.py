@@ -5,9 +5,13 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sample_forge.errors import SampleForgeError
 from sample_forge.resources import read_prompt
+
+if TYPE_CHECKING:
+    from sample_forge.llm import Request
 
 __all__ = ["STYLES", "GenerationConfig", "render", "generation_requests"]
 
@@ -38,7 +42,7 @@ def render(template: str, **slots: str) -> str:
 
 
 def generation_requests(n: int, skills: Sequence[str], generators: Sequence[str],
-                        config: GenerationConfig) -> list[tuple[str, "object"]]:
+                        config: GenerationConfig) -> list[tuple[str, Request]]:
     """``(generator name, Request)`` per candidate i: generator i mod len(generators); the sample
     index is i so every candidate is its own cached sample and a re-run pays nothing."""
     from sample_forge.llm import Request
