@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 import pytest
 
-from sample_forge.cli.main import COMMANDS
+from sample_forge.cli.main import COMMANDS, cli
 from sample_forge.forge import plan
 from sample_forge.recipe import load_recipe
 
@@ -76,10 +77,20 @@ def test_user_guide_commands_are_registered() -> None:
     # commands are written as code: fenced blocks and `inline` spans (prose may say "sample-forge finds")
     code = "\n".join(m.group(0) for m in FENCE.finditer(text)) + "\n" + \
         "\n".join(INLINE_CODE.findall(FENCE.sub("", text)))
-    mentioned = set(re.findall(r"sample-forge\s+([a-z][a-z-]*)", code))
+    uses = re.findall(r"sample-forge\s+([a-z][a-z-]*)(?:[ \t]+([a-z][a-z-]*)\b(?![./]))?", code)
+    mentioned = {name for name, _ in uses}
     assert {"pool", "score", "select", "export", "forge", "report"} <= mentioned
     unknown = sorted(mentioned - set(COMMANDS))
     assert not unknown, f"docs/user-guide.md mentions unregistered commands: {unknown}"
+    # a word after a command group must be one of its subcommands (`models path`, `tag calibrate`)
+    ctx = click.Context(cli)
+    bad = []
+    for name, sub in uses:
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None, f"`sample-forge {name}` is registered but its module is missing"
+        if sub and isinstance(cmd, click.Group) and sub not in cmd.commands:
+            bad.append(f"{name} {sub}")
+    assert not bad, f"docs/user-guide.md mentions unknown subcommands: {sorted(set(bad))}"
 
 
 def test_user_guide_recipe_is_the_example_file() -> None:
