@@ -4,6 +4,7 @@ every `sample-forge <command>` the user guide mentions is a registered command."
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import click
@@ -98,3 +99,51 @@ def test_user_guide_recipe_is_the_example_file() -> None:
     example = (DOCS / "examples" / "recipe.toml").read_text(encoding="utf-8")
     blocks = re.findall(r"^```toml\n(.*?)^```", text, re.S | re.M)
     assert example in blocks, "the recipe shown in docs/user-guide.md differs from docs/examples/recipe.toml"
+
+
+def _command_lines(text: str) -> list[list[str]]:
+    """`sample-forge ...` lines of fenced blocks (continuations joined, `$ ` and comments dropped)."""
+    out = []
+    for m in re.finditer(r"^(```|~~~)[^\n]*\n(.*?)^\1", text, re.S | re.M):
+        for line in m.group(2).replace("\\\n", " ").splitlines():
+            line = line.strip().removeprefix("$ ")
+            if line.startswith("sample-forge "):
+                line = re.split(r"\s+#\s", line)[0].split(" && ")[0].split(" | ")[0]
+                out.append(shlex.split(line)[1:])
+    return out
+
+
+def _parse_only(cmd: click.Command, name: str, args: list[str], parent: click.Context) -> None:
+    """Parse options and count positionals like click, without running anything or touching files."""
+    ctx = click.Context(cmd, info_name=name, parent=parent)
+    if isinstance(cmd, click.Group):
+        if args and args[0] in cmd.commands:
+            _parse_only(cmd.commands[args[0]], args[0], args[1:], ctx)
+        return  # a group's own options only (tag's default subcommand takes the rest)
+    _, positional, _ = cmd.make_parser(ctx).parse_args(list(args))
+    slots = sum(p.nargs if p.nargs > 0 else 10**6 for p in cmd.params if isinstance(p, click.Argument))
+    if len(positional) > slots:
+        raise click.UsageError(f"unexpected extra argument(s) {positional[slots:]}")
+
+
+@pytest.mark.parametrize("page", ["user-guide.md", "formats.md"])
+def test_example_command_lines_parse(page: str) -> None:
+    lines = [a for a in _command_lines((DOCS / page).read_text(encoding="utf-8")) if a and a[0] in COMMANDS]
+    assert len(lines) >= (15 if page == "user-guide.md" else 1)
+    root = click.Context(cli, info_name="sample-forge")
+    bad = []
+    for args in lines:
+        try:
+            _parse_only(cli.get_command(root, args[0]), args[0], args[1:], root)
+        except click.UsageError as e:
+            bad.append(f"sample-forge {' '.join(args)}: {e.format_message()}")
+    assert not bad, "\n".join(bad)
+
+
+def test_parse_only_rejects_bad_lines() -> None:
+    root = click.Context(cli, info_name="sample-forge")
+    with pytest.raises(click.UsageError, match="--threshold"):
+        _parse_only(cli.get_command(root, "select"), "select", ["--threshold", "0.6"], root)
+    with pytest.raises(click.UsageError, match="extra"):
+        _parse_only(cli.get_command(root, "synthesize"), "synthesize",
+                    ["--skills", "a", "--against", "math500", "aime24", "--out", "x.jsonl"], root)
