@@ -4,7 +4,8 @@ Per category g, the category score is the mean of the ``category_top`` best skil
 category is touched when that score reaches the calibrated threshold t_g, and then its ``top_k`` best
 skills with similarity >= t_g are the problem's skills in g. Cross-domain entries are kept one by one
 when their similarity reaches t_Cross-domain. The per-category thresholds also make scores comparable
-across categories: the problem's *top* skill is the one with the largest similarity minus t_g."""
+across categories: the problem's *top category* has the largest score minus t_g, and its best skill
+is the problem's top skill."""
 
 from __future__ import annotations
 
@@ -132,10 +133,13 @@ class EmbedTagger:
         return np.stack(cols, axis=1)
 
     def top_skills(self, sims: np.ndarray) -> list[str]:
-        """The single best catalog skill of each problem among the five categories (by margin)."""
-        margin = sims - self._t
-        margin[:, self._groups == CROSS_DOMAIN] = -np.inf
-        return [self.catalog.skills[i].name for i in margin.argmax(axis=1)]
+        """The best skill of each problem's top category (largest category score minus threshold)."""
+        top = self.category_margins(sims).argmax(axis=1)
+        out = []
+        for row, j in enumerate(top):
+            idx = np.flatnonzero(self._groups == CATEGORIES[j])
+            out.append(self.catalog.skills[idx[np.argmax(sims[row, idx])]].name)
+        return out
 
     def tags_from_similarities(self, ids: Sequence[str], sims: np.ndarray) -> list[SkillTag]:
         k = self.config.top_k
