@@ -56,7 +56,12 @@ def tag_problems(problems: Iterable[Problem | Mapping[str, Any]], *, method: str
     if method == "llm":
         from sample_forge.llm import get_model
 
-        m = model if model is not None and not isinstance(model, str) else get_model(model)
-        tagger = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens))
-        return tagger.tag(probs, progress=progress, failures_path=failures_path)
+        own = model is None or isinstance(model, str)
+        m = get_model(model) if own else model
+        try:
+            tagger = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens))
+            return tagger.tag(probs, progress=progress, failures_path=failures_path)
+        finally:
+            if own:
+                m.close()  # a model passed in stays open for the caller
     raise ValueError(f"unknown tagging method '{method}' (embed or llm)")
