@@ -21,10 +21,9 @@ from sample_forge.skills.llm_tagger import LLMTagConfig, LLMTagger
 from sample_forge.skills.parse import parse_answer
 from sample_forge.skills.spectrum import fill_spectrum, plot_spectrum, pool_stats
 
-__all__ = ["tag_problems", "default_method", "load_catalog", "Catalog", "Skill", "EmbedTagger",
-           "LLMTagger", "Canonicalizer", "parse_answer", "pool_stats", "plot_spectrum",
-           "discover_skills", "load_thresholds", "fill_spectrum", "GROUPS", "CROSS_DOMAIN",
-           "EmbedConfig", "LLMTagConfig", "CanonicalConfig", "Thresholds"]
+__all__ = ["tag_problems", "default_method", "load_catalog", "load_thresholds", "EmbedTagger",
+           "EmbedConfig", "LLMTagger", "LLMTagConfig", "Canonicalizer", "discover_skills",
+           "parse_answer", "pool_stats", "plot_spectrum"]
 
 
 def default_method(model: str | None = None) -> str:
