@@ -200,3 +200,20 @@ def test_unknown_style_and_missing_slot() -> None:
         GenerationConfig(style="poetry")
     with pytest.raises(SampleForgeError, match="needs slot 'problem'"):
         render("solve")
+
+
+@pytest.mark.parametrize("ext", ["jsonl", "parquet"])
+def test_outputs_keep_the_full_record(tmp_path: Path, ext: str) -> None:
+    from sample_forge.records import CheckResult
+    from sample_forge.synth.pipeline import SynthRun, write_outputs
+    from sample_forge.tables import read_rows
+
+    ok = Candidate("a", "p", "1", "g", "prime", checks=[CheckResult("parse", True, "ok"),
+                   CheckResult("joint_solve", True, "agreement 1.00", {"answers": ["1", None]})])
+    ok.accepted = True
+    bad = Candidate("b", "", None, "g", "prime", checks=[CheckResult("parse", False, "unparseable reply: empty reply")])
+    write_outputs(SynthRun([ok, bad]), tmp_path / f"o.{ext}", tmp_path / f"r.{ext}")
+    [acc], [rej] = read_rows(tmp_path / f"o.{ext}"), read_rows(tmp_path / f"r.{ext}")
+    checks = acc["checks"] if ext == "jsonl" else orjson.loads(acc["checks"])
+    assert checks[1]["details"]["answers"] == ["1", None] and acc["reason"] == "accepted"
+    assert rej["reason"] == "unparseable reply: empty reply" and list(rej["rejected_by"]) == ["parse"]

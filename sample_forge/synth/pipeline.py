@@ -266,15 +266,20 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 def write_outputs(run: SynthRun, out: str | os.PathLike[str], rejects: str | os.PathLike[str] | None) -> None:
     """Accepted candidates to ``out``; rejected ones (with every check result) to ``rejects``."""
-    from sample_forge.tables import write_rows
+    from sample_forge.tables import table_format, write_rows
 
-    write_rows(out, (_row(c) for c in run.accepted))
+    write_rows(out, (_row(c, table_format(out)) for c in run.accepted))
     if rejects is not None:
-        write_rows(rejects, (_row(c) for c in run.rejected))
+        write_rows(rejects, (_row(c, table_format(rejects)) for c in run.rejected))
 
 
-def _row(c: Candidate) -> dict[str, Any]:
+def _row(c: Candidate, fmt: str = "jsonl") -> dict[str, Any]:
     d = c.to_dict()
     d["rejected_by"] = c.rejected_by
     d["reason"] = next((r.reason for r in c.checks if not r.keep), "accepted")
+    if fmt in ("parquet", "csv"):  # check details differ per check: nested columns as JSON text
+        import orjson
+
+        for k in ("checks", "meta", "spectrum"):
+            d[k] = orjson.dumps(d[k]).decode()
     return d
