@@ -38,8 +38,9 @@ def main() -> None:
     from sample_forge.pilot.reward import build_prompt
     from sample_forge.pilot.trl_pilot import load_model, load_problems, run_pilot
 
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    from sample_forge.pilot.device import cpu_threads
+
+    torch.set_num_threads(cpu_threads(a.threads))
     problems = load_problems(a.pool, limit=a.problems)
     choice = pick_device()
 
@@ -66,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         r = run_pilot(problems, None, a.epochs, a.rollouts, out, prompts_per_step=a.prompts_per_step,
                       max_completion_length=a.max_completion_length, save_steps=0, quiet=True,
-                      threads=a.threads)
+                      threads=torch.get_num_threads())  # same threads as the baseline
     s = r.summary
     steps = s["steps_done"]
     rollouts = steps * s["prompts_per_step"] * s["rollouts"]

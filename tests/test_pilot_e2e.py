@@ -43,11 +43,11 @@ def test_pilot_resume_score_select_export(tmp_path):
               "--max-completion-length", "48", "--out", str(out), "--quiet", "--json"]
 
     # epoch 1, checkpointed; then resume from that checkpoint to 2 epochs
-    first = json.loads(_invoke(common + ["--epochs", "1"]).output)
+    first = json.loads(_invoke(common + ["--epochs", "1"]).stdout)
     assert first["steps_done"] == 2 and first["device"] == "cpu" and first["dtype"] == "float32"
     assert (out / "checkpoint-2" / "trainer_state.json").is_file()
     epoch1 = (out / "trajectory.jsonl").read_text()
-    s = json.loads(_invoke(common + ["--epochs", "2", "--resume"]).output)
+    s = json.loads(_invoke(common + ["--epochs", "2", "--resume"]).stdout)
     assert s["resumed_from_step"] == 2 and s["steps_done"] == 4 and s["status"] == "complete"
     assert (out / "trajectory.jsonl").read_text().startswith(epoch1)
 

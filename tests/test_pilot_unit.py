@@ -39,7 +39,7 @@ def test_schedule_every_sample_once_per_epoch(n, p):
             assert len(set(ids)) == len(ids)
     # epoch orders are seeded per epoch: a longer run starts like a shorter one
     assert build_schedule(_problems(n), 2, p, seed=1) == rows[: 2 * steps * pp]
-    assert "\\boxed{}" in rows[0]["prompt"][0]["content"]
+    assert "\\boxed{}" in rows[0]["prompt"][-1]["content"] and rows[0]["prompt"][-1]["role"] == "user"
 
 
 def test_schedule_no_shuffle_keeps_pool_order():

@@ -17,15 +17,25 @@ from typing import Any
 
 from sample_forge.answers import AnswerChecker, extract_boxed
 
-__all__ = ["INSTRUCTION", "build_prompt", "completion_text", "correctness_rewards", "shared_checker"]
+__all__ = ["INSTRUCTION", "EXAMPLE", "build_prompt", "completion_text", "correctness_rewards", "shared_checker"]
 
 # Small instruct models rarely box their answer unless asked to, and an unboxed answer scores 0.
-INSTRUCTION = "Solve the problem step by step, then put the final answer in \\boxed{}."
+INSTRUCTION = "Put the final answer in \\boxed{}."
+# One worked exchange before the problem: with it SmolLM2-135M answers short, boxed, and sometimes
+# right on easy problems (about 1 in 10 rollouts on the demo pool's first problems, measured with
+# llama.cpp); with a bare "solve step by step" instruction it rambled past 64 tokens and boxed nothing.
+EXAMPLE = ("What is $3+4$?", "$3+4=7$. The final answer is $\\boxed{7}$.")
 
 
-def build_prompt(problem: str, instruction: str = INSTRUCTION) -> list[dict[str, str]]:
-    """The chat prompt the pilot trains on (the model's chat template is applied by TRL)."""
-    return [{"role": "user", "content": f"{problem.strip()}\n\n{instruction}"}]
+def build_prompt(problem: str, instruction: str = INSTRUCTION,
+                 example: tuple[str, str] | None = EXAMPLE) -> list[dict[str, str]]:
+    """The chat prompt the pilot trains on (the model's chat template is applied by TRL):
+    an optional one-shot exchange, then the problem with the instruction."""
+    msgs = []
+    if example is not None:
+        msgs += [{"role": "user", "content": f"{example[0]} {instruction}"},
+                 {"role": "assistant", "content": example[1]}]
+    return msgs + [{"role": "user", "content": f"{problem.strip()} {instruction}"}]
 
 
 def completion_text(completion: Any) -> str:

@@ -25,13 +25,14 @@ import random
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sample_forge.errors import InputError, SampleForgeError
-from sample_forge.pilot.device import DeviceChoice, pick_device
+from sample_forge.pilot.device import DeviceChoice, cpu_threads, pick_device
 from sample_forge.pilot.reward import INSTRUCTION, build_prompt
 
 __all__ = ["PilotConfig", "PilotResult", "run_pilot", "load_problems", "load_model", "build_schedule",
@@ -57,7 +58,7 @@ class PilotConfig:
     shuffle: bool = True  # a fresh seeded order each epoch
     device: str | None = None  # None: cuda if available, else cpu
     dtype: str | None = None  # None: bfloat16 on cuda, float32 on cpu
-    threads: int | None = None  # torch CPU threads (None: torch's default)
+    threads: int | None = None  # torch CPU threads (None: the cores not busy, at least 1)
     save_steps: int | None = None  # None: one checkpoint per epoch; 0: no checkpoints
     save_total_limit: int = 1
     check_timeout: float = 5.0  # math-verify seconds per rollout
@@ -433,11 +434,15 @@ def run_pilot(pool: str | os.PathLike[str] | Iterable[Any], model: str | None = 
     from sample_forge.pilot.recorders.trl_reward import RecordingReward, correctness_reward
     from sample_forge.pilot.reward import shared_checker
 
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
+    if choice.is_cpu:
+        torch.set_num_threads(cpu_threads(cfg.threads))
+    # our progress bar replaces transformers' per-file bars; its deprecation chatter is not the user's
+    transformers.utils.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl)(\.|$)")
     lm, tokenizer = load_model(model, choice)
     _src, _gguf, label = _model_source(model)
-    summary.update(model=label, device=choice.device, dtype=choice.dtype, trl_version=trl.__version__,
+    summary.update(model=label, device=choice.device, dtype=choice.dtype,
+                   threads=torch.get_num_threads() if choice.is_cpu else None, trl_version=trl.__version__,
                    transformers_version=transformers.__version__, torch_version=torch.__version__,
                    status="running")
     _write_summary(outp, summary)
