@@ -7,6 +7,7 @@ re-run stage pay only for calls that had not finished."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from sample_forge.recipe import Recipe
 from sample_forge.resources import resource_path
 from sample_forge.rundir import RunDir
 from sample_forge.stages import Stage, StageOutcome, run_stage
-from sample_forge.tables import read_rows, write_rows
+from sample_forge.tables import atomic_write, read_rows, write_rows
 
 __all__ = ["plan", "forge", "ForgeResult"]
 
@@ -211,6 +212,8 @@ def forge(recipe: Recipe, run_dir: str | Path | None = None, *, force: bool = Fa
           report: bool = True, on_stage: Callable[[StageOutcome], None] | None = None) -> ForgeResult:
     run = RunDir(Path(run_dir or recipe.run_dir))
     run.root.mkdir(parents=True, exist_ok=True)
+    with atomic_write(run.recipe, "w") as f:
+        json.dump(recipe.to_dict() | {"run_dir": str(run.root)}, f, indent=2)
     counter = _LLMCounter()
     stages = _stages(recipe, run, counter)
     outcomes = []

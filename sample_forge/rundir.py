@@ -14,7 +14,8 @@ class RunDir:
 
     @property
     def recipe(self) -> Path:
-        return self.root / "recipe.toml"
+        """The resolved recipe of the last run, every default filled in (JSON)."""
+        return self.root / "recipe.json"
 
     @property
     def pool(self) -> Path:

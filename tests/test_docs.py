@@ -126,7 +126,7 @@ def _parse_only(cmd: click.Command, name: str, args: list[str], parent: click.Co
         raise click.UsageError(f"unexpected extra argument(s) {positional[slots:]}")
 
 
-@pytest.mark.parametrize("page", ["user-guide.md", "formats.md"])
+@pytest.mark.parametrize("page", ["user-guide.md", "formats.md", "reproduce-paper.md"])
 def test_example_command_lines_parse(page: str) -> None:
     lines = [a for a in _command_lines((DOCS / page).read_text(encoding="utf-8")) if a and a[0] in COMMANDS]
     assert len(lines) >= (15 if page == "user-guide.md" else 1)

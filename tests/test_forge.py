@@ -49,6 +49,7 @@ def test_default_forge_runs_then_resumes_without_work(tmp_path, monkeypatch):
     assert table.num_rows == 128 * len(chosen)
     manifest = json.loads(run.manifest.read_text())
     assert manifest
+    assert json.loads(run.recipe.read_text())["export"]["repeat"] == 128
     html = run.report.read_text()
     assert "data:image/png;base64," in html and str(chosen[0]["id"]) in html
 
