@@ -98,7 +98,9 @@ def prepare_samples(rows: Sequence[Mapping[str, Any]], template: Template, *, fo
         index = int(sid) if sid.isdigit() else pos
         samples.append(ExportSample(
             id=sid, index=index, problem=problem, prompt=template.apply(problem), answer=answer,
-            data_source=str(r.get("data_source") or DEFAULT_DATA_SOURCE),
+            # a selection table keeps a pool's extra columns (DSR-sub's data_source) in meta
+            data_source=str(r.get("data_source") or (r.get("meta") or {}).get("data_source")
+                            or DEFAULT_DATA_SOURCE),
             template_applied=not applied, source_row=dict(r)))
     return samples, notes
 
