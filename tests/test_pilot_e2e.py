@@ -29,15 +29,11 @@ def _invoke(args):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_pilot_resume_score_select_export(tmp_path):
-    import pandas as pd
-
-    from sample_forge.answers import AnswerChecker, extract_boxed
     from sample_forge.tables import read_rows
 
     pool = tmp_path / "pool.jsonl"
     rows = read_rows(DEMO_POOL)[:8]
     pool.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    gold = {r["id"]: r["answer"] for r in rows}
     out = tmp_path / "pilot"
     common = ["pilot", "--pool", str(pool), "--rollouts", "4", "--prompts-per-step", "4",
               "--max-completion-length", "48", "--out", str(out), "--quiet", "--json"]
@@ -50,12 +46,23 @@ def test_pilot_resume_score_select_export(tmp_path):
     s = json.loads(_invoke(common + ["--epochs", "2", "--resume"]).stdout)
     assert s["resumed_from_step"] == 2 and s["steps_done"] == 4 and s["status"] == "complete"
     assert (out / "trajectory.jsonl").read_text().startswith(epoch1)
+    check_run(out, rows, tmp_path)
 
+
+def check_run(out, rows, tmp_path):
+    """Everything after the pilot: trajectory shape, re-verified rewards, score -> select -> export -> TRL."""
+    import pandas as pd
+
+    from sample_forge.answers import AnswerChecker, extract_boxed
+    from sample_forge.tables import read_rows
+
+    gold = {r["id"]: r["answer"] for r in rows}
+    pool = tmp_path / "pool.jsonl"
     traj = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
     assert len(traj) == 16
     for epoch, steps in ((1, {1, 2}), (2, {3, 4})):
         rows_e = [r for r in traj if r["epoch"] == epoch]
-        assert Counter(r["sample_id"] for r in rows_e) == Counter(gold)  # each sample once per epoch
+        assert Counter(r["sample_id"] for r in rows_e) == Counter(list(gold))  # each sample once per epoch
         assert {r["step"] for r in rows_e} == steps
     for r in traj:
         assert r["rollouts"] == 4 == len(r["rewards"])
