@@ -19,7 +19,7 @@ class CanonicalConfig:
     """``min_similarity``: cosine floor below which a free-text skill maps to nothing (it is then a
     candidate for ``skills discover``); ``cross_domain``: also search the cross-domain entries."""
 
-    min_similarity: float = 0.5
+    min_similarity: float = 0.45
     cross_domain: bool = True
 
 
