@@ -30,11 +30,17 @@ def test_catalog_shape() -> None:
 
 
 def test_catalog_embeddings_cached_on_disk(isolated_user_dir: Path) -> None:
+    import numpy as np
+
+    from sample_forge.skills.catalog import _catalog_vectors
+
+    _catalog_vectors.cache_clear()  # other tests filled the in-memory cache from their own user dir
     cat = load_catalog()
     vecs = cat.embeddings()
     assert vecs.shape == (len(cat), 384)
-    assert list(isolated_user_dir.glob("cache/skill_catalog_*.npy")) or \
-        any(isolated_user_dir.rglob("skill_catalog_*.npy"))
+    [cached] = isolated_user_dir.rglob(f"skill_catalog_{cat.fingerprint}.npy")
+    _catalog_vectors.cache_clear()
+    assert np.array_equal(np.load(cached), vecs) and np.array_equal(cat.embeddings(), vecs)
 
 
 def test_shipped_thresholds_cover_all_groups() -> None:
