@@ -86,3 +86,30 @@ def test_failures_are_recorded_not_guessed(fault_server: FaultServer, tmp_path: 
     assert tag.failures["Geometry"].startswith("llm: length")
     for cat in set(CATEGORIES) - {"Geometry"}:
         assert tag.failures[cat] == "parse: no <answer></answer> tags"
+
+
+@pytest.mark.llm
+def test_tag_command_llm_method(llama_server: LlamaServer, llama_config: Path, tmp_path: Path) -> None:
+    import orjson
+    from click.testing import CliRunner
+
+    from sample_forge.cli.main import cli
+    from sample_forge.tables import read_rows
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_bytes(orjson.dumps(PROBLEMS[0].to_dict()) + b"\n")
+    out = tmp_path / "tags.jsonl"
+    args = ["tag", str(pool), "--out", str(out), "--model", "llama", "--max-tokens", "16", "--quiet"]
+    r = CliRunner().invoke(cli, args)  # --model implies the llm method
+    assert r.exit_code == 0, r.output
+    [row] = read_rows(out)
+    assert row["method"] == "llm" and set(row["failures"]) == set(CATEGORIES)
+    failed = [c for c, why in row["failures"].items() if why]
+    assert all(row["raw"][c] == [] for c in failed)
+    n_llm = sum(1 for c in failed if row["failures"][c].startswith("llm: "))
+    failures_file = tmp_path / "tags.jsonl.failures.jsonl"
+    assert (len(failures_file.read_text().splitlines()) if failures_file.exists() else 0) == n_llm
+    r = CliRunner().invoke(cli, ["tag", str(pool), "--model", "llama", "--max-tokens", "16",
+                                 "--explain", "p-add"])
+    assert r.exit_code == 0, r.output
+    assert "problem p-add" in r.output and r.output.count("call failed") + r.output.count("answer") >= 5

@@ -155,7 +155,7 @@ def _explain(problem: Any, method: str, model: str | None, cat: Any, thresholds:
         with get_model(model) as m:
             tagger = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens))
             rows = tagger.raw_answers([problem])
-            [t] = tagger.tag([problem])
+            [t] = tagger.tags_from_answers([problem], rows)
         for row in rows:
             c = row["category"]
             out(f"  {c}: " + (f"call failed: {row['error']}" if row["error"] else

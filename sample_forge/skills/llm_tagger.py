@@ -63,8 +63,14 @@ class LLMTagger:
 
     def tag(self, problems: Sequence[Problem], *, progress: bool = False,
             failures_path: str | Path | None = None) -> list[SkillTag]:
+        rows = self.raw_answers(problems, progress=progress, failures_path=failures_path)
+        return self.tags_from_answers(problems, rows)
+
+    def tags_from_answers(self, problems: Sequence[Problem], rows: list[dict[str, Any]]
+                          ) -> list[SkillTag]:
+        """Parse and canonicalize the rows of ``raw_answers``."""
         tags = {p.id: SkillTag(problem_id=p.id, method="llm") for p in problems}
-        for row in self.raw_answers(problems, progress=progress, failures_path=failures_path):
+        for row in rows:
             tag = tags[row["problem_id"]]
             if row["error"] is not None:
                 tag.failures[row["category"]] = f"llm: {row['error']}"
