@@ -17,7 +17,7 @@ from sample_forge.export.manifest import build_manifest, write_manifest
 from sample_forge.export.openrlhf import input_label_rows, roll_rows, write_jsonl, write_reward_func
 from sample_forge.export.samples import ExportSample
 from sample_forge.export.templates import Template, load_template
-from sample_forge.export.trl import trl_rows, trl_solution, write_trl
+from sample_forge.export.trl import trl_rows, trl_solution
 from sample_forge.export.verl import verl_rows, write_verl
 
 __all__ = ["ExportConfig", "ExportResult", "export", "export_rows", "prepare_samples", "TRAINERS",
@@ -145,7 +145,7 @@ def export_rows(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike[st
             data_paths[t] = files[t][0]
         elif t == "trl":
             trows = trl_rows(samples, repeat=cfg.repeat)
-            files[t], counts[t] = write_trl(trows, d), len(trows)
+            files[t], counts[t] = write_jsonl(trows, d), len(trows)
             data_paths[t] = d  # `trl grpo --dataset_name DIR` loads the directory's JSONL as split "train"
         elif t in ("openrlhf", "slime"):
             irows = input_label_rows(samples, repeat=cfg.repeat)

@@ -7,14 +7,12 @@ would parse as ``3``. ``$\\boxed{answer}$`` parses whole, and a completion equal
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sample_forge.answers import extract_boxed
 from sample_forge.export.samples import ExportSample
-from sample_forge.tables import write_rows
 
-__all__ = ["trl_rows", "write_trl", "trl_solution"]
+__all__ = ["trl_rows", "trl_solution"]
 
 
 def trl_solution(answer: str) -> str:
@@ -37,7 +35,3 @@ def trl_rows(samples: Sequence[ExportSample], *, repeat: int) -> list[dict[str, 
     return rows
 
 
-def write_trl(rows: list[dict[str, Any]], out_dir: Path, stem: str = "train") -> list[Path]:
-    path = out_dir / f"{stem}.jsonl"
-    write_rows(path, rows)
-    return [path]

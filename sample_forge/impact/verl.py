@@ -21,7 +21,7 @@ import math
 import os
 import re
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,18 @@ class _Shard:
         if not self._batch(buf, starts, ends):
             self._one_by_one([buf[a:b] for a, b in zip(starts, ends)], path, where, False)
 
+    def _learn_tails(self, tails: Iterable[bytes]) -> bool:
+        """Give each new ``"score": …}`` tail a code; False when one is not a plain tail."""
+        tcode = self.tail_code
+        for t in tails:
+            if t not in tcode:
+                parsed = _parse_tail(t)
+                if parsed is None:
+                    return False
+                tcode[t] = len(self.tail_values)
+                self.tail_values.append(parsed)
+        return True
+
     def _batch(self, buf: bytes, starts: list[int], ends: list[int]) -> bool:
         """All lines at once, with C-level bytes methods bounded to each line (nothing but the
         prompt key and the ~30-byte tail of a line is ever copied) in list comprehensions.
@@ -165,24 +177,14 @@ class _Shard:
         tcode = self.tail_code
         get_code = tcode.get
         # a new step file brings new tails: learn them from both ends of the buffer first
-        for a, b in zip(starts[:32] + starts[-32:], ends[:32] + ends[-32:]):
-            t = buf[rfind(b'"score": ', a, b):b]
-            if t not in tcode:
-                parsed = _parse_tail(t)
-                if parsed is None:
-                    return False
-                tcode[t] = len(self.tail_values)
-                self.tail_values.append(parsed)
+        if not self._learn_tails(buf[rfind(b'"score": ', a, b):b]
+                                 for a, b in zip(starts[:32] + starts[-32:], ends[:32] + ends[-32:])):
+            return False
         codes = [get_code(buf[rfind(b'"score": ', a, b):b], -1) for a, b in zip(starts, ends)]
         if min(codes) < 0:
             tails = [buf[rfind(b'"score": ', a, b):b] for a, b in zip(starts, ends)]
-            for t in set(tails):
-                if t not in tcode:
-                    parsed = _parse_tail(t)
-                    if parsed is None:
-                        return False
-                    tcode[t] = len(self.tail_values)
-                    self.tail_values.append(parsed)
+            if not self._learn_tails(set(tails)):
+                return False
             codes = [get_code(t) for t in tails]
             del tails
         if self.id_pat is None:
