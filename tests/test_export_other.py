@@ -143,3 +143,10 @@ def test_openrlhf_reward_func_scores_completions(tmp_path: Path) -> None:
     out = mod.reward_func([prompt + " so \\boxed{\\sqrt{3}/2}", prompt + " so \\boxed{2}", prompt + " no idea"],
                           [prompt] * 3, [label] * 3)
     assert out["rewards"].tolist() == [1.0, 0.0, 0.0]
+    # off the main thread math-verify's alarm cannot work: the batch goes to a child process
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as ex:
+        out = ex.submit(mod.reward_func, [prompt + " so \\boxed{2}", prompt + " so \\boxed{\\sqrt{3}/2}"],
+                        [prompt] * 2, [label] * 2).result()
+    assert out["rewards"].tolist() == [0.0, 1.0]
