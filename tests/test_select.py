@@ -99,6 +99,26 @@ def test_join_on_normalized_text_and_report_failures(tmp_path: Path) -> None:
     assert "no scores row" in reasons[("pool", "p2")]
 
 
+def test_bad_score_is_one_input_error_and_duplicate_scores_are_reported(tmp_path: Path) -> None:
+    pool = tmp_path / "pool.jsonl"
+    write_rows(pool, [{"id": "p1", "problem": "2x = 4?", "answer": "2", "subject": "Algebra", "lim": "high"}])
+    with pytest.raises(InputError) as e:
+        select("polymath", pool=pool)
+    assert (e.value.path, e.value.line, e.value.field) == (str(pool), 1, "lim")
+    write_rows(pool, [{"id": "p1", "problem": "2x = 4?", "answer": "2", "subject": "Algebra"}])
+    scores = tmp_path / "scores.jsonl"
+    write_rows(scores, [{"id": "p1", "lim": 0.7}, {"id": "p1", "lim": 0.95}])
+    sel = select("polymath", pool=pool, scores=scores)
+    assert [r["scores"]["lim"] for r in sel.rows] == [0.7]
+    assert [(u["table"], u["line"]) for u in sel.unjoined] == [("scores", 2)]
+    assert "duplicate" in sel.unjoined[0]["reason"]
+    res = CliRunner().invoke(cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")])
+    assert res.exit_code == 0 and "duplicate scores row" in res.output
+    write_rows(scores, [{"id": "p1", "lim": [0.7]}])
+    res = CliRunner().invoke(cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")])
+    assert res.exit_code == 1 and res.output.strip() == f"Error: {scores}:1, field 'lim': not a number: '[0.7]'"
+
+
 def test_columns_mapping_for_unknown_names(tmp_path: Path) -> None:
     pool = tmp_path / "pool.csv"
     write_rows(pool, [{"qid": "1", "question": "2+3?", "gold": "5", "area": "Number Theory", "impact": "0.61"},

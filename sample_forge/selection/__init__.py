@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sample_forge.selection.columns import normalize_row, normalize_text
-from sample_forge.selection.join import JoinResult, join_tables, read_table
+from sample_forge.selection.join import SCORE_KEYS, JoinResult, join_tables, read_table
 from sample_forge.selection.rules import (
     PolymathConfig,
     TopConfig,
@@ -61,8 +61,8 @@ def select(rule: str, *, pool: PathLike | None = None, scores: PathLike | None =
         return Selection(rows, rejected=rejected, n_pool=len(cands))
     if pool is None:
         raise SampleForgeError(f"rule '{rule}' needs a pool table")
-    pool_rows = read_table(pool, columns, need=("problem",))
-    score_rows = read_table(scores, columns) if scores is not None else None
+    pool_rows = read_table(pool, columns, need=("problem",), numeric=SCORE_KEYS)
+    score_rows = read_table(scores, columns, numeric=SCORE_KEYS) if scores is not None else None
     skill_rows = read_table(skills) if skills is not None else None
     joined: JoinResult = join_tables(pool_rows, score_rows, skill_rows)
     if rule == "polymath":

@@ -28,9 +28,10 @@ class JoinResult:
 
 
 def read_table(path: str | os.PathLike[str], mapping: Mapping[str, str] | None = None,
-               *, need: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+               *, need: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Rows of a table with our column names filled in; ``_line`` is the 1-based row number.
-    A row missing a needed field is an InputError naming file, line and field."""
+    A row missing a ``need`` field, or with a ``numeric`` one that is not a number, is an InputError
+    naming file, line and field."""
     out = []
     for i, raw in enumerate(iter_rows(path), start=1):
         row = normalize_row(raw, mapping)
@@ -38,11 +39,25 @@ def read_table(path: str | os.PathLike[str], mapping: Mapping[str, str] | None =
             if row.get(f) is None or (isinstance(row.get(f), str) and not row[f].strip()):
                 raise InputError(f"missing {f} (columns: {', '.join(sorted(raw))}; map one with "
                                  f"--columns {f}=NAME)", path=str(path), line=i, field=f)
+        for f in numeric:
+            row[f] = _number(row.get(f), path, i, f)
         if row.get("id") is None:
             row["id"] = str(i - 1)  # 0-based row number, like verl's extra_info.index
         row["_line"] = i
         out.append(row)
     return out
+
+
+def _number(v: Any, path: str | os.PathLike[str], line: int, field: str) -> Any:
+    """A score as a float (CSV cells are text; empty is missing); anything else is an InputError."""
+    if isinstance(v, str):
+        try:
+            return float(v) if v.strip() else None
+        except ValueError:
+            pass
+    elif v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+        return v
+    raise InputError(f"not a number: {str(v)[:40]!r}", path=str(path), line=line, field=field)
 
 
 def _index(rows: Iterable[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
@@ -90,6 +105,11 @@ def join_tables(pool: list[dict[str, Any]], scores: list[dict[str, Any]] | None 
             if target is None:
                 unjoined.append({"table": table, "id": r.get(key) or r.get("id"), "line": r.get("_line"),
                                  "reason": "no pool row with this id or problem text"})
+                continue
+            if target["id"] in sink:
+                unjoined.append({"table": table, "id": r.get(key) or r.get("id"), "line": r.get("_line"),
+                                 "reason": f"duplicate {table} row for pool id {target['id']} (the first "
+                                           f"is used)"})
                 continue
             sink[target["id"]] = r
 
