@@ -218,11 +218,18 @@ def test_hf_local_dataset_folder(tmp_path):
 @pytest.mark.parametrize("source", ["hf:EleutherAI/hendrycks_math", "hf:HuggingFaceH4/MATH-500",
                                     "hf:DigitalLearningGmbH/MATH-lighteval@test"])
 def test_offline_hub_is_one_clear_line(source, tmp_path, monkeypatch):
+    import datasets.config
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # nothing cached
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
+    # `datasets` reads these at import; patched so a machine that has the data, or reaches the hub
+    # (CI may), still takes the offline path instead of downloading
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf" / "datasets")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     r = CliRunner().invoke(cli, ["pool", "-s", source, "-o", str(tmp_path / "o.parquet")])
-    if r.exit_code == 0:  # `datasets` was imported before HF_HOME moved and this machine has it
-        pytest.skip(f"{source} is in the local cache here")
     assert r.exit_code == 1
     lines = [x for x in r.output.splitlines() if x.strip()]
     assert len(lines) == 1, r.output
