@@ -29,8 +29,6 @@ def _top_skill_rate(tagger: EmbedTagger, problems: list[Problem]) -> float:
 
 
 def test_demo_pool_top_skill_in_subject_category(tagger: EmbedTagger) -> None:
-    if not DEMO.exists():
-        pytest.skip("data/demo/pool.jsonl not written yet")
     problems = load_pool(DEMO)
     rate = _top_skill_rate(tagger, problems)
     print(f"demo pool: top skill in the subject's category for {rate:.1%} of {len(problems)} problems")
