@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,12 +109,36 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
+def _matches(value: Any, tp: Any) -> bool:
+    """Whether a TOML value fits a setting's annotation (str, int, float, bool, lists, dicts, X | None)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_matches(k, args[0]) and _matches(v, args[1])
+                                               for k, v in value.items())
+    if tp in (int, float):  # bool is an int to Python, not to a recipe
+        return isinstance(value, (int, float) if tp is float else int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
 def _build(cls: type, data: dict[str, Any], path: str, section: str) -> Any:
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(names))
     if unknown:
         raise InputError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(names)}",
                          path=path, field=section)
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        if not _matches(value, hints[key]):
+            tp = hints[key]
+            want = tp.__name__ if typing.get_origin(tp) is None and isinstance(tp, type) else str(tp)
+            raise InputError(f"expected {want}, got {type(value).__name__} {value!r}", path=path,
+                             field=f"{section}.{key}")
     return cls(**data)
 
 
@@ -132,7 +158,9 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key == "run_dir":
-            kwargs["run_dir"] = str(value)
+            if not isinstance(value, str):
+                raise InputError(f"expected a path (string), got {value!r}", path=str(p), field=key)
+            kwargs["run_dir"] = value
         elif key in sections:
             if not isinstance(value, dict):
                 raise InputError("expected a [table]", path=str(p), field=key)

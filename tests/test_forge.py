@@ -85,3 +85,18 @@ def test_forge_dry_run_and_bad_recipe(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="unknown section"):
         (tmp_path / "b2.toml").write_text("[pol]\n")
         load_recipe(tmp_path / "b2.toml")
+
+
+def test_recipe_setting_of_the_wrong_type_is_one_line(tmp_path):
+    cases = {"[pool]\nsource = 3\n": "pool.source", "[select]\ntop = true\n": "select.top",
+             "[export]\nto = ['verl', 3]\n": "export.to", "[score]\nsteps_per_epoch = '8'\n": "score.steps_per_epoch",
+             "run_dir = 5\n": "run_dir"}
+    for text, field in cases.items():
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        r = CliRunner().invoke(cli, ["forge", str(bad), "--dry-run"])
+        assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+        assert r.output.strip().startswith(f"Error: {bad}, field '{field}': expected"), r.output
+    ok = tmp_path / "ok.toml"
+    ok.write_text("[select]\nthreshold = 1\n[pool]\nlevels = [1, 2]\nmap = {problem = 'q'}\n")
+    assert load_recipe(ok).select.threshold == 1 and load_recipe(ok).pool.map == {"problem": "q"}
