@@ -85,3 +85,18 @@ def test_report_renders_in_headless_chromium(tmp_path):
                           "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert 'alt="learning curves"' in dom and 's3' in dom
     assert "<script>alert" not in dom
+
+
+def test_corrupt_run_files_are_one_input_error(tmp_path: Path) -> None:
+    from sample_forge.errors import InputError
+
+    run = _make_run(tmp_path / "run")
+    run.manifest.write_text('{"files": ')
+    with pytest.raises(InputError) as e:
+        build_report(run.root)
+    assert e.value.path == str(run.manifest) and "not valid JSON" in str(e.value)
+    run.manifest.unlink()
+    run.markers.mkdir()
+    (run.markers / "pool.json").write_text("[1]")
+    with pytest.raises(InputError, match="must be a JSON object"):
+        build_report(run.root)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from sample_forge import __version__
-from sample_forge.errors import SampleForgeError
+from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.report import figures
 from sample_forge.rundir import RunDir
 from sample_forge.subjects import CATEGORIES
@@ -23,6 +23,13 @@ __all__ = ["build_report"]
 
 def _rows(path: Path) -> list[dict[str, Any]]:
     return read_rows(path) if path.exists() else []
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg})", path=str(path), line=e.lineno) from None
 
 
 def _b64(png: bytes | None) -> str | None:
@@ -61,11 +68,13 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *,
     scores = _rows(run.scores)
     selection = _rows(run.selection)
     candidates = _rows(run.candidates) + _rows(run.rejects)
-    manifest = json.loads(run.manifest.read_text()) if run.manifest.exists() else None
+    manifest = _json(run.manifest) if run.manifest.exists() else None
     stages = []
     if run.markers.is_dir():
         for m in sorted(run.markers.glob("*.json"), key=lambda p: p.stat().st_mtime):
-            d = json.loads(m.read_text())
+            d = _json(m)
+            if not isinstance(d, dict):
+                raise InputError("a stage marker must be a JSON object", path=str(m))
             stages.append({"name": m.stem, "finished": d.get("finished", ""), "counts": d.get("counts", {})})
 
     chosen_ids = [str(r["id"]) for r in selection]
