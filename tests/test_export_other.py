@@ -150,3 +150,15 @@ def test_openrlhf_reward_func_scores_completions(tmp_path: Path) -> None:
         out = ex.submit(mod.reward_func, [prompt + " so \\boxed{2}", prompt + " so \\boxed{\\sqrt{3}/2}"],
                         [prompt] * 2, [label] * 2).result()
     assert out["rewards"].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("row, field", [({"id": "a", "problem": ["x"], "answer": "2"}, "problem"),
+                                        ({"id": "a", "problem": "1+1?", "answer": ["2"]}, "answer")])
+def test_non_text_problem_or_answer_is_refused_not_stringified(tmp_path: Path, row: dict, field: str) -> None:
+    src = tmp_path / "sel.jsonl"
+    write_rows(src, [row])
+    res = CliRunner().invoke(cli, ["export", str(src), "--to", "verl", "-o", str(tmp_path / "exp"), "-q"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.output.strip() == f"Error: {src}:1, field '{field}': sample a: {field} must be " + \
+        ("text, got list" if field == "problem" else "text or a number, got list")
+    assert not (tmp_path / "exp" / "verl" / "train.parquet").exists()

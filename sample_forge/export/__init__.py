@@ -71,6 +71,9 @@ def prepare_samples(rows: Sequence[Mapping[str, Any]], template: Template, *, fo
         line = r.get("_line")
         sid = str(r.get("id") if r.get("id") is not None else pos)
         problem = r.get("problem")
+        if problem is not None and not isinstance(problem, str):  # str() would export a Python repr
+            raise InputError(f"sample {sid}: problem must be text, got {type(problem).__name__}",
+                             path=path, line=line, field="problem")
         if not problem or not str(problem).strip():
             raise InputError(f"sample {sid} has no problem text", path=path, line=line, field="problem")
         answer = r.get("answer")
@@ -80,6 +83,9 @@ def prepare_samples(rows: Sequence[Mapping[str, Any]], template: Template, *, fo
             answer = extract_boxed(str(r["solution"]))  # MATH-style rows: the answer is the last \boxed{}
             if answer:
                 notes.append(f"sample {sid}: answer taken from the solution's last \\boxed{{}}: {answer}")
+        if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (str, int, float))):
+            raise InputError(f"sample {sid}: answer must be text or a number, got {type(answer).__name__}",
+                             path=path, line=line, field="answer")
         if answer is None or not str(answer).strip():
             raise InputError(f"sample {sid} has no answer: every rollout would get reward 0",
                              path=path, line=line, field="answer")
