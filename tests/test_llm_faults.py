@@ -235,6 +235,29 @@ def test_api_key_never_stored(fault_server: FaultServer, tmp_path: Path,
     assert secret not in caplog.text and secret.encode() not in failures.read_bytes()
 
 
+def test_key_inside_base_url_is_masked(fault_server: FaultServer, tmp_path: Path,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Some gateways take the key in the URL (?api-key=KEY): it is never shown."""
+    secret = "sk-url-SECRET-77aa19"
+    url = fault_server.script("urlkey", ["ok", "500", "500"]) + f"?api-key={secret}"
+    errors = []
+    with caplog.at_level(logging.DEBUG), model_for(url, tmp_path, max_retries=1, max_concurrency=1) as m:
+        m.complete(MSG, max_tokens=16)
+        try:
+            m.complete(MSG, max_tokens=16, index=1)
+        except LLMError as e:
+            errors.append(str(e))
+        assert secret not in repr(m) and secret not in repr(m.config) and "api-key=***" in m.shown_endpoint
+    assert fault_server.counts["urlkey"] == 3
+    assert len(errors) == 1 and "api-key=***" in errors[0] and secret not in errors[0]
+    db = default_cache_path()
+    blobs = [p.read_bytes() for p in db.parent.glob(db.name + "*")]
+    assert blobs and all(secret.encode() not in b for b in blobs)
+    # (the openai client's own DEBUG lines print its request URLs; ours never do)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("sample_forge")]
+    assert ours and all(secret not in line for line in ours)
+
+
 def test_missing_key_env_is_clear(fault_server: FaultServer, tmp_path: Path) -> None:
     url = fault_server.script("nokey", [])
     with model_for(url, tmp_path, extra='api_key_env = "SF_UNSET_KEY_VAR"\n') as m, \

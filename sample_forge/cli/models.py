@@ -91,7 +91,7 @@ def list_cmd() -> None:
     \b
     Example:  sample-forge models list
     """
-    from sample_forge.llm.config import ENV_NAME, LOCAL, load_configs, resolve_config
+    from sample_forge.llm.config import ENV_NAME, LOCAL, load_configs, resolve_config, safe_url
     from sample_forge.paths import config_path
 
     configs, default = load_configs()
@@ -105,7 +105,7 @@ def list_cmd() -> None:
         key = "-" if not c.api_key_env else (
             f"{c.api_key_env} ({'set' if os.environ.get(c.api_key_env) else 'UNSET'})")
         table.append((c.name + (" *" if c.name == chosen else ""), c.model,
-                      c.base_url or ("in-process" if c.backend == "local" else "api.openai.com"),
+                      safe_url(c.base_url) or ("in-process" if c.backend == "local" else "api.openai.com"),
                       str(c.max_concurrency), f"{c.price_in:g}", f"{c.price_out:g}", key))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     click.echo(f"config: {config_path()}")

@@ -26,7 +26,7 @@ from typing import Any
 from sample_forge.errors import SampleForgeError
 from sample_forge.llm.budget import Budget, call_cost
 from sample_forge.llm.cache import Cache, payload_hash, sample_key
-from sample_forge.llm.config import ModelConfig
+from sample_forge.llm.config import ModelConfig, safe_url
 from sample_forge.records import Completion
 
 __all__ = ["Model", "Request", "Result", "LLMError", "BudgetExceeded", "MalformedResponse"]
@@ -114,6 +114,11 @@ class Model:
     def endpoint(self) -> str:
         """Where the model is served; part of the cache key (same model id elsewhere = other model)."""
         raise NotImplementedError
+
+    @property
+    def shown_endpoint(self) -> str:
+        """``endpoint`` with credentials masked: the form for messages, logs and the cache's columns."""
+        return safe_url(self.endpoint) or ""
 
     async def _achat(self, messages: list[dict[str, Any]], *, n: int, temperature: float,
                      max_tokens: int, seed: int | None) -> ChatReply:
@@ -325,7 +330,7 @@ class Model:
                                    model=reply.model or cfg.model)
                     slots[j] = c
                     if self.cache is not None:
-                        self.cache.put(sample_key(phash, req.index + j), self.endpoint, c)
+                        self.cache.put(sample_key(phash, req.index + j), self.shown_endpoint, c)
             if n_empty or not got:
                 malformed += 1
                 if malformed > cfg.max_retries:
@@ -339,8 +344,9 @@ class Model:
             log.debug("LLM call to %s failed (%s): %s", self.name, status, error)
         if self.cache is None:
             return
-        self.cache.log_call(phash=phash, model=self.config.model, base_url=self.endpoint, params=params,
-                            messages=req.messages, status=status, error=error, response=response,
+        self.cache.log_call(phash=phash, model=self.config.model, base_url=self.shown_endpoint,
+                            params=params, messages=req.messages, status=status, error=error,
+                            response=response,
                             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                             latency_s=latency_s, cost_usd=cost_usd)
 

@@ -31,13 +31,32 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["ModelConfig", "load_configs", "resolve_config", "LOCAL", "ENV_NAME"]
+__all__ = ["ModelConfig", "load_configs", "resolve_config", "safe_url", "LOCAL", "ENV_NAME"]
 
 LOCAL = "local"
 ENV_NAME = "env"  # the model described by OPENAI_BASE_URL / OPENAI_API_KEY / OPENAI_MODEL
 
 
-@dataclass(frozen=True)
+def safe_url(url: str | None) -> str | None:
+    """``url`` with any password and query values masked, for messages, logs, caches and repr()
+    (some gateways take the key as ``https://user:KEY@host`` or ``?api-key=KEY``)."""
+    if not url:
+        return url
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        u = urlsplit(url)
+        netloc = u.netloc
+        if "@" in netloc:
+            user, host = netloc.rsplit("@", 1)
+            netloc = f"{user.split(':', 1)[0]}:***@{host}" if ":" in user else f"***@{host}"
+        query = urlencode([(k, "***") for k, _ in parse_qsl(u.query, keep_blank_values=True)], safe="*")
+        return urlunsplit((u.scheme, netloc, u.path, query, u.fragment))
+    except ValueError:
+        return "<unparseable url>"
+
+
+@dataclass(frozen=True, repr=False)
 class ModelConfig:
     """How to reach one model. ``api_key_env`` names an environment variable; the key itself is
     read only when the client is built and is never stored, logged or cached."""
@@ -52,6 +71,11 @@ class ModelConfig:
     timeout: float = 60.0
     max_retries: int = 3
     backend: str = "openai"  # "openai" | "local"
+
+    def __repr__(self) -> str:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["base_url"] = safe_url(self.base_url)
+        return f"ModelConfig({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
 
 
 _FIELDS = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "backend"}

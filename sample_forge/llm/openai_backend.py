@@ -68,17 +68,17 @@ class OpenAIModel(Model):
         try:
             raw = await client.chat.completions.with_raw_response.create(**kwargs)
         except openai.APIStatusError as e:
-            raise LLMError(f"HTTP {e.status_code} from {self.endpoint} after {tries} retries: "
+            raise LLMError(f"HTTP {e.status_code} from {self.shown_endpoint} after {tries} retries: "
                            f"{_short(e.message)}") from None
         except openai.APITimeoutError as e:
             refused = _connect_failure(e)
             if refused is not None:  # the aiohttp transport reports a refused connection as a timeout
-                raise LLMError(f"cannot connect to {self.endpoint} after {tries} retries: "
+                raise LLMError(f"cannot connect to {self.shown_endpoint} after {tries} retries: "
                                f"{_short(refused)}") from None
-            raise LLMError(f"timed out after {self.config.timeout:g}s from {self.endpoint} "
+            raise LLMError(f"timed out after {self.config.timeout:g}s from {self.shown_endpoint} "
                            f"({tries} retries)") from None
         except openai.APIConnectionError as e:
-            raise LLMError(f"cannot connect to {self.endpoint} after {tries} retries: "
+            raise LLMError(f"cannot connect to {self.shown_endpoint} after {tries} retries: "
                            f"{_short(str(e.__cause__ or e))}") from None
         body = raw.http_response.content
         return parse_chat_body(body)
