@@ -100,3 +100,11 @@ def test_corrupt_run_files_are_one_input_error(tmp_path: Path) -> None:
     (run.markers / "pool.json").write_text("[1]")
     with pytest.raises(InputError, match="must be a JSON object"):
         build_report(run.root)
+
+
+def test_a_directory_without_run_files_is_refused(tmp_path: Path) -> None:
+    from sample_forge.errors import SampleForgeError
+
+    with pytest.raises(SampleForgeError, match="not a run directory"):
+        build_report(tmp_path)
+    assert not (tmp_path / "report.html").exists()

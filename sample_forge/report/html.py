@@ -62,6 +62,11 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *,
     run = RunDir(Path(run_dir))
     if not run.root.is_dir():
         raise SampleForgeError(f"{run.root}: not a run directory")
+    known = (run.pool, run.tags, run.scores, run.curves, run.selection, run.candidates, run.rejects,
+             run.manifest, run.markers)
+    if not any(p.exists() for p in known):
+        raise SampleForgeError(f"{run.root}: not a run directory (none of pool.parquet, tags.jsonl, "
+                               f"scores.jsonl, selection.jsonl, candidates.jsonl, export/ in it)")
     import jinja2
 
     tags = _rows(run.tags)
