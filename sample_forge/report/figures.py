@@ -63,6 +63,7 @@ def curves_png(mean_curve: Sequence[float], chosen: dict[str, Sequence[float]],
     for sid, acc in chosen.items():
         ax.plot(np.arange(1, len(acc) + 1), acc, lw=2, marker="o", ms=3, label=f"chosen {sid}")
     ax.set_xlabel("epoch")
+    ax.set_xticks(ep)
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title("Learning curves in the pilot run")

@@ -32,6 +32,11 @@ def _json(path: Path) -> Any:
         raise InputError(f"not valid JSON ({e.msg})", path=str(path), line=e.lineno) from None
 
 
+def _num(v: Any) -> Any:
+    """Floats to 4 significant digits for reading; everything else as is (and still escaped)."""
+    return f"{v:.4g}" if isinstance(v, float) else v
+
+
 def _b64(png: bytes | None) -> str | None:
     return base64.b64encode(png).decode() if png else None
 
@@ -93,6 +98,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *,
     }
     env = jinja2.Environment(loader=jinja2.PackageLoader("sample_forge", "report"),
                              autoescape=True, undefined=jinja2.ChainableUndefined)
+    env.filters["num"] = _num
     html = env.get_template("template.html.j2").render(
         title=run.root.name,
         run_dir=str(run.root),
