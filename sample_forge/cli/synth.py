@@ -80,6 +80,9 @@ def _index(against: tuple[str, ...], bench_root: str | None, bench_config: str |
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None, help="Rejected candidates with reasons.")
 @click.option("--prime", is_flag=True, help="Pick the accepted candidate with the broadest skill spectrum.")
 @click.option("--budget-usd", type=click.FloatRange(0), default=None, help="Stop new LLM calls past this spend.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the LLM cache/log (pays again).")
+@click.option("--cache-db", type=click.Path(dir_okay=False), default=None,
+              help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @quiet_option
 @domain_errors
@@ -88,7 +91,8 @@ def synthesize(skills: str, n: int, generators: str, style: str, domain: str, so
                against: tuple[str, ...], bench_root: str | None, bench_config: str | None, ngram: int,
                ngram_threshold: float, cosine: float, no_embed: bool, tag_method: str, tag_model: str | None,
                no_skills_check: bool, max_tokens: int, solve_max_tokens: int, out: str, rejects: str | None,
-               prime: bool, budget_usd: float | None, as_json: bool, quiet: bool) -> None:
+               prime: bool, budget_usd: float | None, no_cache: bool, cache_db: str | None, as_json: bool,
+               quiet: bool) -> None:
     """Write new problems with generator LLMs and validate them (form, decontamination, near-duplicates,
     joint solving, learnability, skills). Re-running the same command pays nothing for finished calls.
 
@@ -110,7 +114,8 @@ def synthesize(skills: str, n: int, generators: str, style: str, domain: str, so
                       solvers=_csv(solvers), k=k, min_agreement=min_agreement, target_model=target_model,
                       target_k=target_k, pass_band=_band(pass_band), answer=answer, gen_max_tokens=max_tokens,
                       solve_max_tokens=solve_max_tokens, tag_method=tag_method, tag_model=tag_model,
-                      check_skills=not no_skills_check, budget_usd=budget_usd)
+                      check_skills=not no_skills_check, budget_usd=budget_usd,
+                      cache=False if no_cache else (cache_db or True))
     index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed) if against else None
     run = run_synth(cfg, index=index, log=lambda m: con.print(m))
     why = None

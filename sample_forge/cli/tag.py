@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from sample_forge.cli.common import console, domain_errors, progress, quiet_option
+from sample_forge.cli.models import LLMOptions, llm_options
 
 __all__ = ["tag", "skills"]
 
@@ -45,7 +46,7 @@ def tag() -> None:
 @click.option("--method", type=click.Choice(["llm", "embed"]), default=None,
               help="llm: the paper's prompt, one call per category (default when a model is "
                    "configured); embed: offline embedding tagger.")
-@click.option("--model", default=None, help="LLM name (see `sample-forge models`); implies llm.")
+@llm_options
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Skill catalog YAML (default: the shipped data/skills.yaml).")
 @click.option("--thresholds", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -62,7 +63,7 @@ def tag() -> None:
               help="Saliency statistics (JSON): skill frequencies per category and subject.")
 @quiet_option
 @domain_errors
-def run(pool_path: str, out: str | None, method: str | None, model: str | None, catalog: str | None,
+def run(pool_path: str, out: str | None, method: str | None, llm: LLMOptions, catalog: str | None,
         thresholds: str | None, top_k: int, max_tokens: int, limit: int | None, failures: str | None,
         explain_id: str | None, plot: str | None, plot_kind: str, stats_path: str | None,
         quiet: bool) -> None:
@@ -75,13 +76,13 @@ def run(pool_path: str, out: str | None, method: str | None, model: str | None, 
 
     con = console(quiet)
     problems = load_pool(pool_path, limit=limit)
-    method = method or default_method(model)
+    method = method or default_method(llm.model)
     cat = load_catalog(catalog)
     if explain_id is not None:
         chosen = [p for p in problems if p.id == explain_id]
         if not chosen:
             raise SampleForgeError(f"{pool_path}: no problem with id '{explain_id}'")
-        _explain(chosen[0], method, model, cat, thresholds, top_k, max_tokens)
+        _explain(chosen[0], method, llm, cat, thresholds, top_k, max_tokens)
         if out is None:
             return
     if out is None:
@@ -101,11 +102,10 @@ def run(pool_path: str, out: str | None, method: str | None, model: str | None, 
         for _ in bar:
             pass
     else:
-        from sample_forge.llm import get_model
         from sample_forge.skills import Canonicalizer, LLMTagConfig, LLMTagger
 
         failures = failures or f"{out}.failures.jsonl"
-        with get_model(model) as m:
+        with llm.get_model() as m:
             tags = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens)).tag(
                 problems, progress=not quiet, failures_path=failures)
     n = write_rows(out, (_row(t) for t in tags))
@@ -134,7 +134,7 @@ def _row(t: Any) -> dict[str, Any]:
     return d
 
 
-def _explain(problem: Any, method: str, model: str | None, cat: Any, thresholds: str | None,
+def _explain(problem: Any, method: str, llm: LLMOptions, cat: Any, thresholds: str | None,
              top_k: int, max_tokens: int) -> None:
     from sample_forge.skills import EmbedConfig, EmbedTagger, load_thresholds
 
@@ -148,11 +148,10 @@ def _explain(problem: Any, method: str, model: str | None, cat: Any, thresholds:
             out(f"  {group} (threshold {info['threshold']:.3f}{margin}): chosen {t.canonical.get(group, [])}")
             out("    best: " + "; ".join(f"{n} {s:.3f}" for n, s in info["best"]))
     else:
-        from sample_forge.llm import get_model
         from sample_forge.skills import Canonicalizer, LLMTagConfig, LLMTagger
         from sample_forge.skills.parse import parse_answer
 
-        with get_model(model) as m:
+        with llm.get_model() as m:
             tagger = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens))
             rows = tagger.raw_answers([problem])
             [t] = tagger.tags_from_answers([problem], rows)

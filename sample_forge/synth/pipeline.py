@@ -48,6 +48,7 @@ class SynthConfig:
     check_skills: bool = True
     near_dup_cosine: float = 0.95
     budget_usd: float | None = None
+    cache: bool | str = True  # the LLM cache: True = default file, a path, or False (--no-cache)
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.k < 1:
@@ -140,7 +141,8 @@ def synthesize(cfg: SynthConfig, *, index: Any = None, models: dict[str, Any] | 
 
     def model(name: str) -> Any:
         if name not in models:
-            models[name] = get_model(None if name == "default" else name, budget=budget)
+            models[name] = get_model(None if name == "default" else name, budget=budget,
+                                     cache=cfg.cache)
         return models[name]
 
     gen_cfg = GenerationConfig(style=cfg.style, domain=cfg.domain, temperature=cfg.gen_temperature,
