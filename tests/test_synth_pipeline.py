@@ -162,6 +162,9 @@ def test_budget_stops_new_calls_and_says_so(llama_server, tmp_path: Path) -> Non
     assert llama_server.chat_requests == 1
     assert run.summary["budget_exhausted"]
     reasons = [next(r.reason for r in c.checks if not r.keep) for c in run.candidates]
-    assert sum("budget" in r for r in reasons) == 2, reasons
+    # candidates 2 and 3 were never generated; the first was (one request), and is rejected on its
+    # own merits, or by the budget too when SmolLM2 hit max_tokens and its retry was refused
+    assert all("budget" in r for r in reasons[1:]), reasons
+    assert sum("budget" in r for r in reasons) in (2, 3), reasons
     assert run.summary["cost_usd"] > 0.01
     assert ("budget", "exhausted: later calls were not made") in summary_rows(run.summary)
