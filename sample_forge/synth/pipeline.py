@@ -244,7 +244,9 @@ def _summary(run: SynthRun, budget: Any) -> dict[str, Any]:
         "rejected": dict(reasons),
         "accepted": acc,
         "tokens": tokens,
-        "cost_usd": round(cost, 6),
+        "cost_usd": round(cost, 6),  # of the completions behind the candidates (cached ones too)
+        # paid by this run, failed calls included ('length' answers are billed too)
+        "spent_usd": round(budget.spent_usd, 6) if budget is not None else None,
         "tokens_per_accepted": round(tokens / acc, 1) if acc else None,
         "cost_per_accepted_usd": round(cost / acc, 6) if acc else None,
         "budget_exhausted": bool(budget is not None and budget.exhausted),
