@@ -60,6 +60,32 @@ def test_precision_recall_on_validation_suite(index: DecontamIndex, capsys: pyte
     assert precision >= 0.9 and recall >= 0.9
 
 
+def test_int8_screen_gives_the_float_models_flags(index: DecontamIndex, shared_data: Path) -> None:
+    """The screen may only change speed: on the suite and on 800 real MATH test problems (a few hundred of
+    them lightly edited so that many cosines sit near the threshold) every flag equals the float model's,
+    and every cosine near the threshold is the float model's exactly."""
+    from dataclasses import replace
+
+    rows = [orjson.loads(x)["problem"] for x in (shared_data / "math" / "math_test.jsonl").read_bytes().splitlines()]
+    texts = [r["problem"] for r in suite()] + rows[:500]
+    texts += ["Consider this problem. " + " ".join(t.split()[2:]) for t in rows[500:800]]
+    screened = DecontamIndex(replace(index.config, screen=True), index.benches, index.vocab)
+    exact = DecontamIndex(replace(index.config, screen=False), index.benches, index.vocab)
+    a, b = screened.check(texts), exact.check(texts)
+    assert screened.screened == len(texts) and 0 < screened.rescreened < len(texts)
+    assert exact.screened == 0
+    thr, margin = index.config.cosine_threshold, index.config.screen_margin
+    near = 0
+    for ma, mb in zip(a, b):
+        assert [m.flagged for m in ma] == [m.flagged for m in mb]
+        for x, y in zip(ma, mb):
+            assert abs(x.cosine - y.cosine) < 0.045
+            if abs(y.cosine - thr) < margin / 2:
+                near += 1
+                assert x.cosine == y.cosine
+    assert near >= 5  # the edited copies really put cosines near the threshold
+
+
 def test_ngrams_alone_catch_verbatim_copies(shared_data: Path) -> None:
     """Without embeddings, every MATH-500 problem of at least 8 words is found in MATH-500 by n-grams,
     and an unrelated pool (SciBench chemistry) is not."""
@@ -151,3 +177,23 @@ def test_cli_decontam_writes_one_flag_per_benchmark(shared_data: Path, tmp_path:
                                    "--out", str(tmp_path / "o.jsonl")])
     assert res.exit_code != 0 and "bad.jsonl:2, field 'problem'" in res.output
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_cli_exact_cosine_gives_the_same_flags(shared_data: Path, tmp_path: Path) -> None:
+    from sample_forge.cli.main import cli
+
+    rows = suite()
+    src = tmp_path / "cands.jsonl"
+    src.write_bytes(b"".join(orjson.dumps({"id": r["id"], "problem": r["problem"]}) + b"\n" for r in rows))
+    outs = {}
+    for flag in ([], ["--exact-cosine"]):
+        out = tmp_path / f"out{len(flag)}.jsonl"
+        res = CliRunner().invoke(cli, ["decontam", str(src), "--against", "math500,aime24,aime25,amc23",
+                                       "--bench-root", str(shared_data), *flag, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        outs[bool(flag)] = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    for a, b, r in zip(outs[False], outs[True], rows):
+        assert {k: v for k, v in a.items() if k.startswith("contaminated")} == \
+               {k: v for k, v in b.items() if k.startswith("contaminated")}
+        assert a["contaminated"] == r["contaminated"], r["id"]
+        assert abs(a["closest_cosine"] - b["closest_cosine"]) < 0.045

@@ -38,6 +38,9 @@ def _decontam_options(fn: Any) -> Any:
         click.option("--cosine", type=float, default=0.83, show_default=True,
                      help="MiniLM cosine that flags a paraphrase."),
         click.option("--no-embed", is_flag=True, help="N-grams only (no embedding model)."),
+        click.option("--exact-cosine", is_flag=True,
+                     help="Embed every text with the float MiniLM (no int8 screen): every cosine exact, "
+                          "same flags, slower."),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -45,12 +48,12 @@ def _decontam_options(fn: Any) -> Any:
 
 
 def _index(against: tuple[str, ...], bench_root: str | None, bench_config: str | None, ngram: int,
-           ngram_threshold: float, cosine: float, no_embed: bool) -> Any:
+           ngram_threshold: float, cosine: float, no_embed: bool, exact_cosine: bool = False) -> Any:
     from sample_forge.synth.decontam import DecontamConfig, DecontamIndex, load_benchmark, resolve_benchmarks
 
     specs = resolve_benchmarks(against, root=bench_root, config=bench_config)
     cfg = DecontamConfig(ngram=ngram, ngram_threshold=ngram_threshold, cosine_threshold=cosine,
-                         use_embeddings=not no_embed)
+                         use_embeddings=not no_embed, screen=not exact_cosine)
     return DecontamIndex.build([load_benchmark(s) for s in specs], cfg)
 
 
@@ -89,7 +92,8 @@ def _index(against: tuple[str, ...], bench_root: str | None, bench_config: str |
 def synthesize(skills: str, n: int, generators: str, style: str, domain: str, solvers: str, k: int,
                min_agreement: float, target_model: str | None, target_k: int, pass_band: str, answer: str,
                against: tuple[str, ...], bench_root: str | None, bench_config: str | None, ngram: int,
-               ngram_threshold: float, cosine: float, no_embed: bool, tag_method: str, tag_model: str | None,
+               ngram_threshold: float, cosine: float, no_embed: bool, exact_cosine: bool, tag_method: str,
+               tag_model: str | None,
                no_skills_check: bool, max_tokens: int, solve_max_tokens: int, out: str, rejects: str | None,
                prime: bool, budget_usd: float | None, no_cache: bool, cache_db: str | None, as_json: bool,
                quiet: bool) -> None:
@@ -116,7 +120,8 @@ def synthesize(skills: str, n: int, generators: str, style: str, domain: str, so
                       solve_max_tokens=solve_max_tokens, tag_method=tag_method, tag_model=tag_model,
                       check_skills=not no_skills_check, budget_usd=budget_usd,
                       cache=False if no_cache else (cache_db or True))
-    index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed) if against else None
+    index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed,
+                   exact_cosine) if against else None
     run = run_synth(cfg, index=index, log=lambda m: con.print(m))
     why = None
     if prime:
@@ -153,7 +158,7 @@ def synthesize(skills: str, n: int, generators: str, style: str, domain: str, so
 @domain_errors
 def decontam(file: str, against: tuple[str, ...], text_field: str | None, bench_root: str | None,
              bench_config: str | None, ngram: int, ngram_threshold: float, cosine: float, no_embed: bool,
-             out: str, flagged_only: bool, quiet: bool) -> None:
+             exact_cosine: bool, out: str, flagged_only: bool, quiet: bool) -> None:
     """Flag problems that overlap benchmark problems (word n-grams and MiniLM cosine), one column
     ``contaminated_<benchmark>`` per benchmark plus the closest match.
 
@@ -178,7 +183,7 @@ def decontam(file: str, against: tuple[str, ...], text_field: str | None, bench_
         if not isinstance(t, str) or not t.strip():
             raise InputError("missing or empty problem text", path=file, line=i + 1, field=field)
         texts.append(t)
-    index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed)
+    index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed, exact_cosine)
     results = index.check(texts)
     counts = dict.fromkeys(index.names, 0)
     out_rows = []

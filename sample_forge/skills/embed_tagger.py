@@ -9,10 +9,9 @@ is the problem's top skill."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,16 +91,6 @@ def problem_text(p: Problem, use_solution: bool = True) -> str:
     return _ASY.sub(" [figure] ", text).strip()
 
 
-@contextlib.contextmanager
-def _max_seq_length(model: Any, n: int) -> Iterator[None]:
-    old = model.max_seq_length
-    model.max_seq_length = min(n, old)
-    try:
-        yield
-    finally:
-        model.max_seq_length = old
-
-
 class EmbedTagger:
     def __init__(self, catalog: Catalog | None = None, thresholds: Thresholds | None = None,
                  config: EmbedConfig = EmbedConfig()) -> None:
@@ -113,11 +102,10 @@ class EmbedTagger:
         self._t = np.array([self.thresholds.values[g] for g in self._groups], dtype=np.float32)
 
     def embed_problems(self, problems: Sequence[Problem]) -> np.ndarray:
-        from sample_forge.embed import embed, get_embedder
+        from sample_forge.embed import embed
 
         texts = [problem_text(p, self.config.use_solution) for p in problems]
-        with _max_seq_length(get_embedder(), self.config.max_tokens):
-            return embed(texts, batch_size=self.config.batch_size)
+        return embed(texts, batch_size=self.config.batch_size, max_tokens=self.config.max_tokens)
 
     def similarities(self, problems: Sequence[Problem]) -> np.ndarray:
         """(n problems, n catalog skills) cosine similarities."""
