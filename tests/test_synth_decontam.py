@@ -63,7 +63,7 @@ def test_precision_recall_on_validation_suite(index: DecontamIndex, capsys: pyte
 def test_int8_screen_gives_the_float_models_flags(index: DecontamIndex, shared_data: Path) -> None:
     """The screen may only change speed: on the suite and on 800 real MATH test problems (a few hundred of
     them lightly edited so that many cosines sit near the threshold) every flag equals the float model's,
-    and every cosine near the threshold is the float model's exactly."""
+    and every cosine near the threshold (where n-grams do not already flag) is the float model's exactly."""
     from dataclasses import replace
 
     rows = [orjson.loads(x)["problem"] for x in (shared_data / "math" / "math_test.jsonl").read_bytes().splitlines()]
@@ -80,7 +80,7 @@ def test_int8_screen_gives_the_float_models_flags(index: DecontamIndex, shared_d
         assert [m.flagged for m in ma] == [m.flagged for m in mb]
         for x, y in zip(ma, mb):
             assert abs(x.cosine - y.cosine) < 0.045
-            if abs(y.cosine - thr) < margin / 2:
+            if abs(y.cosine - thr) < margin / 2 and y.ngram_overlap < index.config.ngram_threshold:
                 near += 1
                 assert x.cosine == y.cosine
     assert near >= 5  # the edited copies really put cosines near the threshold

@@ -91,8 +91,9 @@ class DecontamConfig:
     n-grams found in one benchmark item; ``cosine_threshold``: MiniLM cosine; ``max_words``: words of a
     text that are embedded (keeps embedding fast; problems are rarely longer). ``screen``: embed queries
     with the int8 MiniLM first and re-embed with the float model every text whose cosine with some
-    benchmark is within ``screen_margin`` of the threshold, so flags are the float model's; the cosines
-    reported for the other texts are the int8 model's (within 0.04 of the float model's on MATH)."""
+    benchmark is within ``screen_margin`` of the threshold (benchmarks its n-grams already flag aside), so
+    flags are the float model's; the other cosines are the int8 model's (within 0.04 of the float
+    model's on MATH)."""
 
     ngram: int = 8
     ngram_threshold: float = 0.5
@@ -452,9 +453,10 @@ class DecontamIndex:
             out.append((best, best_item))
         return out
 
-    def embedding_scores(self, texts: Sequence[str], emb: np.ndarray | None = None,
-                         chunk: int = 2048) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per benchmark: (max cosine per text, argmax item per text)."""
+    def embedding_scores(self, texts: Sequence[str], emb: np.ndarray | None = None, chunk: int = 2048,
+                         settled: Sequence[np.ndarray] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per benchmark: (max cosine per text, argmax item per text). ``settled[b]``: texts already flagged
+        for benchmark b by n-grams, whose cosine there cannot change the flag (the screen skips them)."""
         if emb is not None:
             return self._cosines(emb, chunk)
         from sample_forge.embed import embed, get_screen_embedder
@@ -467,8 +469,9 @@ class DecontamIndex:
         out = self._cosines(screen.encode(words), chunk)
         self.screened += len(words)
         near = np.zeros(len(texts), dtype=bool)
-        for best, _ in out:
-            near |= np.abs(best - cfg.cosine_threshold) < cfg.screen_margin
+        for b, (best, _) in enumerate(out):
+            close = np.abs(best - cfg.cosine_threshold) < cfg.screen_margin
+            near |= close if settled is None else close & ~settled[b]
         redo = np.flatnonzero(near)
         self.rescreened += len(redo)
         if len(redo):
@@ -495,7 +498,10 @@ class DecontamIndex:
         """For each text, one :class:`Match` per benchmark (in index order)."""
         cfg = self.config
         ng = self.ngram_scores(texts)
-        em = self.embedding_scores(texts, embeddings) if cfg.use_embeddings else None
+        em = None
+        if cfg.use_embeddings:
+            em = self.embedding_scores(texts, embeddings,
+                                       settled=[best >= cfg.ngram_threshold for best, _ in ng])
         results: list[list[Match]] = [[] for _ in texts]
         for b, bi in enumerate(self.benches):
             best, best_item = ng[b]
