@@ -153,7 +153,8 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
             cfg = SynthConfig(skills=tuple(s.skills), n=s.n, style=s.style,
                               generators=tuple(s.generators), solvers=tuple(s.solvers), k=s.k,
                               min_agreement=s.min_agreement, gen_max_tokens=s.gen_max_tokens,
-                              solve_max_tokens=s.solve_max_tokens, budget_usd=s.budget_usd)
+                              solve_max_tokens=s.solve_max_tokens, budget_usd=s.budget_usd,
+                              budget_ledger=str(Path(run.candidates).with_name("synthesize.spent.jsonl")))
             result = synthesize(cfg, index=index)
             write_outputs(result, run.candidates, run.rejects)
             summary = result.summary

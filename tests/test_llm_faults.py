@@ -312,3 +312,40 @@ def test_model_usable_in_a_forked_child(fault_server: FaultServer, tmp_path: Pat
         assert os.waitstatus_to_exitcode(status) == 0
         assert m.complete(MSG, max_tokens=17)[0].cached  # the child's answer is in the shared cache
     assert fault_server.counts["fork"] == 2
+
+
+def test_budget_ledger_holds_the_cap_across_restarts(fault_server: FaultServer, tmp_path: Path) -> None:
+    """A run killed after paying and started again must not get a fresh budget: the ledger carries it."""
+    from sample_forge.errors import InputError
+    from sample_forge.llm import Budget
+
+    url = fault_server.script("ledger", [])
+    ledger = tmp_path / "out.jsonl.spent.jsonl"
+    reqs = [Request([{"role": "user", "content": f"q{i}"}], max_tokens=16) for i in range(5)]
+    with model_for(url, tmp_path, max_concurrency=1, budget=Budget(0.04, ledger=ledger),
+                   extra="price_in = 1000\nprice_out = 1000\n") as m:
+        assert [r.ok for r in m.complete_many(reqs[:2])] == [True, True]  # $0.03, then "killed"
+    assert len(ledger.read_bytes().splitlines()) == 2
+    with model_for(url, tmp_path, max_concurrency=1, budget=Budget(0.04, ledger=ledger),
+                   extra="price_in = 1000\nprice_out = 1000\n") as m:
+        assert m.budget is not None and m.budget.earlier_usd == pytest.approx(0.03)
+        results = m.complete_many(reqs)
+        # the two paid answers come from the cache; one more call fits under $0.04, then the cap stops
+        assert [r.ok for r in results] == [True, True, True, False, False]
+        assert results[0].completions[0].cached and not results[2].completions[0].cached
+        assert "by earlier runs" in (results[3].error or "") and str(ledger) in (results[3].error or "")
+        assert m.budget.run_usd == pytest.approx(0.015) and m.budget.spent_usd == pytest.approx(0.045)
+    assert fault_server.counts["ledger"] == 3
+    # without the ledger the same restart would have paid for two more calls
+    with model_for(url, tmp_path, max_concurrency=1, budget=0.04,
+                   extra="price_in = 1000\nprice_out = 1000\n") as m:
+        assert sum(r.ok for r in m.complete_many(reqs)) == 5
+    assert fault_server.counts["ledger"] == 5
+
+    # a line cut by a kill mid-write is skipped; a damaged line elsewhere is an error naming it
+    ledger.write_bytes(ledger.read_bytes() + b'{"time": 1, "us')
+    assert Budget(1.0, ledger=ledger).earlier_usd == pytest.approx(0.045)
+    lines = ledger.read_bytes().splitlines()
+    ledger.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:]]) + b"\n")
+    with pytest.raises(InputError, match=r"spent\.jsonl:2.*usd"):
+        Budget(1.0, ledger=ledger)

@@ -168,3 +168,40 @@ def test_budget_stops_new_calls_and_says_so(llama_server, tmp_path: Path) -> Non
     assert sum("budget" in r for r in reasons) in (2, 3), reasons
     assert run.summary["spent_usd"] > 0.01  # the one call was billed, answer or 'length' failure
     assert ("budget", "exhausted: later calls were not made") in summary_rows(run.summary)
+
+
+def test_budget_counts_earlier_runs_through_the_ledger(llama_server, tmp_path: Path) -> None:
+    """synthesize stopped by its budget and started again with the same --out: the restart must not get a
+    fresh budget. The CLI keeps the ledger beside the output (<out>.spent.jsonl)."""
+    import orjson
+    from click.testing import CliRunner
+
+    from sample_forge.cli.main import cli
+    from sample_forge.paths import config_path
+
+    cfg_file = config_path()
+    cfg_file.parent.mkdir(parents=True, exist_ok=True)
+    cfg_file.write_text(f'[models.priced]\nbase_url = "{llama_server.base_url}"\nmodel = "smollm2"\n'
+                        'max_concurrency = 1\ntimeout = 120\nmax_retries = 1\nprice_in = 1000000\n'
+                        'price_out = 1000000\n', encoding="utf-8")
+    out = tmp_path / "cands.jsonl"
+    args = ["synthesize", "--skills", "Algebra", "--n", "3", "--generators", "priced", "--solvers", "priced",
+            "--k", "1", "--max-tokens", "64", "--solve-max-tokens", "64", "--no-skills-check",
+            "--budget-usd", "0.01", "--out", str(out), "--json"]
+    llama_server.reset()
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    s1 = orjson.loads(first.output.strip().splitlines()[-1])
+    assert s1["budget_exhausted"] and s1["spent_usd"] > 0.01 and not s1["spent_earlier_usd"]
+    calls = llama_server.chat_requests
+    assert calls >= 1
+    ledger = tmp_path / "cands.jsonl.spent.jsonl"
+    assert sum(orjson.loads(x)["usd"] for x in ledger.read_bytes().splitlines()) == pytest.approx(s1["spent_usd"])
+    assert b"api_key" not in ledger.read_bytes()
+
+    second = CliRunner().invoke(cli, args)  # the restart: same output, same cap
+    assert second.exit_code == 0, second.output
+    s2 = orjson.loads(second.output.strip().splitlines()[-1])
+    assert llama_server.chat_requests == calls  # nothing new was paid for
+    assert s2["spent_usd"] == 0 and s2["spent_earlier_usd"] == pytest.approx(s1["spent_usd"])
+    assert s2["budget_exhausted"]

@@ -29,11 +29,14 @@ class LLMOptions:
     cache_db: Path | None = None
     budget_usd: float | None = None
 
-    def get_model(self, name: str | None = None) -> Any:
-        from sample_forge.llm import get_model
+    def get_model(self, name: str | None = None, *, ledger: str | Path | None = None) -> Any:
+        """``ledger``: a file of billed calls (beside the command's output), so a restarted command
+        counts what its earlier runs paid against ``--budget-usd``."""
+        from sample_forge.llm import Budget, get_model
 
         cache: Any = False if self.no_cache else (self.cache_db or True)
-        return get_model(name or self.model, cache=cache, budget=self.budget_usd)
+        budget = Budget(self.budget_usd, ledger=ledger) if self.budget_usd is not None or ledger else None
+        return get_model(name or self.model, cache=cache, budget=budget)
 
 
 def llm_options(fn: F) -> F:
@@ -52,7 +55,8 @@ def llm_options(fn: F) -> F:
         click.option("--cache-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir)."),
         click.option("--budget-usd", type=click.FloatRange(min=0), default=None,
-                     help="Stop starting LLM calls once this much (USD) was spent in this run."),
+                     help="Stop starting LLM calls once this much (USD) was spent; runs writing the "
+                          "same output share the cap (ledger: <out>.spent.jsonl)."),
     ]):
         wrapper = opt(wrapper)
     return wrapper  # type: ignore[return-value]

@@ -82,7 +82,9 @@ def _index(against: tuple[str, ...], bench_root: str | None, bench_config: str |
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Accepted candidates (JSONL/Parquet).")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None, help="Rejected candidates with reasons.")
 @click.option("--prime", is_flag=True, help="Pick the accepted candidate with the broadest skill spectrum.")
-@click.option("--budget-usd", type=click.FloatRange(0), default=None, help="Stop new LLM calls past this spend.")
+@click.option("--budget-usd", type=click.FloatRange(0), default=None,
+              help="Stop new LLM calls past this spend (USD); restarts writing the same --out count "
+                   "what earlier runs paid (ledger: <out>.spent.jsonl).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the LLM cache/log (pays again).")
 @click.option("--cache-db", type=click.Path(dir_okay=False), default=None,
               help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).")
@@ -119,6 +121,7 @@ def synthesize(skills: str, n: int, generators: str, style: str, domain: str, so
                       target_k=target_k, pass_band=_band(pass_band), answer=answer, gen_max_tokens=max_tokens,
                       solve_max_tokens=solve_max_tokens, tag_method=tag_method, tag_model=tag_model,
                       check_skills=not no_skills_check, budget_usd=budget_usd,
+                      budget_ledger=f"{out}.spent.jsonl",
                       cache=False if no_cache else (cache_db or True))
     index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed,
                    exact_cosine) if against else None

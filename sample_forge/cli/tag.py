@@ -105,7 +105,7 @@ def run(pool_path: str, out: str | None, method: str | None, llm: LLMOptions, ca
         from sample_forge.skills import Canonicalizer, LLMTagConfig, LLMTagger
 
         failures = failures or f"{out}.failures.jsonl"
-        with llm.get_model() as m:
+        with llm.get_model(ledger=f"{out}.spent.jsonl") as m:
             tags = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens)).tag(
                 problems, progress=not quiet, failures_path=failures)
     n = write_rows(out, (_row(t) for t in tags))

@@ -307,7 +307,7 @@ class Model:
 
             cost = call_cost(reply.prompt_tokens, reply.completion_tokens, cfg.price_in, cfg.price_out)
             if self.budget is not None:
-                self.budget.charge(cost)
+                self.budget.charge(cost, cfg.model)
             self._log(phash, call_params, req, "ok", response=reply.choices,
                       prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
                       latency_s=latency, cost_usd=cost)
@@ -357,7 +357,7 @@ class Model:
         self.last_summary = {"requests": len(results), "from_cache": n_cached,
                              "called": len(results) - n_cached, "failed": len(failed),
                              "failed_by_kind": dict(kinds),
-                             "spent_usd": None if self.budget is None else self.budget.spent_usd}
+                             "spent_usd": None if self.budget is None else self.budget.run_usd}
         if failed and failures_path is not None:
             from sample_forge.tables import append_jsonl
 

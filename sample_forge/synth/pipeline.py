@@ -48,6 +48,7 @@ class SynthConfig:
     check_skills: bool = True
     near_dup_cosine: float = 0.95
     budget_usd: float | None = None
+    budget_ledger: str | None = None  # a file of billed calls: the cap then holds across restarts
     cache: bool | str = True  # the LLM cache: True = default file, a path, or False (--no-cache)
 
     def __post_init__(self) -> None:
@@ -136,7 +137,7 @@ def synthesize(cfg: SynthConfig, *, index: Any = None, models: dict[str, Any] | 
     from sample_forge.synth.parse import parse_generation
 
     say = log or (lambda _m: None)
-    budget = Budget(cfg.budget_usd)
+    budget = Budget(cfg.budget_usd, ledger=cfg.budget_ledger)
     models = dict(models or {})
 
     def model(name: str) -> Any:
@@ -246,7 +247,9 @@ def _summary(run: SynthRun, budget: Any) -> dict[str, Any]:
         "tokens": tokens,
         "cost_usd": round(cost, 6),  # of the completions behind the candidates (cached ones too)
         # paid by this run, failed calls included ('length' answers are billed too)
-        "spent_usd": round(budget.spent_usd, 6) if budget is not None else None,
+        "spent_usd": round(budget.run_usd, 6) if budget is not None else None,
+        # paid by earlier, killed or finished, runs with the same ledger (counted against the cap)
+        "spent_earlier_usd": round(budget.earlier_usd, 6) if budget is not None else None,
         "tokens_per_accepted": round(tokens / acc, 1) if acc else None,
         "cost_per_accepted_usd": round(cost / acc, 6) if acc else None,
         "budget_exhausted": bool(budget is not None and budget.exhausted),
@@ -263,6 +266,10 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
               else str(summary["tokens_per_accepted"])),
              ("cost per accepted (USD)", "n/a" if summary["cost_per_accepted_usd"] is None
               else f"{summary['cost_per_accepted_usd']:.4f}")]
+    if summary.get("spent_usd"):
+        rows.append(("paid by this run (USD)", f"{summary['spent_usd']:.4f}"))
+    if summary.get("spent_earlier_usd"):
+        rows.append(("paid by earlier runs (USD)", f"{summary['spent_earlier_usd']:.4f}"))
     if summary.get("budget_exhausted"):
         rows.append(("budget", "exhausted: later calls were not made"))
     return rows
