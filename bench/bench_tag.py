@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--baseline-skills", type=int, default=300)
     args = ap.parse_args()
 
-    from sample_forge.embed import get_embedder
+    from sample_forge.embed import Embedder
     from sample_forge.pool import load_pool
     from sample_forge.skills import Canonicalizer, EmbedTagger, load_catalog
     from sample_forge.skills.embed_tagger import problem_text
@@ -47,8 +47,9 @@ def main() -> None:
     fast_s = time.perf_counter() - t0
     fast_rate = len(problems) / fast_s
 
-    # baseline: one encode call per problem, full 256-token input, catalog re-used
-    model = get_embedder()
+    # baseline: one sentence-transformers (torch) encode call per problem, full 256-token input, catalog
+    # re-used: what a straightforward implementation does
+    model = Embedder()
     sub = problems[: args.baseline_n]
     cat_vecs = catalog.embeddings()
     t0 = time.perf_counter()
@@ -83,7 +84,7 @@ def main() -> None:
     canon_rate = len(texts) / canon_s
     t0 = time.perf_counter()
     for t in texts[: args.baseline_skills]:
-        v = model.encode([t], normalize_embeddings=True, show_progress_bar=False)
+        v = model.encode([t], batch_size=1)
         _ = int(np.argmax(v @ cat_vecs.T))
     cbase_rate = args.baseline_skills / (time.perf_counter() - t0)
 
@@ -92,9 +93,9 @@ def main() -> None:
           f"load average {load:.1f}, setup {setup_s:.1f} s")
     print(f"{'task':44s} {'items':>7s} {'seconds':>9s} {'items/s':>9s}")
     print(f"{'embed tagger (batched, 128 tok)':44s} {len(problems):7d} {fast_s:9.1f} {fast_rate:9.1f}")
-    print(f"{'baseline: per-problem encode (256 tok)':44s} {len(sub):7d} {base_s:9.1f} {base_rate:9.1f}")
+    print(f"{'baseline: per-problem torch encode (256 tok)':44s} {len(sub):7d} {base_s:9.1f} {base_rate:9.1f}")
     print(f"{'canonicalize free-text skills (batched)':44s} {len(texts):7d} {canon_s:9.1f} {canon_rate:9.1f}")
-    print(f"{'baseline: per-skill encode':44s} {args.baseline_skills:7d} "
+    print(f"{'baseline: per-skill torch encode':44s} {args.baseline_skills:7d} "
           f"{args.baseline_skills / cbase_rate:9.1f} {cbase_rate:9.1f}")
     print(f"speed-up tagger {fast_rate / base_rate:.1f}x; canonicalization {canon_rate / cbase_rate:.1f}x")
     print(f"projected 12,500 problems: {12500 / fast_rate / 60:.1f} min (baseline "
