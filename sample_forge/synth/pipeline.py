@@ -129,23 +129,35 @@ def synthesize(cfg: SynthConfig, *, index: Any = None, models: dict[str, Any] | 
                log: Callable[[str], None] | None = None) -> SynthRun:
     """Generate ``cfg.n`` candidates and validate them. ``index``: a DecontamIndex (None: no decontam
     check); ``models``: name -> Model (None: ``get_model`` each name with the shared budget)."""
-    from sample_forge.answers import AnswerChecker
     from sample_forge.llm import Budget, get_model
+
+    budget = Budget(cfg.budget_usd, ledger=cfg.budget_ledger)
+    models = dict(models or {})
+    opened: list[Any] = []  # the models this call made: closed at the end (their loop threads, HTTP sessions)
+
+    def model(name: str) -> Any:
+        if name not in models:
+            models[name] = get_model(None if name == "default" else name, budget=budget,
+                                     cache=cfg.cache)
+            opened.append(models[name])
+        return models[name]
+
+    try:
+        return _synthesize(cfg, index, model, checker, tagger_model, budget, log)
+    finally:
+        for m in opened:
+            m.close()
+
+
+def _synthesize(cfg: SynthConfig, index: Any, model: Callable[[str], Any], checker: Any, tagger_model: Any,
+                budget: Any, log: Callable[[str], None] | None) -> SynthRun:
+    from sample_forge.answers import AnswerChecker
     from sample_forge.synth.checks import (DecontamCheck, FormCheck, FormConfig, JointSolveCheck,
                                            LearnabilityCheck, NearDupCheck, SkillsCheck, _record_usage)
     from sample_forge.synth.generate import GenerationConfig, generation_requests
     from sample_forge.synth.parse import parse_generation
 
     say = log or (lambda _m: None)
-    budget = Budget(cfg.budget_usd, ledger=cfg.budget_ledger)
-    models = dict(models or {})
-
-    def model(name: str) -> Any:
-        if name not in models:
-            models[name] = get_model(None if name == "default" else name, budget=budget,
-                                     cache=cfg.cache)
-        return models[name]
-
     gen_cfg = GenerationConfig(style=cfg.style, domain=cfg.domain, temperature=cfg.gen_temperature,
                                max_tokens=cfg.gen_max_tokens)
     reqs = generation_requests(cfg.n, cfg.skills, cfg.generators, gen_cfg)
