@@ -66,6 +66,16 @@ def test_load_demo_pool():
         pytest.skip("data/demo/pool.jsonl not there yet")
     probs = load_problems(DEMO_POOL)
     assert len(probs) >= 30 and all(p["answer"] for p in probs)
+    # a balanced pilot: the first 2 of each of the 7 subjects, in pool order
+    import orjson
+
+    subject = {r["id"]: r["subject"] for r in map(orjson.loads, DEMO_POOL.read_bytes().splitlines())}
+    two = load_problems(DEMO_POOL, per_subject=2)
+    assert len(two) == 14 and sorted(set(map(subject.get, (p["id"] for p in two)))) == sorted(set(subject.values()))
+    assert all(sum(subject[p["id"]] == s for p in two) == 2 for s in set(subject.values()))
+    order = [p["id"] for p in probs]
+    assert [order.index(p["id"]) for p in two] == sorted(order.index(p["id"]) for p in two)
+    assert len(load_problems(DEMO_POOL, per_subject=2, limit=5)) == 5
 
 
 def test_pick_device_cpu_defaults_and_errors():

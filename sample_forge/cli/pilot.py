@@ -26,6 +26,8 @@ from sample_forge.cli.common import console, domain_errors, quiet_option
 @click.option("--beta", default=0.0, show_default=True, type=float, help="KL coefficient (0: no reference model).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", type=int, default=None, help="Use only the first N problems.")
+@click.option("--per-subject", type=int, default=None,
+              help="Use only the first N problems of each subject (a balanced pilot over a large pool).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--dtype", default="auto", show_default=True, help="auto (bf16 on cuda, fp32 on cpu), float32, bfloat16, float16.")
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
@@ -37,7 +39,7 @@ from sample_forge.cli.common import console, domain_errors, quiet_option
 @domain_errors
 def pilot(pool: str, model: str, epochs: int, rollouts: int, out: str, prompts_per_step: int,
           temperature: float, max_completion_length: int, learning_rate: float, beta: float, seed: int,
-          limit: int | None, device: str, dtype: str, threads: int | None, save_steps: int | None,
+          limit: int | None, per_subject: int | None, device: str, dtype: str, threads: int | None, save_steps: int | None,
           resume: bool, overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Run a short GRPO pilot (TRL GRPOTrainer) and record every rollout's 0/1 correctness reward
     (math-verify on the last \\boxed{}) per sample and step, for `sample-forge score`.
@@ -53,7 +55,7 @@ def pilot(pool: str, model: str, epochs: int, rollouts: int, out: str, prompts_p
     result = run_pilot(pool, model, epochs, rollouts, out, resume=resume, overwrite=overwrite, quiet=quiet,
                        prompts_per_step=prompts_per_step, temperature=temperature,
                        max_completion_length=max_completion_length, learning_rate=learning_rate, beta=beta,
-                       seed=seed, limit=limit, device=device, dtype=dtype, threads=threads,
+                       seed=seed, limit=limit, per_subject=per_subject, device=device, dtype=dtype, threads=threads,
                        save_steps=save_steps)
     s = result.summary
     if as_json:

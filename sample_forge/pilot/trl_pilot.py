@@ -64,6 +64,7 @@ class PilotConfig:
     check_timeout: float = 5.0  # math-verify seconds per rollout
     instruction: str = INSTRUCTION
     limit: int | None = None  # use only the first N problems of the pool
+    per_subject: int | None = None  # use only the first N problems of each subject (a balanced pilot)
     gradient_checkpointing: bool = False  # saves GPU memory on big models; slows generation
 
 
@@ -78,9 +79,12 @@ class PilotResult:
 # inputs
 
 
-def load_problems(pool: str | os.PathLike[str] | Iterable[Any], limit: int | None = None) -> list[dict[str, str]]:
-    """``[{"id", "problem", "answer"}]`` from a pool file (JSONL/Parquet/CSV) or records.
-    A row without id, problem or answer, or a repeated id, is an error naming file, line and field."""
+def load_problems(pool: str | os.PathLike[str] | Iterable[Any], limit: int | None = None,
+                  per_subject: int | None = None) -> list[dict[str, str]]:
+    """``[{"id", "problem", "answer"}]`` from a pool file (JSONL/Parquet/CSV) or records, in pool order.
+    ``per_subject``: keep the first N rows of each ``subject`` (rows without one form one group);
+    ``limit`` then caps the total. A row without id, problem or answer, or a repeated id, is an error
+    naming file, line and field."""
     from sample_forge.records import record_to_dict
     from sample_forge.tables import iter_rows
 
@@ -94,6 +98,7 @@ def load_problems(pool: str | os.PathLike[str] | Iterable[Any], limit: int | Non
         rows = pool
     out: list[dict[str, str]] = []
     seen: set[str] = set()
+    taken: dict[str, int] = {}
     for line, row in enumerate(rows, start=1):
         if limit is not None and len(out) >= limit:
             break
@@ -108,6 +113,11 @@ def load_problems(pool: str | os.PathLike[str] | Iterable[Any], limit: int | Non
         if pid in seen:
             raise InputError(f"duplicate id '{pid}'", path=path, line=line, field="id")
         seen.add(pid)
+        if per_subject is not None:
+            subject = str(row.get("subject") or "")
+            if taken.get(subject, 0) >= per_subject:
+                continue
+            taken[subject] = taken.get(subject, 0) + 1
         out.append({"id": pid, "problem": str(row["problem"]), "answer": str(row["answer"])})
     if not out:
         raise InputError("the pool has no problems", path=path)
@@ -365,7 +375,9 @@ def run_pilot(pool: str | os.PathLike[str] | Iterable[Any], model: str | None = 
     if cfg.max_completion_length < 1:
         raise SampleForgeError("--max-completion-length must be >= 1")
 
-    problems = load_problems(pool, limit=cfg.limit)
+    if cfg.per_subject is not None and cfg.per_subject < 1:
+        raise SampleForgeError("--per-subject must be >= 1")
+    problems = load_problems(pool, limit=cfg.limit, per_subject=cfg.per_subject)
     outp = Path(out)
     trajectory = outp / TRAJECTORY
     n = len(problems)
@@ -377,6 +389,8 @@ def run_pilot(pool: str | os.PathLike[str] | Iterable[Any], model: str | None = 
         "pool": str(pool) if isinstance(pool, (str, os.PathLike)) else None,
         "pool_fingerprint": _pool_fingerprint(problems),
         "n_samples": n,
+        "limit": cfg.limit,
+        "per_subject": cfg.per_subject,
         "epochs": cfg.epochs,
         "rollouts": cfg.rollouts,
         "prompts_per_step": pps,
