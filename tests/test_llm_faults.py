@@ -342,9 +342,14 @@ def test_budget_ledger_holds_the_cap_across_restarts(fault_server: FaultServer, 
         assert sum(r.ok for r in m.complete_many(reqs)) == 5
     assert fault_server.counts["ledger"] == 5
 
-    # a line cut by a kill mid-write is skipped; a damaged line elsewhere is an error naming it
+    # a line cut by a kill mid-write is dropped, and the next charge starts a line of its own
     ledger.write_bytes(ledger.read_bytes() + b'{"time": 1, "us')
-    assert Budget(1.0, ledger=ledger).earlier_usd == pytest.approx(0.045)
+    b = Budget(1.0, ledger=ledger)
+    assert b.earlier_usd == pytest.approx(0.045)
+    b.charge(0.005, "m")
+    assert Budget(1.0, ledger=ledger).earlier_usd == pytest.approx(0.05)
+    assert len(ledger.read_bytes().splitlines()) == 4
+    # a damaged line elsewhere is an error naming it
     lines = ledger.read_bytes().splitlines()
     ledger.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:]]) + b"\n")
     with pytest.raises(InputError, match=r"spent\.jsonl:2.*usd"):

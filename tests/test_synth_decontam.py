@@ -197,3 +197,23 @@ def test_cli_exact_cosine_gives_the_same_flags(shared_data: Path, tmp_path: Path
                {k: v for k, v in b.items() if k.startswith("contaminated")}
         assert a["contaminated"] == r["contaminated"], r["id"]
         assert abs(a["closest_cosine"] - b["closest_cosine"]) < 0.045
+
+
+def test_screen_settings_and_edge_cases(index: DecontamIndex) -> None:
+    """A margin inside the int8 error cannot promise the float model's flags: refused. An empty query and an
+    empty benchmark are answered, not crashed on; a low threshold skips the screen (its error is only
+    bounded for cosines >= 0.5)."""
+    from dataclasses import replace
+
+    from sample_forge.embed import SCREEN_MAX_ERROR
+
+    with pytest.raises(SampleForgeError, match="screen_margin"):
+        DecontamConfig(screen_margin=SCREEN_MAX_ERROR / 2)
+    DecontamConfig(screen=False, screen_margin=0.0)  # no screen, nothing to promise
+    assert index.check([]) == []
+    empty = DecontamIndex.build([Benchmark("empty", [], [])])
+    [[m]] = empty.check(["A train travels 60 miles in 1.5 hours. What is its average speed in mph?"])
+    assert not m.flagged and m.cosine is None and m.closest_id is None
+    low = DecontamIndex(replace(index.config, cosine_threshold=0.3), index.benches, index.vocab)
+    low.check(["Compute $3+4$."])
+    assert low.screened == 0

@@ -170,7 +170,8 @@ def test_budget_stops_new_calls_and_says_so(llama_server, tmp_path: Path) -> Non
     assert ("budget", "exhausted: later calls were not made") in summary_rows(run.summary)
 
 
-def test_budget_counts_earlier_runs_through_the_ledger(llama_server, tmp_path: Path) -> None:
+def test_budget_counts_earlier_runs_through_the_ledger(llama_server, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """synthesize stopped by its budget and started again with the same --out: the restart must not get a
     fresh budget. The CLI keeps the ledger beside the output (<out>.spent.jsonl)."""
     import orjson
@@ -183,7 +184,9 @@ def test_budget_counts_earlier_runs_through_the_ledger(llama_server, tmp_path: P
     cfg_file.parent.mkdir(parents=True, exist_ok=True)
     cfg_file.write_text(f'[models.priced]\nbase_url = "{llama_server.base_url}"\nmodel = "smollm2"\n'
                         'max_concurrency = 1\ntimeout = 120\nmax_retries = 1\nprice_in = 1000000\n'
-                        'price_out = 1000000\n', encoding="utf-8")
+                        'price_out = 1000000\napi_key_env = "PRICED_KEY"\n', encoding="utf-8")
+    secret = "sk-ledger-marker-5f1e"
+    monkeypatch.setenv("PRICED_KEY", secret)
     out = tmp_path / "cands.jsonl"
     args = ["synthesize", "--skills", "Algebra", "--n", "3", "--generators", "priced", "--solvers", "priced",
             "--k", "1", "--max-tokens", "64", "--solve-max-tokens", "64", "--no-skills-check",
@@ -197,7 +200,7 @@ def test_budget_counts_earlier_runs_through_the_ledger(llama_server, tmp_path: P
     assert calls >= 1
     ledger = tmp_path / "cands.jsonl.spent.jsonl"
     assert sum(orjson.loads(x)["usd"] for x in ledger.read_bytes().splitlines()) == pytest.approx(s1["spent_usd"])
-    assert b"api_key" not in ledger.read_bytes()
+    assert secret.encode() not in ledger.read_bytes() and secret not in first.output
 
     second = CliRunner().invoke(cli, args)  # the restart: same output, same cap
     assert second.exit_code == 0, second.output

@@ -6,6 +6,7 @@ counts this process only."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -17,6 +18,8 @@ from sample_forge.errors import InputError
 
 __all__ = ["Budget", "call_cost"]
 
+log = logging.getLogger(__name__)
+
 
 def call_cost(prompt_tokens: int, completion_tokens: int, price_in: float, price_out: float) -> float:
     """USD of one call; prices are per 1M tokens (the unit providers quote)."""
@@ -24,17 +27,23 @@ def call_cost(prompt_tokens: int, completion_tokens: int, price_in: float, price
 
 
 def _read_ledger(path: Path) -> float:
+    """The sum of a ledger. A last line cut by a kill mid-write is removed (the call it recorded is lost,
+    not the run), so the next append starts on a line of its own."""
     total = 0.0
     with open(path, "rb") as f:
-        lines = f.read().split(b"\n")
+        data = f.read()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with open(path, "r+b") as f:
+            f.truncate(keep)
+        data = data[:keep]
+    lines = data.split(b"\n")
     for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             usd = float(orjson.loads(line)["usd"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            if i == len(lines):  # a line cut by a kill mid-write: the call it recorded is lost, not the run
-                continue
             raise InputError("not a budget ledger line", path=path, line=i, field="usd") from None
         total += usd
     return total
@@ -65,9 +74,14 @@ class Budget:
         with self._lock:
             self.spent_usd += usd
             if self.ledger is not None and usd:
-                self.ledger.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.ledger, "ab") as f:  # one short append per billed call, flushed on close
-                    f.write(orjson.dumps({"time": round(time.time(), 3), "model": model, "usd": usd}) + b"\n")
+                line = orjson.dumps({"time": round(time.time(), 3), "model": model, "usd": usd}) + b"\n"
+                try:
+                    self.ledger.parent.mkdir(parents=True, exist_ok=True)
+                    with open(self.ledger, "ab") as f:  # one short append per billed call
+                        f.write(line)
+                except OSError as e:  # the answer was paid for: keep it (it is cached next), say so
+                    log.warning("budget ledger %s not written (%s): a restart will not count $%.6f",
+                                self.ledger, e, usd)
 
     @property
     def exhausted(self) -> bool:

@@ -92,8 +92,9 @@ class DecontamConfig:
     text that are embedded (keeps embedding fast; problems are rarely longer). ``screen``: embed queries
     with the int8 MiniLM first and re-embed with the float model every text whose cosine with some
     benchmark is within ``screen_margin`` of the threshold (benchmarks its n-grams already flag aside), so
-    flags are the float model's; the other cosines are the int8 model's (within 0.04 of the float
-    model's on MATH)."""
+    flags are the float model's; the other cosines are the int8 model's (within 0.045 of the float
+    model's). Used only when ``cosine_threshold - screen_margin`` >= 0.5, the range where that error
+    bound was measured; lower thresholds embed everything with the float model."""
 
     ngram: int = 8
     ngram_threshold: float = 0.5
@@ -111,8 +112,11 @@ class DecontamConfig:
             raise SampleForgeError(f"ngram_threshold must be in (0, 1], got {self.ngram_threshold}")
         if not -1 <= self.cosine_threshold <= 1:
             raise SampleForgeError(f"cosine_threshold must be in [-1, 1], got {self.cosine_threshold}")
-        if not 0 <= self.screen_margin <= 2:
-            raise SampleForgeError(f"screen_margin must be in [0, 2], got {self.screen_margin}")
+        from sample_forge.embed import SCREEN_MAX_ERROR
+
+        if self.screen and not SCREEN_MAX_ERROR < self.screen_margin <= 2:
+            raise SampleForgeError(f"screen_margin must exceed the int8 screen's cosine error {SCREEN_MAX_ERROR} "
+                                   f"(or turn the screen off), got {self.screen_margin}")
 
 
 @dataclass(frozen=True)
@@ -459,11 +463,12 @@ class DecontamIndex:
         for benchmark b by n-grams, whose cosine there cannot change the flag (the screen skips them)."""
         if emb is not None:
             return self._cosines(emb, chunk)
-        from sample_forge.embed import embed, get_screen_embedder
+        from sample_forge.embed import SCREEN_MIN_COSINE, embed, get_screen_embedder
 
         cfg = self.config
         words = [" ".join(t.split()[:cfg.max_words]) for t in texts]
-        screen = get_screen_embedder() if cfg.screen else None
+        use = cfg.screen and len(words) and cfg.cosine_threshold - cfg.screen_margin >= SCREEN_MIN_COSINE
+        screen = get_screen_embedder() if use else None
         if screen is None:
             return self._cosines(embed(words), chunk)
         out = self._cosines(screen.encode(words), chunk)
@@ -496,6 +501,8 @@ class DecontamIndex:
 
     def check(self, texts: Sequence[str], *, embeddings: np.ndarray | None = None) -> list[list[Match]]:
         """For each text, one :class:`Match` per benchmark (in index order)."""
+        if not texts:
+            return []
         cfg = self.config
         ng = self.ngram_scores(texts)
         em = None
@@ -508,7 +515,8 @@ class DecontamIndex:
             for i in range(len(texts)):
                 ov = float(best[i])
                 item = int(best_item[i])
-                cos, citem = (float(em[b][0][i]), int(em[b][1][i])) if em is not None else (None, None)
+                cos, citem = ((float(em[b][0][i]), int(em[b][1][i])) if em is not None and bi.bench.texts
+                              else (None, None))
                 flagged = ov >= cfg.ngram_threshold or (cos is not None and cos >= cfg.cosine_threshold)
                 # the closest item: the n-gram match when it is the stronger evidence, else the embedding one
                 closest = item if item >= 0 and (cos is None or ov >= cfg.ngram_threshold or citem is None) else citem
