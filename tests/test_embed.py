@@ -70,7 +70,9 @@ def test_torch_backend_by_environment(fresh_embedders, monkeypatch):
 def test_int8_screen_is_close_but_not_equal(fresh_embedders):
     texts = demo_texts()
     screen = E.get_screen_embedder()
-    assert screen is not None and screen.backend == "onnx-int8"
+    if screen is None:  # a CPU whose int8 kernels miss the bound: the float model does all the work
+        pytest.skip("int8 MiniLM rejected on this CPU (cosine error above SCREEN_MAX_ERROR; see the log)")
+    assert screen.backend == "onnx-int8"
     f = E.get_embedder().encode(texts)
     q = screen.encode(texts)
     cos = (f * q).sum(axis=1)

@@ -66,6 +66,10 @@ def test_int8_screen_gives_the_float_models_flags(index: DecontamIndex, shared_d
     and every cosine near the threshold (where n-grams do not already flag) is the float model's exactly."""
     from dataclasses import replace
 
+    from sample_forge.embed import get_screen_embedder
+
+    if get_screen_embedder() is None:
+        pytest.skip("int8 MiniLM rejected on this CPU (cosine error above its bound): no screen to test")
     rows = [orjson.loads(x)["problem"] for x in (shared_data / "math" / "math_test.jsonl").read_bytes().splitlines()]
     texts = [r["problem"] for r in suite()] + rows[:500]
     texts += ["Consider this problem. " + " ".join(t.split()[2:]) for t in rows[500:800]]
