@@ -354,3 +354,26 @@ def test_budget_ledger_holds_the_cap_across_restarts(fault_server: FaultServer, 
     ledger.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:]]) + b"\n")
     with pytest.raises(InputError, match=r"spent\.jsonl:2.*usd"):
         Budget(1.0, ledger=ledger)
+
+
+def test_overlapping_requests_of_a_batch_pay_each_sample_once(fault_server: FaultServer, tmp_path: Path) -> None:
+    """n=2 and n=4 of one prompt in one batch are samples 0-1 and 0-3: one call for 4 samples, not 6.
+    A disjoint range (samples 6-7) is its own call; a failure of a shared call reaches every member."""
+    url = fault_server.script("overlap", [])
+    with model_for(url, tmp_path) as m:
+        reqs = [Request(MSG, n=2, max_tokens=16), Request(MSG, n=4, max_tokens=16),
+                Request(MSG, n=2, max_tokens=16, index=6), Request(MSG, n=1, max_tokens=16, index=3)]
+        res = m.complete_many(reqs)
+        assert [len(r.completions) for r in res] == [2, 4, 2, 1] and all(r.ok for r in res)
+        asked = sorted(int(r.get("n") or 1) for r in fault_server.requests["overlap"])
+        assert asked == [2, 4]  # 6 samples paid for, not 9
+        assert m.last_summary["called"] == 4 and m.last_summary["failed"] == 0
+        # the same batch again: everything from the cache
+        again = m.complete_many(reqs)
+        assert all(c.cached for r in again for c in r.completions)
+        assert len(fault_server.requests["overlap"]) == 2
+    url = fault_server.script("overlap500", ["500"])
+    with model_for(url, tmp_path, max_retries=0) as m:
+        res = m.complete_many([Request(MSG, n=1, max_tokens=16), Request(MSG, n=3, max_tokens=16)])
+        assert all(r.error_kind == "http" and not r.completions for r in res)
+        assert len(fault_server.requests["overlap500"]) == 1

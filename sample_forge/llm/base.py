@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import os
 import random
@@ -88,6 +89,36 @@ class ChatReply:
     model: str = ""
 
 
+
+@dataclass
+class _Merged:
+    """One call for requests of a batch whose samples overlap (same payload, overlapping sample ranges):
+    ``slots`` covers the union, ``members`` are (position in the batch, offset into ``slots``)."""
+
+    request: Request
+    slots: list[Completion | None]
+    members: list[tuple[int, int]]
+
+
+def _merge_ranges(phash: str, items: list[tuple[int, Request, list[Completion | None]]]) -> list[_Merged]:
+    """Requests of one payload whose sample ranges overlap share one call, so no sample is paid twice
+    (``n=4`` and ``n=8`` of the same prompt in one batch ask for 8 samples, not 12)."""
+    jobs: list[_Merged] = []
+    for i, req, slots in sorted(items, key=lambda t: (t[1].index, -t[1].n)):
+        last = jobs[-1] if jobs else None
+        if last is not None and req.index < last.request.index + last.request.n:
+            start = last.request.index
+            end = max(start + last.request.n, req.index + req.n)
+            last.slots.extend([None] * (end - start - len(last.slots)))
+            for j, c in enumerate(slots):
+                if c is not None and last.slots[req.index - start + j] is None:
+                    last.slots[req.index - start + j] = c
+            last.request = dataclasses.replace(last.request, n=end - start)
+            last.members.append((i, req.index - start))
+        else:
+            jobs.append(_Merged(req, list(slots), [(i, 0)]))
+    return jobs
+
 class Model:
     """A named model. Build it with ``sample_forge.llm.get_model``."""
 
@@ -162,27 +193,34 @@ class Model:
         for r in requests:
             _validate(r)
         results: list[Result | None] = [None] * len(requests)
-        futures: dict[concurrent.futures.Future[Result], list[int]] = {}
-        todo: dict[tuple[str, int, int], list[Any]] = {}
+        todo: dict[str, list[tuple[int, Request, list[Completion | None]]]] = {}
         for i, req in enumerate(requests):
             phash, slots = self._lookup(req)
             if all(c is not None for c in slots):
                 results[i] = Result(req, slots)  # type: ignore[arg-type]
-            else:  # identical requests of one batch share one call: never pay twice
-                todo.setdefault((phash, req.index, req.n), [req, phash, slots, []])[3].append(i)
+            else:
+                todo.setdefault(phash, []).append((i, req, slots))
         n_cached = sum(r is not None for r in results)
+        futures: dict[concurrent.futures.Future[Result], _Merged] = {}
         try:
-            for req, phash, slots, positions in todo.values():
-                futures[self._submit(self._arun(req, phash, slots))] = positions
+            for phash, items in todo.items():
+                for job in _merge_ranges(phash, items):
+                    futures[self._submit(self._arun(job.request, phash, job.slots))] = job
             done: Any = concurrent.futures.as_completed(futures)
             if progress:
                 from sample_forge.cli.common import progress as _progress
 
                 done = _progress(done, total=len(futures), description=f"LLM {self.name}")
             for fut in done:
-                res = fut.result()
-                for i in futures[fut]:
-                    results[i] = Result(requests[i], list(res.completions), res.error, res.error_kind)
+                res, job = fut.result(), futures[fut]
+                for i, offset in job.members:
+                    req = requests[i]
+                    mine = job.slots[offset:offset + req.n]
+                    if all(c is not None for c in mine):
+                        results[i] = Result(req, mine)  # type: ignore[arg-type]
+                    else:
+                        results[i] = Result(req, [c for c in mine if c is not None],
+                                            res.error or "samples missing", res.error_kind or "internal")
         except BaseException:
             for fut in futures:
                 fut.cancel()
