@@ -89,7 +89,6 @@ class ChatReply:
     model: str = ""
 
 
-
 @dataclass
 class _Merged:
     """One call for requests of a batch whose samples overlap (same payload, overlapping sample ranges):
@@ -100,7 +99,7 @@ class _Merged:
     members: list[tuple[int, int]]
 
 
-def _merge_ranges(phash: str, items: list[tuple[int, Request, list[Completion | None]]]) -> list[_Merged]:
+def _merge_ranges(items: list[tuple[int, Request, list[Completion | None]]]) -> list[_Merged]:
     """Requests of one payload whose sample ranges overlap share one call, so no sample is paid twice
     (``n=4`` and ``n=8`` of the same prompt in one batch ask for 8 samples, not 12)."""
     jobs: list[_Merged] = []
@@ -118,6 +117,7 @@ def _merge_ranges(phash: str, items: list[tuple[int, Request, list[Completion | 
         else:
             jobs.append(_Merged(req, list(slots), [(i, 0)]))
     return jobs
+
 
 class Model:
     """A named model. Build it with ``sample_forge.llm.get_model``."""
@@ -204,7 +204,7 @@ class Model:
         futures: dict[concurrent.futures.Future[Result], _Merged] = {}
         try:
             for phash, items in todo.items():
-                for job in _merge_ranges(phash, items):
+                for job in _merge_ranges(items):
                     futures[self._submit(self._arun(job.request, phash, job.slots))] = job
             done: Any = concurrent.futures.as_completed(futures)
             if progress:
