@@ -146,8 +146,30 @@ def _onnx_file() -> Path:
     return d / f"all-MiniLM-L6-v2-{h.hexdigest()[:16]}.onnx"
 
 
-def _export(reference: Embedder, target: Path) -> None:
-    """Export, then keep the file only if it reproduces sentence-transformers on the probes."""
+def _cached_onnx(target: Path, build: Any, what: str) -> OnnxEmbedder:
+    """The ONNX model at ``target``; when it is missing or unreadable, ``build(tmp)`` writes and checks a
+    new one (raising if it fails its check), and only a checked file is moved into place."""
+    import warnings
+
+    if target.exists():
+        try:
+            return OnnxEmbedder(target)
+        except Exception as e:  # a damaged cache file: build it again
+            log.warning("rebuilding %s: %s is unreadable (%s)", what, target, type(e).__name__)
+            target.unlink(missing_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's and quantizer's notices
+            build(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return OnnxEmbedder(target)
+
+
+def _export(reference: Embedder, out: Path) -> None:
+    """Export to ``out``; raise unless it reproduces sentence-transformers on the probes."""
     import torch
 
     class _Hidden(torch.nn.Module):
@@ -162,20 +184,14 @@ def _export(reference: Embedder, target: Path) -> None:
     st = reference._st
     ex = st.tokenizer(["a short probe"], return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    tmp = target.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
-    try:
-        with torch.inference_mode():
-            torch.onnx.export(_Hidden(st[0].auto_model.eval()), tuple(ex[n] for n in names), str(tmp),
-                              input_names=names, output_names=["last_hidden_state"],
-                              dynamic_axes={n: {0: "batch", 1: "tokens"}
-                                            for n in [*names, "last_hidden_state"]},
-                              opset_version=17, dynamo=False)
-        agree = float((OnnxEmbedder(tmp).encode(_PROBES) * reference.encode(_PROBES)).sum(axis=1).min())
-        if agree < 0.9999:
-            raise RuntimeError(f"the export disagrees with sentence-transformers (cosine {agree:.5f})")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with torch.inference_mode():
+        torch.onnx.export(_Hidden(st[0].auto_model.eval()), tuple(ex[n] for n in names), str(out),
+                          input_names=names, output_names=["last_hidden_state"],
+                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                          opset_version=17, dynamo=False)
+    agree = float((OnnxEmbedder(out).encode(_PROBES) * reference.encode(_PROBES)).sum(axis=1).min())
+    if agree < 0.9999:
+        raise RuntimeError(f"the export disagrees with sentence-transformers (cosine {agree:.5f})")
 
 
 def _try_onnx() -> Embedder | None:
@@ -183,52 +199,36 @@ def _try_onnx() -> Embedder | None:
         import onnxruntime  # noqa: F401
     except ImportError:
         return None
-    import warnings
-
     try:
-        target = _onnx_file()
-        if target.exists():
-            try:
-                return OnnxEmbedder(target)
-            except Exception as e:  # a damaged cache file: export again
-                log.warning("re-exporting ONNX MiniLM: %s is unreadable (%s)", target, type(e).__name__)
-                target.unlink(missing_ok=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
-            _export(Embedder(), target)
-        return OnnxEmbedder(target)
+        return _cached_onnx(_onnx_file(), lambda tmp: _export(Embedder(), tmp), "ONNX MiniLM")
     except Exception as e:  # a failed export must not stop the run: torch computes the same vectors
         log.warning("ONNX MiniLM unavailable (%s: %s); using torch", type(e).__name__, e)
         return None
 
 
-def _quantize(fp32: Embedder, src: Path, target: Path) -> None:
+def _quantize(fp32: Embedder, src: Path, out: Path) -> None:
     """Per-channel int8 weights for the weight MatMuls; the two activation-by-activation MatMuls of each
-    attention stay float (quantizing both sides of those costs accuracy and saves nothing)."""
+    attention stay float (quantizing both sides of those costs accuracy and saves nothing). Raises
+    unless the result is within SCREEN_MAX_ERROR of the float model."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     graph = onnx.load(str(src)).graph
     weights = {i.name for i in graph.initializer}
     nodes = [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
-    tmp = target.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
+    # onnxruntime advises "pre-processing" through logging.warning, which also installs a root handler
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    root.setLevel(logging.ERROR)
     try:
-        # onnxruntime advises "pre-processing" through logging.warning, which also installs a root handler
-        root = logging.getLogger()
-        level, handlers = root.level, list(root.handlers)
-        root.setLevel(logging.ERROR)
-        try:
-            quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes)
-        finally:
-            root.setLevel(level)
-            root.handlers[:] = handlers
-        err = _screen_error(OnnxEmbedder(tmp), fp32)
-        if err > SCREEN_MAX_ERROR:
-            raise RuntimeError(f"int8 MiniLM too far from float: cosine error {err:.3f} > {SCREEN_MAX_ERROR}")
-        os.replace(tmp, target)
+        quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes)
     finally:
-        tmp.unlink(missing_ok=True)
+        root.setLevel(level)
+        root.handlers[:] = handlers
+    err = _screen_error(OnnxEmbedder(out), fp32)
+    if err > SCREEN_MAX_ERROR:
+        raise RuntimeError(f"int8 MiniLM too far from float: cosine error {err:.3f} > {SCREEN_MAX_ERROR}")
 
 
 SCREEN_MAX_ERROR = 0.045
@@ -270,22 +270,10 @@ def _screen_embedder() -> Embedder | None:
     fp32 = get_embedder()
     if not isinstance(fp32, OnnxEmbedder):
         return None
-    import warnings
-
     try:
         src = fp32.path  # beside the float export this process uses, wherever the cache dir is now
-        target = src.with_name(f"{src.stem}-int8.onnx")
-        if target.exists():
-            try:
-                emb = OnnxEmbedder(target)
-            except Exception as e:
-                log.warning("re-quantizing MiniLM: %s is unreadable (%s)", target, type(e).__name__)
-                target.unlink(missing_ok=True)
-        if not target.exists():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _quantize(fp32, src, target)
-            emb = OnnxEmbedder(target)
+        emb = _cached_onnx(src.with_name(f"{src.stem}-int8.onnx"), lambda tmp: _quantize(fp32, src, tmp),
+                           "int8 MiniLM")
         emb.backend = "onnx-int8"
         return emb
     except Exception as e:
