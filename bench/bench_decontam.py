@@ -29,7 +29,8 @@ from pathlib import Path
 import orjson
 
 from sample_forge.synth.decontam import (BUILTIN_BENCHMARKS, Benchmark, BenchmarkSpec, DecontamConfig,
-                                         DecontamIndex, load_benchmark, normalize_words, resolve_benchmarks)
+                                         DecontamIndex, first_words, load_benchmark, normalize_words,
+                                         resolve_benchmarks)
 
 
 def perturb(text: str, rng: random.Random) -> str:
@@ -171,7 +172,7 @@ def main() -> None:
         tsub = sub[:500]
         fidx = DecontamIndex(replace(ecfg, screen=False), eidx.benches, eidx.vocab)
         t0 = time.perf_counter()
-        temb = Embedder().encode([" ".join(c.split()[:ecfg.max_words]) for c in tsub])
+        temb = Embedder().encode(first_words(tsub, ecfg.max_words))
         tres = fidx.check(tsub, embeddings=temb)
         rate_t = len(tsub) / (time.perf_counter() - t0)
         same_t = sum(flags(a) == flags(b) for a, b in zip(eres, tres))

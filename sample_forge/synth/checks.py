@@ -413,11 +413,12 @@ class NearDupCheck(Check):
 
     def check_many(self, cands: Sequence[Candidate]) -> list[CheckResult]:
         from sample_forge.embed import embed
+        from sample_forge.synth.decontam import DecontamConfig, first_words
 
         if not cands:
             return []
         pool = [*self.seen, *cands]
-        emb = embed([" ".join(c.problem.split()[:96]) for c in pool])
+        emb = embed(first_words([c.problem for c in pool], DecontamConfig.max_words))
         grams = [self._grams(c.problem) for c in pool]
         kept: list[int] = list(range(len(self.seen)))
         out = []

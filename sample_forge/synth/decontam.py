@@ -318,10 +318,15 @@ def _gram_hashes(docs: list[list[int]], n: int) -> tuple[np.ndarray, np.ndarray,
     return h[~bad], doc_of[~bad], counts
 
 
+def first_words(texts: Sequence[str], max_words: int) -> list[str]:
+    """What is embedded of each text: its first ``max_words`` whitespace-separated words."""
+    return [" ".join(t.split()[:max_words]) for t in texts]
+
+
 def _embed_texts(texts: Sequence[str], max_words: int) -> np.ndarray:
     from sample_forge.embed import embed
 
-    return embed([" ".join(t.split()[:max_words]) for t in texts])
+    return embed(first_words(texts, max_words))
 
 
 _CHUNK = 2048  # texts per cache file: a killed cold build keeps every finished chunk
@@ -466,7 +471,7 @@ class DecontamIndex:
         from sample_forge.embed import SCREEN_MIN_COSINE, embed, get_screen_embedder
 
         cfg = self.config
-        words = [" ".join(t.split()[:cfg.max_words]) for t in texts]
+        words = first_words(texts, cfg.max_words)
         use = cfg.screen and len(words) and cfg.cosine_threshold - cfg.screen_margin >= SCREEN_MIN_COSINE
         screen = get_screen_embedder() if use else None
         if screen is None:
