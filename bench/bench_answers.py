@@ -45,8 +45,10 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "math")
     args = ap.parse_args()
     pairs = load_pairs(args.data, args.n)
-    print(f"{len(pairs)} (gold, extracted) pairs from {args.data}; cpus={os.cpu_count()} "
-          f"load={os.getloadavg()[0]:.1f}")
+    print(
+        f"{len(pairs)} (gold, extracted) pairs from {args.data}; cpus={os.cpu_count()} "
+        f"load={os.getloadavg()[0]:.1f}"
+    )
 
     # Rounds alternate main/pool on the same long-lived pool (as in a real run), so both sides warm
     # up alike (math-verify's parser caches fill as it goes); the best round counts, which damps
@@ -75,14 +77,20 @@ def main() -> None:
         ("main thread", 1, main_s, 0.0, main_results),
         ("process pool", n_workers, pool_s, startup_s, pool_results),
     ]
-    print(f"{'mode':<14}{'workers':>8}{'pairs':>8}{'seconds':>10}{'checks/s':>10}"
-          f"{'startup s':>11}{'equiv':>8}{'undecided':>10}")
+    print(
+        f"{'mode':<14}{'workers':>8}{'pairs':>8}{'seconds':>10}{'checks/s':>10}"
+        f"{'startup s':>11}{'equiv':>8}{'undecided':>10}"
+    )
     for name, w, s, st, res in rows:
-        print(f"{name:<14}{w:>8}{len(res):>8}{s:>10.2f}{len(res) / s:>10.1f}{st:>11.2f}"
-              f"{sum(r is True for r in res):>8}{sum(r is None for r in res):>10}")
-    print(f"ratio pool/main: {main_s / pool_s:.2f}x checks/s "
-          f"(with startup: {main_s / (pool_s + startup_s):.2f}x); hard timeouts: {timeouts}; "
-          f"best of {args.repeat}; load after: {os.getloadavg()[0]:.1f}")
+        print(
+            f"{name:<14}{w:>8}{len(res):>8}{s:>10.2f}{len(res) / s:>10.1f}{st:>11.2f}"
+            f"{sum(r is True for r in res):>8}{sum(r is None for r in res):>10}"
+        )
+    print(
+        f"ratio pool/main: {main_s / pool_s:.2f}x checks/s "
+        f"(with startup: {main_s / (pool_s + startup_s):.2f}x); hard timeouts: {timeouts}; "
+        f"best of {args.repeat}; load after: {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

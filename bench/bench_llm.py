@@ -28,12 +28,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BODY = json.dumps({
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "bench",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "The answer is 42."},
-                 "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18},
-}).encode()
+BODY = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "bench",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "The answer is 42."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18},
+    }
+).encode()
 
 
 def serve(port: int) -> None:
@@ -67,6 +77,7 @@ async def raw_aiohttp(url: str, n: int, conc: int) -> float:
 
     sem = asyncio.Semaphore(conc)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as s:
+
         async def one(i: int) -> None:
             async with sem:
                 payload = {"model": "bench", "messages": messages(i), "max_tokens": 16}
@@ -83,6 +94,7 @@ async def raw_httpx(url: str, n: int, conc: int) -> float:
 
     sem = asyncio.Semaphore(conc)
     async with httpx2.AsyncClient(limits=httpx2.Limits(max_connections=conc)) as c:
+
         async def one(i: int) -> None:
             async with sem:
                 payload = {"model": "bench", "messages": messages(i), "max_tokens": 16}
@@ -102,10 +114,12 @@ async def raw_openai(url: str, n: int, conc: int) -> float:
 
     sem = asyncio.Semaphore(conc)
     async with AsyncOpenAI(api_key="x", base_url=url, http_client=_http_client(60)) as c:
+
         async def one(i: int) -> None:
             async with sem:
                 r = await c.chat.completions.with_raw_response.create(
-                    model="bench", messages=messages(i), max_tokens=16)  # type: ignore[arg-type]
+                    model="bench", messages=messages(i), max_tokens=16
+                )  # type: ignore[arg-type]
                 json.loads(r.http_response.content)
 
         t0 = time.perf_counter()
@@ -172,18 +186,24 @@ def main() -> None:
         hit_one = len(reqs) / (time.perf_counter() - t0)
         m.close()
 
-        print(f"\nLLM layer overhead, zero-latency aiohttp server, {os.cpu_count()} cores, "
-              f"{n} requests per row (1/4 at concurrency 1)\n")
-        print(f"{'measurement':<28}{'layer req/s':>12}{'raw aiohttp':>13}{'raw httpx2':>12}"
-              f"{'raw openai':>12}{'layer/aiohttp':>15}{'layer/openai':>14}")
+        print(
+            f"\nLLM layer overhead, zero-latency aiohttp server, {os.cpu_count()} cores, "
+            f"{n} requests per row (1/4 at concurrency 1)\n"
+        )
+        print(
+            f"{'measurement':<28}{'layer req/s':>12}{'raw aiohttp':>13}{'raw httpx2':>12}"
+            f"{'raw openai':>12}{'layer/aiohttp':>15}{'layer/openai':>14}"
+        )
         for name, rate, a, h, o in rows:
             print(f"{name:<28}{rate:>12.0f}{a:>13.0f}{h:>12.0f}{o:>12.0f}{rate / a:>15.2f}{rate / o:>14.2f}")
         print(f"{'cache hits, complete_many':<28}{hit_batch:>12.0f}")
         print(f"{'cache hits, complete()':<28}{hit_one:>12.0f}")
         c64 = rows[-1][1]
-        print(f"\ntargets: concurrency 64 >= 300 req/s: {'PASS' if c64 >= 300 else 'FAIL'} ({c64:.0f}); "
-              f"cache hits >= 5000/s: {'PASS' if min(hit_batch, hit_one) >= 5000 else 'FAIL'} "
-              f"({min(hit_batch, hit_one):.0f})")
+        print(
+            f"\ntargets: concurrency 64 >= 300 req/s: {'PASS' if c64 >= 300 else 'FAIL'} ({c64:.0f}); "
+            f"cache hits >= 5000/s: {'PASS' if min(hit_batch, hit_one) >= 5000 else 'FAIL'} "
+            f"({min(hit_batch, hit_one):.0f})"
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -97,8 +97,9 @@ print(json.dumps({"seconds": dt, "cpu": time.process_time() - c0, "bytes": nbyte
 
 def _run(code: str, *args: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                         env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False
+    )
     if out.returncode:
         sys.exit(f"benchmark step failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -109,15 +110,17 @@ def _ensure_run(d: Path, samples: int, chars: int) -> int:
     from sample_forge.impact.simulate import SimConfig, simulate_run
 
     marker = d / "sim.json"
-    cfg = SimConfig(samples=samples, epochs=21, steps_per_epoch=8, rollouts=8,
-                    response_chars=chars, seed=1)
+    cfg = SimConfig(samples=samples, epochs=21, steps_per_epoch=8, rollouts=8, response_chars=chars, seed=1)
     if marker.exists() and json.loads(marker.read_text()) == cfg.__dict__:
         return sum(p.stat().st_size for p in d.glob("*.jsonl") if p.stem.isdigit())
     t = time.perf_counter()
     info = simulate_run("verl", d, cfg)
     marker.write_text(json.dumps(cfg.__dict__))
-    print(f"  generated {info['records']:,} lines, {info['bytes'] / 1e9:.2f} GB in "
-          f"{time.perf_counter() - t:.0f}s -> {d}", file=sys.stderr)
+    print(
+        f"  generated {info['records']:,} lines, {info['bytes'] / 1e9:.2f} GB in "
+        f"{time.perf_counter() - t:.0f}s -> {d}",
+        file=sys.stderr,
+    )
     return info["bytes"]
 
 
@@ -148,8 +151,10 @@ def main() -> None:
         nbytes = _ensure_run(d, samples, chars)
         cache_mbs = _warm(d)
         load0 = os.getloadavg()[0]
-        runs = [_run(_OURS, str(d), str(args.dir / "scores.parquet"), str(args.workers))
-                for _ in range(args.repeat)]
+        runs = [
+            _run(_OURS, str(d), str(args.dir / "scores.parquet"), str(args.workers))
+            for _ in range(args.repeat)
+        ]
         ours = min(runs, key=lambda r: r["seconds"])  # best of --repeat: the machine is shared
         base = None if args.no_baseline else _run(_BASELINE, str(d), str(args.dir / "base.jsonl"))
         agree = None
@@ -158,30 +163,61 @@ def main() -> None:
             agree = max(diffs) < 1e-9 and len(ours["lim"]) == len(base["lim"])
         rows.append((chars, nbytes, ours, base, agree, cache_mbs, load0))
     print()
-    print(f"LIMR shape: {samples:,} samples x 21 epochs x 8 steps/epoch x 8 rollouts "
-          f"(verl dump), {args.workers} reader processes, {os.cpu_count()} cores")
-    head = ("resp chars", "input GB", "lines", "load avg", "ours s", "ours MB/s",
-            "ours MB/cpu-s", "ours cores used", "ours RSS MB", "json.loads s", "json.loads MB/s", "base MB/cpu-s",
-            "base RSS MB", "speedup (wall)", "same LIM")
+    print(
+        f"LIMR shape: {samples:,} samples x 21 epochs x 8 steps/epoch x 8 rollouts "
+        f"(verl dump), {args.workers} reader processes, {os.cpu_count()} cores"
+    )
+    head = (
+        "resp chars",
+        "input GB",
+        "lines",
+        "load avg",
+        "ours s",
+        "ours MB/s",
+        "ours MB/cpu-s",
+        "ours cores used",
+        "ours RSS MB",
+        "json.loads s",
+        "json.loads MB/s",
+        "base MB/cpu-s",
+        "base RSS MB",
+        "speedup (wall)",
+        "same LIM",
+    )
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for chars, nbytes, o, b, agree, _, load in rows:
         mbs = o["bytes"] / o["seconds"] / 1e6
-        cells = [f"{chars:,}", f"{nbytes / 1e9:.2f}", f"{o['records']:,}", f"{load:.1f}",
-                 f"{o['seconds']:.2f}", f"{mbs:,.0f}", f"{o['bytes'] / o['cpu'] / 1e6:,.0f}",
-                 f"{o['cpu'] / o['seconds']:.2f}", f"{o['rss_kb'] / 1024:,.0f}"]
+        cells = [
+            f"{chars:,}",
+            f"{nbytes / 1e9:.2f}",
+            f"{o['records']:,}",
+            f"{load:.1f}",
+            f"{o['seconds']:.2f}",
+            f"{mbs:,.0f}",
+            f"{o['bytes'] / o['cpu'] / 1e6:,.0f}",
+            f"{o['cpu'] / o['seconds']:.2f}",
+            f"{o['rss_kb'] / 1024:,.0f}",
+        ]
         if b:
             bm = b["bytes"] / b["seconds"] / 1e6
-            cells += [f"{b['seconds']:.2f}", f"{bm:,.0f}", f"{b['bytes'] / b['cpu'] / 1e6:,.0f}",
-                      f"{b['rss_kb'] / 1024:,.0f}", f"{b['seconds'] / o['seconds']:.1f}x",
-                      "yes" if agree else "NO"]
+            cells += [
+                f"{b['seconds']:.2f}",
+                f"{bm:,.0f}",
+                f"{b['bytes'] / b['cpu'] / 1e6:,.0f}",
+                f"{b['rss_kb'] / 1024:,.0f}",
+                f"{b['seconds'] / o['seconds']:.1f}x",
+                "yes" if agree else "NO",
+            ]
         else:
             cells += ["-"] * 6
         print("| " + " | ".join(cells) + " |")
-    print(f"(page-cache read speed: {', '.join(f'{r[5]:,.0f}' for r in rows)} MB/s; load avg = "
-          f"1-min load when the run started, on {os.cpu_count()} cores; MB/cpu-s = input bytes per "
-          f"CPU-second of all reader processes; cores used = CPU-seconds / wall seconds; best of "
-          f"{args.repeat} runs of ours; target: >= 400 MB/s wall, RSS < 1,536 MB)")
+    print(
+        f"(page-cache read speed: {', '.join(f'{r[5]:,.0f}' for r in rows)} MB/s; load avg = "
+        f"1-min load when the run started, on {os.cpu_count()} cores; MB/cpu-s = input bytes per "
+        f"CPU-second of all reader processes; cores used = CPU-seconds / wall seconds; best of "
+        f"{args.repeat} runs of ours; target: >= 400 MB/s wall, RSS < 1,536 MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -62,10 +62,24 @@ def main() -> None:
     # canonicalization: free-text skills as an LLM writes them (paraphrases of catalog names,
     # many repeats, some off-catalog text)
     rng = random.Random(0)
-    forms = ["{}", "applying {}", "understanding {}", "{} (basic)", "knowledge of {}", "{} computation",
-             "using {} to simplify", "the concept of {}"]
-    junk = ["reading comprehension", "careful checking", "pattern spotting", "estimation",
-            "drawing a diagram", "guess and check"]
+    forms = [
+        "{}",
+        "applying {}",
+        "understanding {}",
+        "{} (basic)",
+        "knowledge of {}",
+        "{} computation",
+        "using {} to simplify",
+        "the concept of {}",
+    ]
+    junk = [
+        "reading comprehension",
+        "careful checking",
+        "pattern spotting",
+        "estimation",
+        "drawing a diagram",
+        "guess and check",
+    ]
     math_cats = ["Algebra", "Geometry", "Number Theory", "Probability", "Precalculus"]
     texts, cats = [], []
     for _ in range(args.skills):
@@ -89,20 +103,30 @@ def main() -> None:
     cbase_rate = args.baseline_skills / (time.perf_counter() - t0)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"pool: {args.pool} ({len(problems)} problems), CPU cores {os.cpu_count()}, "
-          f"load average {load:.1f}, setup {setup_s:.1f} s")
+    print(
+        f"pool: {args.pool} ({len(problems)} problems), CPU cores {os.cpu_count()}, "
+        f"load average {load:.1f}, setup {setup_s:.1f} s"
+    )
     print(f"{'task':44s} {'items':>7s} {'seconds':>9s} {'items/s':>9s}")
     print(f"{'embed tagger (batched, 128 tok)':44s} {len(problems):7d} {fast_s:9.1f} {fast_rate:9.1f}")
-    print(f"{'baseline: per-problem torch encode (256 tok)':44s} {len(sub):7d} {base_s:9.1f} {base_rate:9.1f}")
+    print(
+        f"{'baseline: per-problem torch encode (256 tok)':44s} {len(sub):7d} {base_s:9.1f} {base_rate:9.1f}"
+    )
     print(f"{'canonicalize free-text skills (batched)':44s} {len(texts):7d} {canon_s:9.1f} {canon_rate:9.1f}")
-    print(f"{'baseline: per-skill torch encode':44s} {args.baseline_skills:7d} "
-          f"{args.baseline_skills / cbase_rate:9.1f} {cbase_rate:9.1f}")
+    print(
+        f"{'baseline: per-skill torch encode':44s} {args.baseline_skills:7d} "
+        f"{args.baseline_skills / cbase_rate:9.1f} {cbase_rate:9.1f}"
+    )
     print(f"speed-up tagger {fast_rate / base_rate:.1f}x; canonicalization {canon_rate / cbase_rate:.1f}x")
-    print(f"projected 12,500 problems: {12500 / fast_rate / 60:.1f} min (baseline "
-          f"{12500 / base_rate / 60:.1f} min); target >= 100 problems/s: "
-          f"{'met' if fast_rate >= 100 else 'NOT met'} at this load")
-    print(f"mapped {mapped}/{len(texts)} free-text skills; mean skills per problem "
-          f"{np.mean([t.total for t in tags]):.2f}")
+    print(
+        f"projected 12,500 problems: {12500 / fast_rate / 60:.1f} min (baseline "
+        f"{12500 / base_rate / 60:.1f} min); target >= 100 problems/s: "
+        f"{'met' if fast_rate >= 100 else 'NOT met'} at this load"
+    )
+    print(
+        f"mapped {mapped}/{len(texts)} free-text skills; mean skills per problem "
+        f"{np.mean([t.total for t in tags]):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -54,9 +54,13 @@ def pandas_export(out: Path):  # type: ignore[no-untyped-def]
 
     df = pd.read_json(DSR, lines=True)
     r = df[df["index"] == 124].iloc[0]
-    row = {"data_source": "deepscaler", "prompt": [{"content": r.prompt, "role": "user"}], "ability": "math",
-           "reward_model": {"ground_truth": r.ground_truth, "style": "rule"},
-           "extra_info": {"index": 124, "split": "train"}}
+    row = {
+        "data_source": "deepscaler",
+        "prompt": [{"content": r.prompt, "role": "user"}],
+        "ability": "math",
+        "reward_model": {"ground_truth": r.ground_truth, "style": "rule"},
+        "extra_info": {"index": 124, "split": "train"},
+    }
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame([row] * 128).to_parquet(out / "train.parquet")
 
@@ -77,7 +81,9 @@ def main() -> None:
     te_pd, _ = timed(lambda: pandas_export(tmp / "pd"), a.repeats)
     print(f"{'task':44s} {'ours s':>9s} {'pandas s':>9s} {'ours/pandas':>12s}")
     print(f"{'select polymath, LIMR pool (8,523 rows)':44s} {t_ours:9.3f} {t_pd:9.3f} {t_ours / t_pd:12.2f}")
-    print(f"{'export verl x128 (+ .json, manifest, checks)':44s} {te_ours:9.3f} {te_pd:9.3f} {te_ours / te_pd:12.2f}")
+    print(
+        f"{'export verl x128 (+ .json, manifest, checks)':44s} {te_ours:9.3f} {te_pd:9.3f} {te_ours / te_pd:12.2f}"
+    )
     print(f"(median of {a.repeats}; same 7 ids chosen by both)")
 
 

@@ -254,8 +254,9 @@ class AnswerChecker:
     Workers start on first use and live until :meth:`close`.
     """
 
-    def __init__(self, timeout: float = 5.0, workers: int | None = None,
-                 chunk_size: int | None = None) -> None:
+    def __init__(
+        self, timeout: float = 5.0, workers: int | None = None, chunk_size: int | None = None
+    ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
         self.timeout = float(timeout)
@@ -274,7 +275,7 @@ class AnswerChecker:
         self.restarts = 0
 
     # -- lifecycle
-    def __enter__(self) -> "AnswerChecker":
+    def __enter__(self) -> AnswerChecker:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -337,8 +338,7 @@ class AnswerChecker:
     def _schedule(self, items: list[tuple[str, str, str]], out: list[Verdict | None]) -> None:
         size = self._chunk(len(items))
         todo: deque[list[tuple[int, str, str, str]]] = deque(
-            [(i, *items[i]) for i in range(s, min(s + size, len(items)))]
-            for s in range(0, len(items), size)
+            [(i, *items[i]) for i in range(s, min(s + size, len(items)))] for s in range(0, len(items), size)
         )
         while len(self._workers) < min(self.n_workers, len(todo)):
             self._workers.append(self._spawn())

@@ -24,14 +24,26 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DIM", "Embedder", "get_embedder", "get_screen_embedder", "embed", "reset", "SCREEN_MAX_ERROR",
-           "SCREEN_MIN_COSINE"]
+__all__ = [
+    "DIM",
+    "Embedder",
+    "get_embedder",
+    "get_screen_embedder",
+    "embed",
+    "reset",
+    "SCREEN_MAX_ERROR",
+    "SCREEN_MIN_COSINE",
+]
 
 DIM = 384
 MAX_TOKENS = 256  # the model's own max_seq_length
-_PROBES = ["Find the remainder when $2^{100}$ is divided by $7$.",
-           "A ball is thrown upward at 12 m/s; how long until it returns to the thrower's hand?",
-           "Let $f(x)=x^2-3x+2$. Compute $f(f(1))$.", "x", ""]
+_PROBES = [
+    "Find the remainder when $2^{100}$ is divided by $7$.",
+    "A ball is thrown upward at 12 m/s; how long until it returns to the thrower's hand?",
+    "Let $f(x)=x^2-3x+2$. Compute $f(f(1))$.",
+    "x",
+    "",
+]
 
 log = logging.getLogger(__name__)
 _LOAD_LOCK = threading.RLock()  # one export per process even when several threads ask at once
@@ -73,16 +85,22 @@ class Embedder:
     def __init__(self) -> None:
         self._st = _sentence_transformer()
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64,
-               max_tokens: int = MAX_TOKENS) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, max_tokens: int = MAX_TOKENS
+    ) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, DIM), dtype=np.float32)
         st = self._st
         old = st.max_seq_length
         st.max_seq_length = min(max_tokens, old)
         try:
-            vecs = st.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                             convert_to_numpy=True, show_progress_bar=False)
+            vecs = st.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         finally:
             st.max_seq_length = old
         return np.asarray(vecs, dtype=np.float32)
@@ -103,26 +121,29 @@ class OnnxEmbedder(Embedder):
         self._sess = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         self._tok = AutoTokenizer.from_pretrained(str(_model_path()))
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 8,
-               max_tokens: int = MAX_TOKENS) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 8, max_tokens: int = MAX_TOKENS
+    ) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, DIM), dtype=np.float32)
         # batch_size above 8 only adds padding on CPU: tokens, not calls, are the cost here
-        ids = self._tok(list(texts), truncation=True, max_length=min(max_tokens, MAX_TOKENS),
-                        add_special_tokens=True)["input_ids"]
+        ids = self._tok(
+            list(texts), truncation=True, max_length=min(max_tokens, MAX_TOKENS), add_special_tokens=True
+        )["input_ids"]
         order = np.argsort([-len(x) for x in ids], kind="stable")
         out = np.empty((len(ids), DIM), dtype=np.float32)
         bs = max(1, min(batch_size, 8))
         for start in range(0, len(order), bs):
-            rows = order[start:start + bs]
+            rows = order[start : start + bs]
             width = len(ids[rows[0]])
             inp = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
-                inp[r, :len(ids[i])] = ids[i]
-                mask[r, :len(ids[i])] = 1
-            hidden = self._sess.run(None, {"input_ids": inp, "attention_mask": mask,
-                                           "token_type_ids": np.zeros_like(inp)})[0]
+                inp[r, : len(ids[i])] = ids[i]
+                mask[r, : len(ids[i])] = 1
+            hidden = self._sess.run(
+                None, {"input_ids": inp, "attention_mask": mask, "token_type_ids": np.zeros_like(inp)}
+            )[0]
             m = mask[..., None].astype(np.float32)
             pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
             out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
@@ -178,17 +199,24 @@ def _export(reference: Embedder, out: Path) -> None:
             self.model = model
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
     st = reference._st
     ex = st.tokenizer(["a short probe"], return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
     with torch.inference_mode():
-        torch.onnx.export(_Hidden(st[0].auto_model.eval()), tuple(ex[n] for n in names), str(out),
-                          input_names=names, output_names=["last_hidden_state"],
-                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            _Hidden(st[0].auto_model.eval()),
+            tuple(ex[n] for n in names),
+            str(out),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
+        )
     agree = float((OnnxEmbedder(out).encode(_PROBES) * reference.encode(_PROBES)).sum(axis=1).min())
     if agree < 0.9999:
         raise RuntimeError(f"the export disagrees with sentence-transformers (cosine {agree:.5f})")
@@ -221,8 +249,14 @@ def _quantize(fp32: Embedder, src: Path, out: Path) -> None:
     level, handlers = root.level, list(root.handlers)
     root.setLevel(logging.ERROR)
     try:
-        quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes)
+        quantize_dynamic(
+            str(src),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_quantize=nodes,
+        )
     finally:
         root.setLevel(level)
         root.handlers[:] = handlers
@@ -243,10 +277,13 @@ def _screen_error(int8: Embedder, fp32: Embedder) -> float:
 
     import orjson
 
-    from sample_forge.resources import resource_path
+    from sample_forge.paths import resource_path
 
-    texts = [orjson.loads(x)["problem"] for x in resource_path("data/demo/pool.jsonl").read_bytes().splitlines()
-             if x.strip()]
+    texts = [
+        orjson.loads(x)["problem"]
+        for x in resource_path("data/demo/pool.jsonl").read_bytes().splitlines()
+        if x.strip()
+    ]
     texts += [re.sub(r"\d+", lambda m: str(int(m.group()) + 3), t) for t in texts]
     f, q = fp32.encode(texts), int8.encode(texts)
     sf, sq = f @ f.T, q @ q.T
@@ -272,8 +309,9 @@ def _screen_embedder() -> Embedder | None:
         return None
     try:
         src = fp32.path  # beside the float export this process uses, wherever the cache dir is now
-        emb = _cached_onnx(src.with_name(f"{src.stem}-int8.onnx"), lambda tmp: _quantize(fp32, src, tmp),
-                           "int8 MiniLM")
+        emb = _cached_onnx(
+            src.with_name(f"{src.stem}-int8.onnx"), lambda tmp: _quantize(fp32, src, tmp), "int8 MiniLM"
+        )
         emb.backend = "onnx-int8"
         return emb
     except Exception as e:

@@ -10,8 +10,9 @@ class SampleForgeError(Exception):
 class InputError(SampleForgeError):
     """Bad input data; the message names the file, line and field."""
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, line: int | None = None, field: str | None = None
+    ) -> None:
         where = []
         if path is not None:
             where.append(str(path) + (f":{line}" if line is not None else ""))
@@ -20,3 +21,11 @@ class InputError(SampleForgeError):
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
         self.path, self.line, self.field = path, line, field
+
+
+class LLMError(SampleForgeError):
+    """An LLM call failed after its retry budget (or could not start: unknown model, budget, ...)."""
+
+
+class BudgetExceeded(LLMError):
+    """The ``--budget-usd`` cap was reached; no new call was started."""

@@ -1,4 +1,5 @@
-"""User directories. ``SAMPLE_FORGE_HOME`` moves all of them (tests isolate it)."""
+"""Where things live: package data (``prompts/``, ``data/``) in a wheel or a checkout, and the user's
+cache and models config (``SAMPLE_FORGE_HOME`` moves both; tests isolate it)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,26 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["user_dir", "cache_dir", "config_path"]
+__all__ = ["resource_path", "read_prompt", "cache_dir", "config_path"]
+
+_PKG = Path(__file__).resolve().parent
 
 
-def user_dir() -> Path:
-    home = os.environ.get("SAMPLE_FORGE_HOME")
-    return Path(home) if home else Path(platformdirs.user_data_dir("sample-forge"))
+def resource_path(relative: str) -> Path:
+    """``resource_path('prompts/tag_skills.txt')``: the wheel carries prompts/ and data/ inside the
+    package (see pyproject force-include); a source checkout has them beside the package."""
+    for base in (_PKG, _PKG.parent):
+        p = base / relative
+        if p.exists():
+            return p
+    raise FileNotFoundError(f"package data not found: {relative} (looked in {_PKG} and {_PKG.parent})")
+
+
+def read_prompt(name: str) -> str:
+    """The text of ``prompts/<name>`` (``.txt`` added when missing)."""
+    if "." not in name:
+        name += ".txt"
+    return resource_path(f"prompts/{name}").read_text(encoding="utf-8")
 
 
 def cache_dir() -> Path:

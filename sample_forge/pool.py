@@ -127,7 +127,8 @@ def parse_subjects(values: Iterable[str] | str | None) -> set[str] | None:
         if cat is None:
             raise SampleForgeError(
                 f"unknown subject '{v}'; use one of: {', '.join(SUBJECTS)} "
-                f"(or a category: {', '.join(CATEGORIES)})")
+                f"(or a category: {', '.join(CATEGORIES)})"
+            )
         out.update(s for s in SUBJECTS if category_of(s) == cat)
     return out or None
 
@@ -203,13 +204,18 @@ def parse_source(source: str) -> HubSource | Path:
 
 def _offline_error(label: str, e: BaseException) -> SampleForgeError:
     first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-    offline = any(os.environ.get(k, "").lower() in ("1", "true", "yes")
-                  for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-    why = ("offline mode is on (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)" if offline
-           else "the Hugging Face hub is unreachable or the dataset id/config/split is wrong")
+    offline = any(
+        os.environ.get(k, "").lower() in ("1", "true", "yes")
+        for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
+    why = (
+        "offline mode is on (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)"
+        if offline
+        else "the Hugging Face hub is unreachable or the dataset id/config/split is wrong"
+    )
     return SampleForgeError(
-        f"cannot load {label}: {why} and the dataset is not in the local cache "
-        f"[{type(e).__name__}: {first}]")
+        f"cannot load {label}: {why} and the dataset is not in the local cache [{type(e).__name__}: {first}]"
+    )
 
 
 def _load_hub_split(src: HubSource, config: str | None) -> tuple[Any, str]:
@@ -259,8 +265,11 @@ def _file_rows(path: Path) -> Iterator[tuple[dict[str, Any], str, dict[str, Any]
     from sample_forge.tables import iter_rows
 
     if not path.exists():
-        hint = f" (a Hugging Face dataset? use --source hf:{path})" if re.fullmatch(
-            r"[\w.-]+/[\w.-]+", str(path)) and not path.suffix else ""
+        hint = (
+            f" (a Hugging Face dataset? use --source hf:{path})"
+            if re.fullmatch(r"[\w.-]+/[\w.-]+", str(path)) and not path.suffix
+            else ""
+        )
         raise InputError(f"no such file{hint}", path=str(path))
     label = str(path)
     for row in iter_rows(path):
@@ -332,12 +341,15 @@ class _Columns:
         bad = [k for k in mapping if k not in FIELDS]
         if bad:
             raise SampleForgeError(
-                f"--map: unknown field(s) {', '.join(bad)}; map any of {', '.join(FIELDS)}")
+                f"--map: unknown field(s) {', '.join(bad)}; map any of {', '.join(FIELDS)}"
+            )
         for k, col in mapping.items():
             if not _has(first, col):
                 raise InputError(
                     f"--map {k}={col}: no column '{col}' (columns: {', '.join(map(str, first))})",
-                    path=label, field=col)
+                    path=label,
+                    field=col,
+                )
         self.cols: dict[str, str | None] = {}
         for f in FIELDS:
             if f in mapping:
@@ -348,19 +360,26 @@ class _Columns:
             raise InputError(
                 f"no problem column (tried {', '.join(_CANDIDATES['problem'])}); "
                 f"name it with --map problem=COLUMN (columns: {', '.join(map(str, first))})",
-                path=label)
+                path=label,
+            )
         self.used = {c.split(".")[0] for c in self.cols.values() if c}
 
 
-def _to_problem(row: Mapping[str, Any], cols: _Columns, label: str, index: int,
-                hint: Mapping[str, Any], is_file: bool, stats: PoolStats) -> Problem:
+def _to_problem(
+    row: Mapping[str, Any],
+    cols: _Columns,
+    label: str,
+    index: int,
+    hint: Mapping[str, Any],
+    is_file: bool,
+    stats: PoolStats,
+) -> Problem:
     c = cols.cols
     line = index + 1 if is_file else None
     problem = _text(_get(row, c["problem"]))  # type: ignore[arg-type]
     if problem is None:
         if is_file:
-            raise InputError("empty or missing problem text", path=label, line=line,
-                             field=c["problem"])
+            raise InputError("empty or missing problem text", path=label, line=line, field=c["problem"])
         raise SampleForgeError(f"{label} row {index}: empty or missing problem text ({c['problem']})")
     solution = _text(_get(row, c["solution"])) if c["solution"] else None
     answer = _text(_get(row, c["answer"])) if c["answer"] else None
@@ -385,13 +404,20 @@ def _to_problem(row: Mapping[str, Any], cols: _Columns, label: str, index: int,
     # a pool written by ``pool`` reads back as itself: its meta merges in, category is derived
     given_meta = row.get("meta")
     meta = dict(given_meta) if isinstance(given_meta, Mapping) else {}
-    meta.update({k: v for k, v in row.items()
-                 if k not in cols.used and k not in _DERIVED and _json_safe(v)})
+    meta.update({k: v for k, v in row.items() if k not in cols.used and k not in _DERIVED and _json_safe(v)})
     if hint.get("config"):
         meta.setdefault("config", hint["config"])
     source = row.get("source") if isinstance(row.get("source"), str) and row.get("source") else label
-    return Problem(id=uid, problem=problem, answer=answer, solution=solution, subject=subject,
-                   level=level, source=source, meta=meta)
+    return Problem(
+        id=uid,
+        problem=problem,
+        answer=answer,
+        solution=solution,
+        subject=subject,
+        level=level,
+        source=source,
+        meta=meta,
+    )
 
 
 _DERIVED = ("meta", "category", "source")
@@ -401,10 +427,15 @@ def _json_safe(v: Any) -> bool:
     return v is None or isinstance(v, (str, int, float, bool, list, dict))
 
 
-def iter_pool(source: str | os.PathLike[str], *, mapping: Mapping[str, str] | None = None,
-              subjects: Iterable[str] | str | None = None,
-              levels: Iterable[int | str | None] | str | None = None, limit: int | None = None,
-              stats: PoolStats | None = None) -> Iterator[Problem]:
+def iter_pool(
+    source: str | os.PathLike[str],
+    *,
+    mapping: Mapping[str, str] | None = None,
+    subjects: Iterable[str] | str | None = None,
+    levels: Iterable[int | str | None] | str | None = None,
+    limit: int | None = None,
+    stats: PoolStats | None = None,
+) -> Iterator[Problem]:
     """Stream problems from ``source`` through the subject/level filters (first ``limit`` kept).
     ``stats`` (if given) is filled as rows go by."""
     stats = stats if stats is not None else PoolStats()
@@ -442,30 +473,41 @@ def iter_pool(source: str | os.PathLike[str], *, mapping: Mapping[str, str] | No
             break  # the rest is never read: a streaming source need not finish
 
 
-def load_pool(source: str | os.PathLike[str], *, mapping: Mapping[str, str] | None = None,
-              subjects: Iterable[str] | str | None = None,
-              levels: Iterable[int | str | None] | str | None = None, limit: int | None = None,
-              seed: int | None = None, stats: PoolStats | None = None) -> list[Problem]:
+def load_pool(
+    source: str | os.PathLike[str],
+    *,
+    mapping: Mapping[str, str] | None = None,
+    subjects: Iterable[str] | str | None = None,
+    levels: Iterable[int | str | None] | str | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    stats: PoolStats | None = None,
+) -> list[Problem]:
     """Load a pool. With ``seed``, the order is shuffled with that seed before ``limit`` applies
     (a reproducible random sample); without it, ``limit`` keeps the first rows."""
     if limit is not None and limit < 0:
         raise SampleForgeError("--limit must be >= 0")
     stats = stats if stats is not None else PoolStats()
     if seed is None:
-        return list(iter_pool(source, mapping=mapping, subjects=subjects, levels=levels,
-                              limit=limit, stats=stats))
+        return list(
+            iter_pool(source, mapping=mapping, subjects=subjects, levels=levels, limit=limit, stats=stats)
+        )
     inner = PoolStats()
-    problems = list(iter_pool(source, mapping=mapping, subjects=subjects, levels=levels,
-                              stats=inner))
+    problems = list(iter_pool(source, mapping=mapping, subjects=subjects, levels=levels, stats=inner))
     random.Random(seed).shuffle(problems)
     if limit is not None and len(problems) > limit:
         inner.dropped["not sampled (--limit with --seed)"] += len(problems) - limit
         problems = problems[:limit]
     # recount what is kept after sampling
-    kept = PoolStats(source=inner.source, read=inner.read, dropped=inner.dropped,
-                     answer_from_solution=inner.answer_from_solution,
-                     unknown_subject=inner.unknown_subject, unknown_level=inner.unknown_level,
-                     duplicate_ids=inner.duplicate_ids)
+    kept = PoolStats(
+        source=inner.source,
+        read=inner.read,
+        dropped=inner.dropped,
+        answer_from_solution=inner.answer_from_solution,
+        unknown_subject=inner.unknown_subject,
+        unknown_level=inner.unknown_level,
+        duplicate_ids=inner.duplicate_ids,
+    )
     for p in problems:
         kept._count_kept(p)
     stats.__dict__.update(kept.__dict__)

@@ -31,8 +31,7 @@ __all__ = [
 _JSON_COLUMNS_KEY = b"sample_forge.json_columns"
 JSON_COLUMNS = ("meta",)
 
-_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet",
-            ".csv": "csv"}
+_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
 
 def table_format(path: str | os.PathLike[str]) -> str:
@@ -133,8 +132,12 @@ def _dumps(row: dict[str, Any]) -> bytes:
     return orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 
-def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *,
-               json_columns: tuple[str, ...] = JSON_COLUMNS) -> int:
+def write_rows(
+    path: str | os.PathLike[str],
+    rows: Iterable[dict[str, Any]],
+    *,
+    json_columns: tuple[str, ...] = JSON_COLUMNS,
+) -> int:
     """Write rows atomically in the format given by the ending. Returns the row count.
     In Parquet, ``json_columns`` are stored as JSON text and decoded again by :func:`iter_rows`."""
     p = Path(path)
@@ -154,12 +157,14 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *,
 
         present = [c for c in json_columns if any(c in r for r in rows)]
         if present:
-            rows = [{k: (orjson.dumps(v).decode() if k in present else v) for k, v in r.items()}
-                    for r in rows]
+            rows = [
+                {k: (orjson.dumps(v).decode() if k in present else v) for k, v in r.items()} for r in rows
+            ]
         table = pa.Table.from_pylist(rows)
         if present:
             table = table.replace_schema_metadata(
-                {**(table.schema.metadata or {}), _JSON_COLUMNS_KEY: orjson.dumps(present)})
+                {**(table.schema.metadata or {}), _JSON_COLUMNS_KEY: orjson.dumps(present)}
+            )
         with atomic_write(p, "wb") as f:
             pq.write_table(table, f)
     else:
@@ -172,8 +177,12 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *,
             w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
             w.writeheader()
             for row in rows:
-                w.writerow({k: (orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v)
-                            for k, v in row.items()})
+                w.writerow(
+                    {
+                        k: (orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v)
+                        for k, v in row.items()
+                    }
+                )
     return n
 
 

@@ -165,8 +165,9 @@ def test_unguarded_script_is_not_rerun_in_workers(tmp_path):
         "with AnswerChecker(workers=2, timeout=10) as c:\n"
         "    print(c.check_many([('1/2', '0.5'), ('3', '4')]))\n"
     )
-    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.splitlines() == ["body", "[True, False]"]
 
@@ -184,9 +185,11 @@ def test_hangs_in_several_batches_on_several_workers():
 def test_one_checker_shared_by_threads():
     results: dict[int, list] = {}
     with AnswerChecker(timeout=5, workers=2) as c:
+
         def run(k: int) -> None:
-            results[k] = c.check_many([(str(k * 10 + i), str(k * 10 + i)) for i in range(10)]
-                                      + [(str(k), str(k + 1))])
+            results[k] = c.check_many(
+                [(str(k * 10 + i), str(k * 10 + i)) for i in range(10)] + [(str(k), str(k + 1))]
+            )
 
         threads = [threading.Thread(target=run, args=(k,)) for k in range(3)]
         for t in threads:

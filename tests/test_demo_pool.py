@@ -50,8 +50,11 @@ def test_rows_are_well_formed(rows: list[dict]) -> None:
 
 
 def test_answer_is_last_boxed_of_solution(rows: list[dict]) -> None:
-    bad = {r["id"]: (extract_boxed(r["solution"]), r["answer"]) for r in rows
-           if extract_boxed(r["solution"]) != r["answer"]}
+    bad = {
+        r["id"]: (extract_boxed(r["solution"]), r["answer"])
+        for r in rows
+        if extract_boxed(r["solution"]) != r["answer"]
+    }
     assert not bad
 
 
@@ -139,8 +142,12 @@ INDEPENDENT = {
     "demo/intermediate_algebra/004": lambda: sp.solve(sp.log(x, 2) - 5, x)[0],
     "demo/intermediate_algebra/005": lambda: 640 * sp.Rational(1, 2) ** (30 // 5),
     "demo/intermediate_algebra/006": lambda: sp.solve(sp.sqrt(x + 7) - (x - 5), x)[0],
-    "demo/intermediate_algebra/007": lambda: sum(r**2 for r in sp.solve(x**4 - 13 * x**2 + 36, x) if r.is_real),
-    "demo/intermediate_algebra/008": lambda: sum(r**2 * n for r, n in sp.roots(x**3 - 6 * x**2 + 11 * x - 6).items()),
+    "demo/intermediate_algebra/007": lambda: sum(
+        r**2 for r in sp.solve(x**4 - 13 * x**2 + 36, x) if r.is_real
+    ),
+    "demo/intermediate_algebra/008": lambda: sum(
+        r**2 * n for r, n in sp.roots(x**3 - 6 * x**2 + 11 * x - 6).items()
+    ),
     "demo/intermediate_algebra/009": lambda: sp.minimum(x + 16 / x, x, sp.Interval.open(0, sp.oo)),
     "demo/intermediate_algebra/010": _a20,
     "demo/intermediate_algebra/011": lambda: sp.summation(1 / (k * (k + 1)), (k, 1, 20)),
@@ -152,8 +159,9 @@ INDEPENDENT = {
     "demo/geometry/005": lambda: sp.sqrt(sp.Rational(150, 6)) ** 3,
     "demo/geometry/006": lambda: sp.Rational((12 - 2) * 180, 12),
     "demo/geometry/007": lambda: 180 - 2 * 35,
-    "demo/geometry/008": lambda: sp.Triangle(sp.Point(0, 0), sp.Point(21, 0),
-                                             sp.Point(*_third_vertex(21, 10, 17))).area,
+    "demo/geometry/008": lambda: (
+        sp.Triangle(sp.Point(0, 0), sp.Point(21, 0), sp.Point(*_third_vertex(21, 10, 17))).area
+    ),
     "demo/geometry/009": lambda: 2 * sp.pi * 3**2 + 2 * sp.pi * 3 * 8,
     "demo/geometry/010": lambda: sp.Line(sp.Point(0, 3), sp.Point(4, 0)).distance(sp.Point(2, -1)),
     "demo/geometry/011": lambda: sp.Triangle(sp.Point(-6, 0), sp.Point(6, 0), sp.Point(0, 8)).inradius,
@@ -174,17 +182,23 @@ INDEPENDENT = {
     "demo/counting_and_probability/002": lambda: sp.Rational(sum(1 for f in range(1, 7) if f == 4), 6),
     "demo/counting_and_probability/003": lambda: sp.binomial(5, 2),
     "demo/counting_and_probability/004": lambda: sp.Rational(
-        sum(1 for o in itertools.product("HT", repeat=3) if o.count("H") == 2), 2**3),
+        sum(1 for o in itertools.product("HT", repeat=3) if o.count("H") == 2), 2**3
+    ),
     "demo/counting_and_probability/005": lambda: sp.binomial(8, 3),
     "demo/counting_and_probability/006": lambda: len(set(itertools.permutations("LETTER"))),
     "demo/counting_and_probability/007": lambda: sp.Rational(
-        sum(1 for u, v in itertools.product(range(1, 7), repeat=2) if u + v == 8), 36),
-    "demo/counting_and_probability/008": lambda: sp.binomial(4, 1) * sp.Rational(1, 4) * sp.Rational(3, 4) ** 3,
+        sum(1 for u, v in itertools.product(range(1, 7), repeat=2) if u + v == 8), 36
+    ),
+    "demo/counting_and_probability/008": lambda: (
+        sp.binomial(4, 1) * sp.Rational(1, 4) * sp.Rational(3, 4) ** 3
+    ),
     "demo/counting_and_probability/009": _strictly_increasing_4digit,
     "demo/counting_and_probability/010": lambda: sum(
-        1 for t in itertools.product(range(11), repeat=3) if sum(t) <= 10),
+        1 for t in itertools.product(range(11), repeat=3) if sum(t) <= 10
+    ),
     "demo/counting_and_probability/011": lambda: sum(
-        1 for s in itertools.permutations(range(5)) if all(s[i] != i for i in range(5))),
+        1 for s in itertools.permutations(range(5)) if all(s[i] != i for i in range(5))
+    ),
     "demo/counting_and_probability/012": lambda: sp.binomial(4, 2) * sp.binomial(48, 3) / sp.binomial(52, 5),
     "demo/precalculus/001": lambda: sp.rad(180),
     "demo/precalculus/002": lambda: sp.Matrix([[3, 1], [2, 4]]).det(),
@@ -198,7 +212,9 @@ INDEPENDENT = {
     "demo/precalculus/010": lambda: sp.Matrix([2, 0, 0]).cross(sp.Matrix([0, 3, 4])).norm() / 2,
     "demo/precalculus/011": lambda: sp.expand_trig(sp.sin(2 * sp.atan(2))),
     "demo/precalculus/012": _smallest_angle_deg,
-    "demo/precalculus/013": lambda: sp.expand_trig(sp.cos(sp.acos(sp.Rational(3, 5)) + sp.asin(sp.Rational(5, 13)))),
+    "demo/precalculus/013": lambda: sp.expand_trig(
+        sp.cos(sp.acos(sp.Rational(3, 5)) + sp.asin(sp.Rational(5, 13)))
+    ),
 }
 
 
@@ -225,7 +241,7 @@ def test_independent_computation_agrees(rows: list[dict], checker: AnswerChecker
     # the same check against a wrong value must fail, so a lax comparison cannot pass everything
     wrong = [(r["answer"], _as_latex(sp.sympify(expected[r["id"]]) + 1)) for r in covered]
     verdicts = checker.check_many(pairs + wrong)
-    agree, off_by_one = verdicts[: len(pairs)], verdicts[len(pairs):]
+    agree, off_by_one = verdicts[: len(pairs)], verdicts[len(pairs) :]
     mismatches = {r["id"]: pair for r, pair, ok in zip(covered, pairs, agree) if ok is not True}
     assert not mismatches, mismatches
     lax = [r["id"] for r, ok in zip(covered, off_by_one) if ok is not False]
@@ -273,12 +289,17 @@ def test_not_copied_from_math(rows: list[dict], shared_data: Path) -> None:
 
 def test_loads_as_a_pool(rows: list[dict]) -> None:
     """The packaged file loads through the project's own pool loader with nothing lost."""
+    from sample_forge.paths import resource_path
     from sample_forge.pool import load_pool
-    from sample_forge.resources import resource_path
 
     problems = load_pool(resource_path("data/demo/pool.jsonl"))
     assert [p.id for p in problems] == [r["id"] for r in rows]
     for p, r in zip(problems, rows):
-        assert (p.answer, p.subject, p.level, p.problem) == (r["answer"], r["subject"], r["level"], r["problem"])
+        assert (p.answer, p.subject, p.level, p.problem) == (
+            r["answer"],
+            r["subject"],
+            r["level"],
+            r["problem"],
+        )
     easy = load_pool(resource_path("data/demo/pool.jsonl"), levels="1")
     assert len(easy) == sum(1 for r in rows if r["level"] == 1)

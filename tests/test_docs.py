@@ -11,8 +11,8 @@ import click
 import pytest
 
 from sample_forge.cli.main import COMMANDS, cli
-from sample_forge.forge import plan
-from sample_forge.recipe import load_recipe
+from sample_forge.forge.recipe import load_recipe
+from sample_forge.forge.run import plan
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -76,8 +76,11 @@ def test_example_recipe_loads_and_plans(tmp_path: Path) -> None:
 def test_user_guide_commands_are_registered() -> None:
     text = (DOCS / "user-guide.md").read_text(encoding="utf-8")
     # commands are written as code: fenced blocks and `inline` spans (prose may say "sample-forge finds")
-    code = "\n".join(m.group(0) for m in FENCE.finditer(text)) + "\n" + \
-        "\n".join(INLINE_CODE.findall(FENCE.sub("", text)))
+    code = (
+        "\n".join(m.group(0) for m in FENCE.finditer(text))
+        + "\n"
+        + "\n".join(INLINE_CODE.findall(FENCE.sub("", text)))
+    )
     uses = re.findall(r"sample-forge\s+([a-z][a-z-]*)(?:[ \t]+([a-z][a-z-]*)\b(?![./]))?", code)
     mentioned = {name for name, _ in uses}
     assert {"pool", "score", "select", "export", "forge", "report"} <= mentioned
@@ -145,5 +148,9 @@ def test_parse_only_rejects_bad_lines() -> None:
     with pytest.raises(click.UsageError, match="--threshold"):
         _parse_only(cli.get_command(root, "select"), "select", ["--threshold", "0.6"], root)
     with pytest.raises(click.UsageError, match="extra"):
-        _parse_only(cli.get_command(root, "synthesize"), "synthesize",
-                    ["--skills", "a", "--against", "math500", "aime24", "--out", "x.jsonl"], root)
+        _parse_only(
+            cli.get_command(root, "synthesize"),
+            "synthesize",
+            ["--skills", "a", "--against", "math500", "aime24", "--out", "x.jsonl"],
+            root,
+        )

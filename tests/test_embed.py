@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from sample_forge import embed as E
+from sample_forge.paths import resource_path
 from sample_forge.pool import load_pool
-from sample_forge.resources import resource_path
 
 
 @pytest.fixture()

@@ -20,8 +20,11 @@ NATURAL = "polymath/natural_polymath_samples_identified.jsonl"
 
 
 def test_openrlhf_slime_roll_rows(shared_data: Path, tmp_path: Path) -> None:
-    res = export(shared_file(shared_data, NATURAL), tmp_path,
-                 ExportConfig(to=("openrlhf", "slime", "roll", "verl", "trl"), repeat=4, template="none"))
+    res = export(
+        shared_file(shared_data, NATURAL),
+        tmp_path,
+        ExportConfig(to=("openrlhf", "slime", "roll", "verl", "trl"), repeat=4, template="none"),
+    )
     assert res.rows == {t: 28 for t in ("openrlhf", "slime", "roll", "verl", "trl")}
     natural = read_rows(shared_file(shared_data, NATURAL))
     for t in ("openrlhf", "slime"):
@@ -36,20 +39,36 @@ def test_openrlhf_slime_roll_rows(shared_data: Path, tmp_path: Path) -> None:
     assert len(m["files"]) == 7  # + openrlhf/reward_func.py
     assert all(f["sha256"] == sha256_file(tmp_path / f["path"]) for f in m["files"])
     assert f"--remote_rm_url {tmp_path / 'openrlhf' / 'reward_func.py'}" in res.commands["openrlhf"]
-    for t, opts in {"openrlhf": ("--input_key input", "--label_key label", "--n_samples_per_prompt 16",
-                                 "--rollout_batch_size 128", "--actor_learning_rate 1e-06",
-                                 "--generate_max_len 2048", "--init_kl_coef 0"),
-                    "slime": ("--input-key input", "--label-key label", "--n-samples-per-prompt 16",
-                              "--rollout-batch-size 128", "--rollout-temperature 1", "--lr 1e-06",
-                              "--rollout-max-response-len 2048")}.items():
+    for t, opts in {
+        "openrlhf": (
+            "--input_key input",
+            "--label_key label",
+            "--n_samples_per_prompt 16",
+            "--rollout_batch_size 128",
+            "--actor_learning_rate 1e-06",
+            "--generate_max_len 2048",
+            "--init_kl_coef 0",
+        ),
+        "slime": (
+            "--input-key input",
+            "--label-key label",
+            "--n-samples-per-prompt 16",
+            "--rollout-batch-size 128",
+            "--rollout-temperature 1",
+            "--lr 1e-06",
+            "--rollout-max-response-len 2048",
+        ),
+    }.items():
         for o in opts:
             assert o in res.commands[t], (t, o)
 
 
 def test_templates(tmp_path: Path) -> None:
     qb = load_template("qwen-boxed")
-    assert qb.apply("What is 2+2?") == \
-        "What is 2+2? Let's think step by step and output the final answer within \\boxed{}."
+    assert (
+        qb.apply("What is 2+2?")
+        == "What is 2+2? Let's think step by step and output the final answer within \\boxed{}."
+    )
     assert qb.apply(qb.apply("What is 2+2?")) == qb.apply("What is 2+2?")  # never doubled
     assert load_template("none").apply("x = ?") == "x = ?"
     orz = load_template("orz")
@@ -112,11 +131,39 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 def test_cli_select_then_export_pipeline(shared_data: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     sel = tmp_path / "sel.jsonl"
-    res = runner.invoke(cli, ["select", str(shared_file(shared_data, "limr/math8k_pool_with_lim_scores.jsonl")),
-                              "--group-by", "none", "--theta", "0.9", "-o", str(sel), "-q"])
+    res = runner.invoke(
+        cli,
+        [
+            "select",
+            str(shared_file(shared_data, "limr/math8k_pool_with_lim_scores.jsonl")),
+            "--group-by",
+            "none",
+            "--theta",
+            "0.9",
+            "-o",
+            str(sel),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
-    res = runner.invoke(cli, ["export", str(sel), "--to", "trl", "--to", "openrlhf", "--repeat", "8",
-                              "--template", "orz", "-o", str(tmp_path / "exp"), "-q"])
+    res = runner.invoke(
+        cli,
+        [
+            "export",
+            str(sel),
+            "--to",
+            "trl",
+            "--to",
+            "openrlhf",
+            "--repeat",
+            "8",
+            "--template",
+            "orz",
+            "-o",
+            str(tmp_path / "exp"),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "# trl" in res.output and "# openrlhf" in res.output
     m = orjson.loads((tmp_path / "exp" / "manifest.json").read_bytes())
@@ -131,8 +178,11 @@ def test_openrlhf_reward_func_scores_completions(tmp_path: Path) -> None:
     import importlib.util
 
     pytest.importorskip("torch")
-    res = export_rows([{"id": "a", "problem": "Half of sqrt 3?", "answer": "\\frac{\\sqrt{3}}{2}"}], tmp_path,
-                      ExportConfig(to=("openrlhf",), repeat=2))
+    res = export_rows(
+        [{"id": "a", "problem": "Half of sqrt 3?", "answer": "\\frac{\\sqrt{3}}{2}"}],
+        tmp_path,
+        ExportConfig(to=("openrlhf",), repeat=2),
+    )
     path = tmp_path / "openrlhf" / "reward_func.py"
     assert path in res.files["openrlhf"]
     spec = importlib.util.spec_from_file_location("exported_reward", path)
@@ -140,25 +190,38 @@ def test_openrlhf_reward_func_scores_completions(tmp_path: Path) -> None:
     spec.loader.exec_module(mod)  # type: ignore[union-attr]
     row = read_rows(res.files["openrlhf"][0])[0]
     prompt, label = row["input"], row["label"]
-    out = mod.reward_func([prompt + " so \\boxed{\\sqrt{3}/2}", prompt + " so \\boxed{2}", prompt + " no idea"],
-                          [prompt] * 3, [label] * 3)
+    out = mod.reward_func(
+        [prompt + " so \\boxed{\\sqrt{3}/2}", prompt + " so \\boxed{2}", prompt + " no idea"],
+        [prompt] * 3,
+        [label] * 3,
+    )
     assert out["rewards"].tolist() == [1.0, 0.0, 0.0]
     # off the main thread math-verify's alarm cannot work: the batch goes to a child process
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as ex:
-        out = ex.submit(mod.reward_func, [prompt + " so \\boxed{2}", prompt + " so \\boxed{\\sqrt{3}/2}"],
-                        [prompt] * 2, [label] * 2).result()
+        out = ex.submit(
+            mod.reward_func,
+            [prompt + " so \\boxed{2}", prompt + " so \\boxed{\\sqrt{3}/2}"],
+            [prompt] * 2,
+            [label] * 2,
+        ).result()
     assert out["rewards"].tolist() == [0.0, 1.0]
 
 
-@pytest.mark.parametrize("row, field", [({"id": "a", "problem": ["x"], "answer": "2"}, "problem"),
-                                        ({"id": "a", "problem": "1+1?", "answer": ["2"]}, "answer")])
+@pytest.mark.parametrize(
+    "row, field",
+    [
+        ({"id": "a", "problem": ["x"], "answer": "2"}, "problem"),
+        ({"id": "a", "problem": "1+1?", "answer": ["2"]}, "answer"),
+    ],
+)
 def test_non_text_problem_or_answer_is_refused_not_stringified(tmp_path: Path, row: dict, field: str) -> None:
     src = tmp_path / "sel.jsonl"
     write_rows(src, [row])
     res = CliRunner().invoke(cli, ["export", str(src), "--to", "verl", "-o", str(tmp_path / "exp"), "-q"])
     assert res.exit_code == 1 and "Traceback" not in res.output
-    assert res.output.strip() == f"Error: {src}:1, field '{field}': sample a: {field} must be " + \
-        ("text, got list" if field == "problem" else "text or a number, got list")
+    assert res.output.strip() == f"Error: {src}:1, field '{field}': sample a: {field} must be " + (
+        "text, got list" if field == "problem" else "text or a number, got list"
+    )
     assert not (tmp_path / "exp" / "verl" / "train.parquet").exists()

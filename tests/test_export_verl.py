@@ -22,9 +22,12 @@ COLUMNS = ["data_source", "prompt", "ability", "reward_model", "extra_info"]
 @pytest.fixture(scope="module")
 def pi1_export(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pi1")
-    res = export(shared_file(shared_data, DSR), out,
-                 ExportConfig(to=("verl",), repeat=128, template="qwen-boxed", data_source="deepscaler"),
-                 ids=["124"])
+    res = export(
+        shared_file(shared_data, DSR),
+        out,
+        ExportConfig(to=("verl",), repeat=128, template="qwen-boxed", data_source="deepscaler"),
+        ids=["124"],
+    )
     assert res.rows == {"verl": 128}
     # the DSR-sub prompt already ends with the qwen-boxed suffix: it must not be doubled
     assert any("already carries the 'qwen-boxed' template" in n for n in res.notes)
@@ -73,8 +76,11 @@ def test_manifest_records_inputs_outputs_and_command(pi1_export: Path) -> None:
 
 
 def test_orz_template_and_default_data_source(tmp_path: Path, shared_data: Path) -> None:
-    res = export(shared_file(shared_data, "polymath/natural_polymath_samples_identified.jsonl"), tmp_path,
-                 ExportConfig(to=("verl",), repeat=2, template="orz"))
+    res = export(
+        shared_file(shared_data, "polymath/natural_polymath_samples_identified.jsonl"),
+        tmp_path,
+        ExportConfig(to=("verl",), repeat=2, template="orz"),
+    )
     rows = pq.read_table(res.files["verl"][0]).to_pylist()
     assert len(rows) == 14
     content = rows[0]["prompt"][0]["content"]
@@ -88,13 +94,32 @@ def test_orz_template_and_default_data_source(tmp_path: Path, shared_data: Path)
 
 
 def test_cli_export_parity_and_commands(shared_data: Path, tmp_path: Path) -> None:
-    res = CliRunner().invoke(cli, ["export", str(shared_file(shared_data, DSR)), "--id", "124", "--to", "verl",
-                                   "--data-source", "deepscaler", "-o", str(tmp_path), "-q"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            str(shared_file(shared_data, DSR)),
+            "--id",
+            "124",
+            "--to",
+            "verl",
+            "--data-source",
+            "deepscaler",
+            "-o",
+            str(tmp_path),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
-    for setting in ("data.train_batch_size=128", "actor_rollout_ref.rollout.n=16",
-                    "actor_rollout_ref.rollout.temperature=1", "actor_rollout_ref.actor.optim.lr=1e-06",
-                    "data.max_response_length=2048", "actor_rollout_ref.actor.use_kl_loss=False",
-                    "algorithm.use_kl_in_reward=False"):
+    for setting in (
+        "data.train_batch_size=128",
+        "actor_rollout_ref.rollout.n=16",
+        "actor_rollout_ref.rollout.temperature=1",
+        "actor_rollout_ref.actor.optim.lr=1e-06",
+        "data.max_response_length=2048",
+        "actor_rollout_ref.actor.use_kl_loss=False",
+        "algorithm.use_kl_in_reward=False",
+    ):
         assert setting in res.output
     ours = pq.read_table(tmp_path / "verl" / "train.parquet")
     assert ours.to_pylist() == pq.read_table(shared_file(shared_data, PI1)).to_pylist()
@@ -115,5 +140,7 @@ def test_select_then_export_keeps_the_pool_data_source(shared_data: Path, tmp_pa
     write_rows(tmp_path / "sel.jsonl", sel.rows)
     res = export(tmp_path / "sel.jsonl", tmp_path / "out", ExportConfig(to=("verl",), repeat=128))
     ours = pq.read_table([p for p in res.files["verl"] if p.suffix == ".parquet"][0]).to_pylist()
-    theirs = pq.read_table(shared_file(shared_data, "one_shot_rlvr/original_parquet/pi1_r128.parquet")).to_pylist()
+    theirs = pq.read_table(
+        shared_file(shared_data, "one_shot_rlvr/original_parquet/pi1_r128.parquet")
+    ).to_pylist()
     assert ours == theirs

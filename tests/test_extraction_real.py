@@ -52,9 +52,11 @@ def test_extracted_answers_agree_with_math(shared_data):
 
     bad = [(loc, p, v) for loc, p, v in zip(where, pairs, verdicts) if v.equivalent is not True]
     reasons = Counter(v.reason for _, _, v in bad)
-    report = [f"{len(pairs)} pairs checked, {string_diff} differ as strings, {both_empty} empty on "
-              f"both sides, {len(one_empty)} empty on one side, {len(bad)} not equivalent: "
-              f"{dict(reasons)}"]
+    report = [
+        f"{len(pairs)} pairs checked, {string_diff} differ as strings, {both_empty} empty on "
+        f"both sides, {len(one_empty)} empty on one side, {len(bad)} not equivalent: "
+        f"{dict(reasons)}"
+    ]
     report += one_empty[:20]
     report += [f"{loc}: {v.reason}: gold={g!r} ours={o!r}" for loc, (g, o), v in bad[:20]]
     print("\n".join(report))

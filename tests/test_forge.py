@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from sample_forge.cli.main import cli
-from sample_forge.forge import forge
-from sample_forge.recipe import Recipe, load_recipe
-from sample_forge.resources import resource_path
-from sample_forge.rundir import RunDir
+from sample_forge.forge.recipe import Recipe, load_recipe
+from sample_forge.forge.run import forge
+from sample_forge.forge.rundir import RunDir
+from sample_forge.paths import resource_path
 from sample_forge.tables import read_rows
 
 pytestmark = pytest.mark.slow
@@ -88,9 +88,13 @@ def test_forge_dry_run_and_bad_recipe(tmp_path, monkeypatch):
 
 
 def test_recipe_setting_of_the_wrong_type_is_one_line(tmp_path):
-    cases = {"[pool]\nsource = 3\n": "pool.source", "[select]\ntop = true\n": "select.top",
-             "[export]\nto = ['verl', 3]\n": "export.to", "[score]\nsteps_per_epoch = '8'\n": "score.steps_per_epoch",
-             "run_dir = 5\n": "run_dir"}
+    cases = {
+        "[pool]\nsource = 3\n": "pool.source",
+        "[select]\ntop = true\n": "select.top",
+        "[export]\nto = ['verl', 3]\n": "export.to",
+        "[score]\nsteps_per_epoch = '8'\n": "score.steps_per_epoch",
+        "run_dir = 5\n": "run_dir",
+    }
     for text, field in cases.items():
         bad = tmp_path / "bad.toml"
         bad.write_text(text)

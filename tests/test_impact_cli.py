@@ -38,28 +38,88 @@ def test_real_log_historical_variance_ranking(shared_data: Path) -> None:
 
 def test_real_log_through_the_cli(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores.parquet"
-    r = CliRunner().invoke(cli, ["score", "-t", str(shared_file(shared_data, REAL)), "--rank-by",
-                                 "hist_var", "--top", "13", "-o", str(out), "--plot",
-                                 str(tmp_path / "c.png")])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            "-t",
+            str(shared_file(shared_data, REAL)),
+            "--rank-by",
+            "hist_var",
+            "--top",
+            "13",
+            "-o",
+            str(out),
+            "--plot",
+            str(tmp_path / "c.png"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     t = pq.read_table(out).to_pylist()
     assert [row["id"] for row in t][:2] == ["124", "267"] and t[12]["id"] == "682" and len(t) == 13
-    assert list(t[0])[:10] == ["id", "lim", "hist_var", "learnability", "mean_acc", "first_acc",
-                               "last_acc", "n_epochs", "filled_epochs", "rank"]
+    assert list(t[0])[:10] == [
+        "id",
+        "lim",
+        "hist_var",
+        "learnability",
+        "mean_acc",
+        "first_acc",
+        "last_acc",
+        "n_epochs",
+        "filled_epochs",
+        "rank",
+    ]
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "top samples by hist_var" in r.output and "1209 scored" in r.output.replace(",", "")
 
 
 def test_simulate_then_score_with_pool(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    r = CliRunner().invoke(cli, ["simulate-pilot", "--format", "openrlhf", "--samples", "20",
-                                 "--epochs", "4", "--steps-per-epoch", "2", "--rollouts", "4",
-                                 "--missing-rate", "0.1", "--seed", "5", "-o", str(run), "-q"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "simulate-pilot",
+            "--format",
+            "openrlhf",
+            "--samples",
+            "20",
+            "--epochs",
+            "4",
+            "--steps-per-epoch",
+            "2",
+            "--rollouts",
+            "4",
+            "--missing-rate",
+            "0.1",
+            "--seed",
+            "5",
+            "-o",
+            str(run),
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = tmp_path / "s.csv"
-    r = CliRunner().invoke(cli, ["score", "-t", str(run), "--steps-per-epoch", "2", "--pool",
-                                 str(run / "pool.jsonl"), "--threshold", "lim>=0.5", "-o", str(out),
-                                 "--rejects", str(tmp_path / "rej.jsonl"), "--json", "-q"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            "-t",
+            str(run),
+            "--steps-per-epoch",
+            "2",
+            "--pool",
+            str(run / "pool.jsonl"),
+            "--threshold",
+            "lim>=0.5",
+            "-o",
+            str(out),
+            "--rejects",
+            str(tmp_path / "rej.jsonl"),
+            "--json",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output)
     assert rep["format"] == "openrlhf" and rep["correct"] == "correct iff reward==1"
@@ -69,8 +129,20 @@ def test_simulate_then_score_with_pool(tmp_path: Path) -> None:
     assert sorted(x["id"] for x in rejects) == sorted(rep["dropped_ids"]) and len(rejects) == 3
     assert all(x["reason"] == "incomplete epochs" for x in rejects)
     rows = read_rows(out)
-    assert list(rows[0])[:12] == ["id", "lim", "hist_var", "learnability", "mean_acc", "first_acc",
-                                  "last_acc", "n_epochs", "filled_epochs", "rank", "problem", "answer"]
+    assert list(rows[0])[:12] == [
+        "id",
+        "lim",
+        "hist_var",
+        "learnability",
+        "mean_acc",
+        "first_acc",
+        "last_acc",
+        "n_epochs",
+        "filled_epochs",
+        "rank",
+        "problem",
+        "answer",
+    ]
     assert len(rows) == rep["rows_written"] > 0 and all(float(x["lim"]) >= 0.5 for x in rows)
     # stdout JSONL when no --out
     r = CliRunner().invoke(cli, ["score", "-t", str(run), "--steps-per-epoch", "2", "--top", "2", "-q"])

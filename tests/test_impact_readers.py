@@ -21,14 +21,28 @@ from sample_forge.impact.run import ScoreConfig, score_run
 from sample_forge.impact.simulate import SimConfig, simulate_run
 from sample_forge.impact.verl import read_verl, verl_files
 
-CFG = SimConfig(samples=24, epochs=4, steps_per_epoch=3, rollouts=4, response_chars=120, seed=3,
-                missing_rate=0.08)
+CFG = SimConfig(
+    samples=24, epochs=4, steps_per_epoch=3, rollouts=4, response_chars=120, seed=3, missing_rate=0.08
+)
 
 
 def _scores(path: Path, **kw) -> list[tuple]:
     res = score_run(path, ScoreConfig(steps_per_epoch=CFG.steps_per_epoch, **kw))
-    return [(r["id"], r["lim"], r["hist_var"], r["learnability"], r["mean_acc"], r["first_acc"],
-             r["last_acc"], r["n_epochs"], r["filled_epochs"], r["rank"]) for r in res.rows]
+    return [
+        (
+            r["id"],
+            r["lim"],
+            r["hist_var"],
+            r["learnability"],
+            r["mean_acc"],
+            r["first_acc"],
+            r["last_acc"],
+            r["n_epochs"],
+            r["filled_epochs"],
+            r["rank"],
+        )
+        for r in res.rows
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +90,7 @@ def test_invariant_to_how_lines_are_spread_over_files(runs: dict[str, Path], tmp
     random.Random(0).shuffle(lines)
     names = [p.name for p in verl_files(runs["verl"])]
     for k, name in enumerate(names):
-        (tmp_path / name).write_bytes(b"\n".join(lines[k::len(names)]) + b"\n")
+        (tmp_path / name).write_bytes(b"\n".join(lines[k :: len(names)]) + b"\n")
     assert _scores(tmp_path) == _scores(runs["verl"])
 
 
@@ -88,16 +102,21 @@ def test_parallel_reader_equals_single(runs: dict[str, Path], monkeypatch: pytes
     monkeypatch.setattr(verl, "_PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(verl, "_CHUNK", 4096)  # many chunks, files split into byte ranges
     two = read_verl(files, workers=2)
-    key = lambda t: sorted(zip((t.registry.ids[i] for i in t.sample), t.step.tolist(),  # noqa: E731
-                               t.reward.tolist()))
+
+    def key(t):
+        return sorted(zip((t.registry.ids[i] for i in t.sample), t.step.tolist(), t.reward.tolist()))
+
     assert key(one) == key(two) and len(two.sample) == len(one.sample)
 
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=60)
 
 
-@given(st.lists(st.tuples(texts, texts, st.sampled_from([0.0, 1.0, 0.5]), st.booleans()),
-                min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(texts, texts, st.sampled_from([0.0, 1.0, 0.5]), st.booleans()), min_size=1, max_size=12
+    )
+)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_verl_fast_path_agrees_with_full_json_parse(tmp_path: Path, rows) -> None:
     """Quotes, backslashes, '"score": 9' inside texts, unicode, both ensure_ascii modes."""
@@ -105,8 +124,7 @@ def test_verl_fast_path_agrees_with_full_json_parse(tmp_path: Path, rows) -> Non
     lines = []
     for prompt, output, score, ascii_ in rows:
         prompt = prompt + ' "score": 7, "step": 99 \\'
-        entry = {"input": prompt, "output": output + '", "score": 5}', "gts": "1", "score": score,
-                 "step": 1}
+        entry = {"input": prompt, "output": output + '", "score": 5}', "gts": "1", "score": score, "step": 1}
         lines.append(json.dumps(entry, ensure_ascii=ascii_))
     (d / "1.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     t = read_verl(verl_files(d), workers=1)
@@ -120,6 +138,7 @@ def test_verl_fast_path_agrees_with_full_json_parse(tmp_path: Path, rows) -> Non
 
 
 # -- bad input -------------------------------------------------------------------------------------
+
 
 def _copy(src: Path, dst: Path) -> Path:
     dst.mkdir()
@@ -151,14 +170,16 @@ def test_malformed_line_names_file_and_line(runs: dict[str, Path], tmp_path: Pat
     assert res.report["bad_lines_skipped"] == 1 and res.report["bad_lines"][0].startswith(f"{f}:3")
 
 
-@pytest.mark.parametrize("value,match", [(b"NaN", "not a finite number"), (b'"yes"', "not a finite"),
-                                         (b"null", "not a finite")])
+@pytest.mark.parametrize(
+    "value,match", [(b"NaN", "not a finite number"), (b'"yes"', "not a finite"), (b"null", "not a finite")]
+)
 def test_bad_reward_is_an_error(runs: dict[str, Path], tmp_path: Path, value: bytes, match: str) -> None:
     d = _copy(runs["verl"], tmp_path / "r")
     f = verl_files(d)[0]
     lines = f.read_bytes().splitlines()
-    lines[4] = lines[4].replace(b'"score": 1.0', b'"score": ' + value).replace(
-        b'"score": 0.0', b'"score": ' + value)
+    lines[4] = (
+        lines[4].replace(b'"score": 1.0', b'"score": ' + value).replace(b'"score": 0.0', b'"score": ' + value)
+    )
     f.write_bytes(b"\n".join(lines) + b"\n")
     with pytest.raises(InputError, match=rf"{f}:5, field 'score': reward is {match}"):
         score_run(d, ScoreConfig(steps_per_epoch=3, skip_bad_lines=True))
@@ -220,14 +241,16 @@ def test_normalize_prompt_templates() -> None:
         f"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{q}<|eot_id|>"
         "<|start_header_id|>assistant<|end_header_id|>\n\n",
         f"<｜begin▁of▁sentence｜><｜User｜>{q}<｜Assistant｜><think>\n",
-        f"A conversation.\nUser: {q}\nAssistant:", q,
+        f"A conversation.\nUser: {q}\nAssistant:",
+        q,
     ):
         assert normalize_prompt(rendered) == "What is $1+1$?", rendered
     assert np.all(np.array([1]))  # keep numpy imported for the fixtures above
 
 
-def test_well_formed_verl_lines_never_take_the_line_by_line_path(runs: dict[str, Path],
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_well_formed_verl_lines_never_take_the_line_by_line_path(
+    runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sample_forge.impact.verl as verl
 
     def boom(*a, **k):
@@ -239,8 +262,9 @@ def test_well_formed_verl_lines_never_take_the_line_by_line_path(runs: dict[str,
         assert len(t.sample) == sum(len(p.read_bytes().splitlines()) for p in verl_files(run))
 
 
-def test_one_big_file_split_in_byte_ranges(runs: dict[str, Path], tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_big_file_split_in_byte_ranges(
+    runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sample_forge.impact.verl as verl
 
     lines = [ln for p in verl_files(runs["verl"]) for ln in p.read_bytes().splitlines()]
@@ -294,8 +318,10 @@ def test_pilot_directory_with_native_and_trl_logs(runs: dict[str, Path], tmp_pat
 
 
 def test_native_none_reward_is_not_correct(tmp_path: Path) -> None:
-    rows = [{"sample_id": "a", "step": 1, "rollouts": 3, "correct": 1, "rewards": [1.0, None, -0.5]},
-            {"sample_id": "b", "step": 1, "rollouts": 2, "correct": 2, "rewards": [1.0, 1.0]}]
+    rows = [
+        {"sample_id": "a", "step": 1, "rollouts": 3, "correct": 1, "rewards": [1.0, None, -0.5]},
+        {"sample_id": "b", "step": 1, "rollouts": 2, "correct": 2, "rewards": [1.0, 1.0]},
+    ]
     (tmp_path / "trajectory.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     res = score_run(tmp_path, ScoreConfig(correct="reward>=1", rank_by="mean_acc"))
     assert [(r["id"], r["mean_acc"]) for r in res.rows] == [("b", 1.0), ("a", 1 / 3)]

@@ -14,8 +14,11 @@ from sample_forge.impact.rules import parse_rule
 from sample_forge.impact.scores import compute_scores, lim_scores
 
 R = 8  # rollouts: accuracies are multiples of 1/8, as in the logs
-accs = arrays(np.float64, st.tuples(st.integers(2, 12), st.integers(1, 8)),
-              elements=st.integers(0, R).map(lambda c: c / R))
+accs = arrays(
+    np.float64,
+    st.tuples(st.integers(2, 12), st.integers(1, 8)),
+    elements=st.integers(0, R).map(lambda c: c / R),
+)
 
 
 @given(accs)
@@ -65,8 +68,10 @@ def _long_table(counts: np.ndarray, rng: np.random.Generator):
     return np.array(sample, np.int32), np.array(step, np.int64), np.array(corr)
 
 
-@given(arrays(np.int64, st.tuples(st.integers(2, 8), st.integers(1, 5)), elements=st.integers(0, R)),
-       st.integers(0, 2**31))
+@given(
+    arrays(np.int64, st.tuples(st.integers(2, 8), st.integers(1, 5)), elements=st.integers(0, R)),
+    st.integers(0, 2**31),
+)
 @settings(max_examples=40, deadline=None)
 def test_invariant_to_the_order_of_records_and_of_sample_ids(counts: np.ndarray, seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -79,8 +84,15 @@ def test_invariant_to_the_order_of_records_and_of_sample_ids(counts: np.ndarray,
     ids2 = [None] * len(ids)
     for old, new in enumerate(relabel):
         ids2[new] = ids[old]
-    m2 = build_matrix(ids2, relabel[sample[perm]].astype(np.int32), step[perm],
-                      np.ones(len(corr)), corr[perm], steps_per_epoch=2, first_step=1)
+    m2 = build_matrix(
+        ids2,
+        relabel[sample[perm]].astype(np.int32),
+        step[perm],
+        np.ones(len(corr)),
+        corr[perm],
+        steps_per_epoch=2,
+        first_step=1,
+    )
     assert m1.ids == m2.ids
     s1, s2 = compute_scores(m1.acc), compute_scores(m2.acc)
     for k in s1:
@@ -119,11 +131,15 @@ def test_pass_mode_truncates_lim_to_the_common_passes() -> None:
 
 def test_rule_parser() -> None:
     r = parse_rule("reward==1", {"reward": "reward", "acc": "reward"}, option="--correct")
-    assert r.apply({"reward": np.array([1, -0.5, -1, 1.0, np.nan])}).tolist() == [True, False, False,
-                                                                                 True, False]
+    assert r.apply({"reward": np.array([1, -0.5, -1, 1.0, np.nan])}).tolist() == [
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
     r = parse_rule("acc > 0 and acc<=0.5 or acc==1", {"reward": "reward", "acc": "reward"}, option="x")
-    assert r.apply({"reward": np.array([0, 0.25, 0.5, 0.75, 1])}).tolist() == [False, True, True,
-                                                                               False, True]
+    assert r.apply({"reward": np.array([0, 0.25, 0.5, 0.75, 1])}).tolist() == [False, True, True, False, True]
     for bad in ("__import__('os').system('x')", "reward", "reward==abc", "lim>=0.6"):
         with pytest.raises(SampleForgeError, match="--correct"):
             parse_rule(bad, {"reward": "reward"}, option="--correct")

@@ -24,9 +24,27 @@ def _calls(db) -> int:
 def test_synthesize_cache_db_and_no_cache(tmp_path):
     pytest.importorskip("llama_cpp", reason="the built-in local model needs the 'local' extra")
     db = tmp_path / "llm.sqlite"
-    args = ["synthesize", "--skills", "algebra", "--n", "1", "--generators", "local", "--solvers", "local",
-            "--k", "1", "--max-tokens", "24", "--no-skills-check", "--out", str(tmp_path / "c.jsonl"),
-            "--rejects", str(tmp_path / "r.jsonl"), "-q"]
+    args = [
+        "synthesize",
+        "--skills",
+        "algebra",
+        "--n",
+        "1",
+        "--generators",
+        "local",
+        "--solvers",
+        "local",
+        "--k",
+        "1",
+        "--max-tokens",
+        "24",
+        "--no-skills-check",
+        "--out",
+        str(tmp_path / "c.jsonl"),
+        "--rejects",
+        str(tmp_path / "r.jsonl"),
+        "-q",
+    ]
     r = CliRunner().invoke(cli, args + ["--cache-db", str(db)])
     assert r.exit_code == 0, r.output
     first = _calls(db)
@@ -44,8 +62,21 @@ def test_tag_llm_uses_the_named_cache(tmp_path):
     pool = tmp_path / "p.jsonl"
     pool.write_text('{"id": "a", "problem": "What is $2+3$?", "answer": "5", "subject": "Prealgebra"}\n')
     db = tmp_path / "tag.sqlite"
-    args = ["tag", str(pool), "--out", str(tmp_path / "t.jsonl"), "--method", "llm", "--model", "local",
-            "--max-tokens", "16", "--cache-db", str(db), "-q"]
+    args = [
+        "tag",
+        str(pool),
+        "--out",
+        str(tmp_path / "t.jsonl"),
+        "--method",
+        "llm",
+        "--model",
+        "local",
+        "--max-tokens",
+        "16",
+        "--cache-db",
+        str(db),
+        "-q",
+    ]
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
     assert _calls(db) >= 5  # one call per paper category (a 'length' failure is retried once)

@@ -27,13 +27,21 @@ def write_config(text: str) -> Path:
 
 
 def test_config_parsed_and_defaults() -> None:
-    write_config('default = "big"\n[models.big]\nmodel = "qwen"\nbase_url = "http://h/v1"\n'
-                 'api_key_env = "K"\nmax_concurrency = 16\nprice_in = 0.9\nprice_out = 1\n')
+    write_config(
+        'default = "big"\n[models.big]\nmodel = "qwen"\nbase_url = "http://h/v1"\n'
+        'api_key_env = "K"\nmax_concurrency = 16\nprice_in = 0.9\nprice_out = 1\n'
+    )
     configs, default = load_configs()
     assert default == "big"
     c = configs["big"]
     assert (c.model, c.base_url, c.api_key_env, c.max_concurrency, c.price_in, c.price_out) == (
-        "qwen", "http://h/v1", "K", 16, 0.9, 1)
+        "qwen",
+        "http://h/v1",
+        "K",
+        16,
+        0.9,
+        1,
+    )
     assert c.max_retries == 3 and c.timeout == 60
     assert resolve_config(None).name == "big"  # config default
     assert resolve_config("local").backend == "local"
@@ -46,13 +54,16 @@ def test_none_prefers_env_then_local(monkeypatch: pytest.MonkeyPatch) -> None:
     assert c.name == "env" and c.base_url == "http://127.0.0.1:1/v1" and c.api_key_env == "OPENAI_API_KEY"
 
 
-@pytest.mark.parametrize("text, field", [
-    ('[models.a]\nmodel = "m"\nbase_ur = "x"\n', "models.a"),
-    ('[models.a]\nbase_url = "x"\n', "models.a.model"),
-    ('[models.a]\nmodel = "m"\nmax_concurrency = 0\n', "models.a.max_concurrency"),
-    ('[models.a]\nmodel = "m"\nprice_in = "cheap"\n', "models.a.price_in"),
-    ('[models.local]\nmodel = "m"\n', "models.local"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ('[models.a]\nmodel = "m"\nbase_ur = "x"\n', "models.a"),
+        ('[models.a]\nbase_url = "x"\n', "models.a.model"),
+        ('[models.a]\nmodel = "m"\nmax_concurrency = 0\n', "models.a.max_concurrency"),
+        ('[models.a]\nmodel = "m"\nprice_in = "cheap"\n', "models.a.price_in"),
+        ('[models.local]\nmodel = "m"\n', "models.local"),
+    ],
+)
 def test_bad_config_names_file_and_field(text: str, field: str) -> None:
     p = write_config(text)
     with pytest.raises(InputError) as e:
@@ -72,8 +83,7 @@ def test_unknown_model_lists_known() -> None:
         get_model("beta")
 
 
-def test_cache_file_wal_and_append_only_migrations(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_file_wal_and_append_only_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "x.sqlite"
     monkeypatch.setenv("SAMPLE_FORGE_CACHE_DB", str(db))
     assert default_cache_path() == db
@@ -90,8 +100,9 @@ def test_cache_file_wal_and_append_only_migrations(tmp_path: Path,
 def test_cli_path_list_ping(fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
     url = fault_server.script("cli", [])
     monkeypatch.setenv("SF_CLI_KEY", "sk-cli-secret-123")
-    write_config(f'[models.faulty]\nbase_url = "{url}"\nmodel = "fm"\napi_key_env = "SF_CLI_KEY"\n'
-                 f'price_in = 2.5\n')
+    write_config(
+        f'[models.faulty]\nbase_url = "{url}"\nmodel = "fm"\napi_key_env = "SF_CLI_KEY"\nprice_in = 2.5\n'
+    )
     runner = CliRunner()
     r = runner.invoke(cli, ["models", "path"])
     assert r.exit_code == 0 and r.output.strip() == str(config_path())
@@ -137,12 +148,24 @@ def test_llm_options_build_the_model(tmp_path: Path) -> None:
 def test_cache_key_is_the_exact_payload() -> None:
     from sample_forge.llm.cache import payload_hash
 
-    base = {"model": "m", "base_url": "u", "messages": [{"role": "user", "content": "x"}],
-            "temperature": 0.7, "max_tokens": 5, "seed": None}
+    base = {
+        "model": "m",
+        "base_url": "u",
+        "messages": [{"role": "user", "content": "x"}],
+        "temperature": 0.7,
+        "max_tokens": 5,
+        "seed": None,
+    }
     same = {**base, "messages": [{"content": "x", "role": "user"}]}  # key order is not content
     assert payload_hash(base) == payload_hash(same)
-    for change in ({"base_url": "v"}, {"model": "n"}, {"temperature": 0.0}, {"max_tokens": 6},
-                   {"seed": 0}, {"messages": [{"role": "user", "content": "x "}]}):
+    for change in (
+        {"base_url": "v"},
+        {"model": "n"},
+        {"temperature": 0.0},
+        {"max_tokens": 6},
+        {"seed": 0},
+        {"messages": [{"role": "user", "content": "x "}]},
+    ):
         assert payload_hash({**base, **change}) != payload_hash(base), change
 
 

@@ -18,12 +18,24 @@ from tests.fixtures.llm_servers import OK_TEXT, FaultServer, free_port
 MSG = [{"role": "user", "content": "What is 6*7?"}]
 
 
-def model_for(base_url: str, tmp_path: Path, *, name: str = "fault", max_retries: int = 2,
-              timeout: float = 10, max_concurrency: int = 4, extra: str = "", **kw: object):
+def model_for(
+    base_url: str,
+    tmp_path: Path,
+    *,
+    name: str = "fault",
+    max_retries: int = 2,
+    timeout: float = 10,
+    max_concurrency: int = 4,
+    extra: str = "",
+    **kw: object,
+):
     cfg = tmp_path / "models.toml"
-    cfg.write_text(f'[models.{name}]\nbase_url = "{base_url}"\nmodel = "fault-model"\n'
-                   f"max_retries = {max_retries}\ntimeout = {timeout}\n"
-                   f"max_concurrency = {max_concurrency}\n{extra}", encoding="utf-8")
+    cfg.write_text(
+        f'[models.{name}]\nbase_url = "{base_url}"\nmodel = "fault-model"\n'
+        f"max_retries = {max_retries}\ntimeout = {timeout}\n"
+        f"max_concurrency = {max_concurrency}\n{extra}",
+        encoding="utf-8",
+    )
     m = get_model(name, config_path=cfg, **kw)  # type: ignore[arg-type]
     m.backoff_base_s = 0.05  # keep the layer's own backoff short in tests
     return m
@@ -87,15 +99,16 @@ def test_slow_response_times_out_and_is_retried(fault_server: FaultServer, tmp_p
 
 def test_slow_forever_fails_with_timeout(fault_server: FaultServer, tmp_path: Path) -> None:
     url = fault_server.script("slow2", ["slow:1.5"] * 3)
-    with model_for(url, tmp_path, timeout=0.3, max_retries=1) as m, \
-            pytest.raises(LLMError, match="timed out"):
+    with (
+        model_for(url, tmp_path, timeout=0.3, max_retries=1) as m,
+        pytest.raises(LLMError, match="timed out"),
+    ):
         m.complete(MSG, max_tokens=16)
     assert fault_server.counts["slow2"] == 2
 
 
 @pytest.mark.parametrize("fault", ["truncated", "empty", "nobody"])
-def test_malformed_body_is_retried_then_answer(fault_server: FaultServer, tmp_path: Path,
-                                               fault: str) -> None:
+def test_malformed_body_is_retried_then_answer(fault_server: FaultServer, tmp_path: Path, fault: str) -> None:
     url = fault_server.script(fault, [fault, "ok"])
     with model_for(url, tmp_path) as m:
         [c] = m.complete(MSG, max_tokens=16)
@@ -103,8 +116,9 @@ def test_malformed_body_is_retried_then_answer(fault_server: FaultServer, tmp_pa
 
 
 @pytest.mark.parametrize("fault", ["truncated", "empty"])
-def test_malformed_forever_is_a_failure_never_cached(fault_server: FaultServer, tmp_path: Path,
-                                                     fault: str) -> None:
+def test_malformed_forever_is_a_failure_never_cached(
+    fault_server: FaultServer, tmp_path: Path, fault: str
+) -> None:
     url = fault_server.script(fault, [fault] * 10)
     with model_for(url, tmp_path, max_retries=2) as m:
         [r] = m.complete_many([Request(MSG, max_tokens=16)])
@@ -159,11 +173,9 @@ def test_n_ignored_by_server_asks_for_the_rest(fault_server: FaultServer, tmp_pa
     assert fault_server.counts["one"] == 4
 
 
-def test_identical_requests_in_a_batch_share_one_call(fault_server: FaultServer,
-                                                      tmp_path: Path) -> None:
+def test_identical_requests_in_a_batch_share_one_call(fault_server: FaultServer, tmp_path: Path) -> None:
     url = fault_server.script("dup", [])
-    reqs = [Request(MSG, max_tokens=16, id=str(i)) for i in range(3)] + [Request(MSG, max_tokens=16,
-                                                                                index=1)]
+    reqs = [Request(MSG, max_tokens=16, id=str(i)) for i in range(3)] + [Request(MSG, max_tokens=16, index=1)]
     with model_for(url, tmp_path) as m:
         res = m.complete_many(reqs)
     assert [r.request.id for r in res] == ["0", "1", "2", None]
@@ -178,17 +190,27 @@ def test_n_honoured_is_one_call(fault_server: FaultServer, tmp_path: Path) -> No
     assert len(cs) == 5 and fault_server.counts["many"] == 1
 
 
-def test_batch_mixed_faults_in_order_nothing_dropped(fault_server: FaultServer, tmp_path: Path,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_batch_mixed_faults_in_order_nothing_dropped(
+    fault_server: FaultServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     url = fault_server.script("batch", [])
-    scripts = {"q0": [], "q1": ["length", "length"], "q2": ["429:0.2", "ok"], "q3": ["500", "500"],
-               "q4": ["truncated", "ok"], "q5": ["empty", "empty"], "q6": []}
+    scripts = {
+        "q0": [],
+        "q1": ["length", "length"],
+        "q2": ["429:0.2", "ok"],
+        "q3": ["500", "500"],
+        "q4": ["truncated", "ok"],
+        "q5": ["empty", "empty"],
+        "q6": [],
+    }
     for content, steps in scripts.items():
         fault_server.script_for(content, steps)
     reqs = [Request([{"role": "user", "content": q}], max_tokens=16, id=q) for q in scripts]
     failures = tmp_path / "failures.jsonl"
-    with caplog.at_level(logging.WARNING, logger="sample_forge.llm"), \
-            model_for(url, tmp_path, max_retries=1, max_concurrency=3) as m:
+    with (
+        caplog.at_level(logging.WARNING, logger="sample_forge.llm"),
+        model_for(url, tmp_path, max_retries=1, max_concurrency=3) as m,
+    ):
         results = m.complete_many(reqs, failures_path=failures)
     assert [r.request.id for r in results] == list(scripts)
     assert [r.ok for r in results] == [True, False, True, False, True, False, True]
@@ -198,7 +220,10 @@ def test_batch_mixed_faults_in_order_nothing_dropped(fault_server: FaultServer, 
     assert [r["id"] for r in rows] == ["q1", "q3", "q5"]
     assert [r["position"] for r in rows] == [1, 3, 5]
     assert m.last_summary["failed"] == 3 and m.last_summary["failed_by_kind"] == {
-        "length": 1, "http": 1, "malformed": 1}
+        "length": 1,
+        "http": 1,
+        "malformed": 1,
+    }
     assert "3 failed" in caplog.text and str(failures) in caplog.text
     # re-running pays only for the failed ones
     before = fault_server.counts["batch"]
@@ -209,15 +234,23 @@ def test_batch_mixed_faults_in_order_nothing_dropped(fault_server: FaultServer, 
     assert fault_server.counts["batch"] - before == 3
 
 
-def test_api_key_never_stored(fault_server: FaultServer, tmp_path: Path,
-                              monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_api_key_never_stored(
+    fault_server: FaultServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     secret = "sk-test-SECRET-8c1f0e2d9b7a"
     monkeypatch.setenv("SF_TEST_KEY", secret)
     url = fault_server.script("key", ["ok", "500", "500"] + ["truncated"] * 6)
     failures = tmp_path / "failures.jsonl"
     errors = []
-    with caplog.at_level(logging.DEBUG), \
-            model_for(url, tmp_path, max_retries=1, max_concurrency=1, extra='api_key_env = "SF_TEST_KEY"\n') as m:
+    with (
+        caplog.at_level(logging.DEBUG),
+        model_for(
+            url, tmp_path, max_retries=1, max_concurrency=1, extra='api_key_env = "SF_TEST_KEY"\n'
+        ) as m,
+    ):
         m.complete(MSG, max_tokens=16)
         for i in range(2):
             try:
@@ -235,8 +268,9 @@ def test_api_key_never_stored(fault_server: FaultServer, tmp_path: Path,
     assert secret not in caplog.text and secret.encode() not in failures.read_bytes()
 
 
-def test_key_inside_base_url_is_masked(fault_server: FaultServer, tmp_path: Path,
-                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_key_inside_base_url_is_masked(
+    fault_server: FaultServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Some gateways take the key in the URL (?api-key=KEY): it is never shown."""
     secret = "sk-url-SECRET-77aa19"
     url = fault_server.script("urlkey", ["ok", "500", "500"]) + f"?api-key={secret}"
@@ -260,8 +294,10 @@ def test_key_inside_base_url_is_masked(fault_server: FaultServer, tmp_path: Path
 
 def test_missing_key_env_is_clear(fault_server: FaultServer, tmp_path: Path) -> None:
     url = fault_server.script("nokey", [])
-    with model_for(url, tmp_path, extra='api_key_env = "SF_UNSET_KEY_VAR"\n') as m, \
-            pytest.raises(LLMError, match="SF_UNSET_KEY_VAR"):
+    with (
+        model_for(url, tmp_path, extra='api_key_env = "SF_UNSET_KEY_VAR"\n') as m,
+        pytest.raises(LLMError, match="SF_UNSET_KEY_VAR"),
+    ):
         m.complete(MSG)
     assert fault_server.counts["nokey"] == 0
 
@@ -276,13 +312,15 @@ def test_connection_refused_is_a_failure(tmp_path: Path) -> None:
 def test_budget_stops_new_calls(fault_server: FaultServer, tmp_path: Path) -> None:
     # 10 prompt + 5 completion tokens at $1000/1M each = $0.015 per call
     url = fault_server.script("budget", [])
-    with model_for(url, tmp_path, max_concurrency=1, budget=0.02,
-                   extra="price_in = 1000\nprice_out = 1000\n") as m:
+    with model_for(
+        url, tmp_path, max_concurrency=1, budget=0.02, extra="price_in = 1000\nprice_out = 1000\n"
+    ) as m:
         reqs = [Request([{"role": "user", "content": f"q{i}"}], max_tokens=16) for i in range(5)]
         results = m.complete_many(reqs)
         assert [r.ok for r in results].count(True) == 2
-        assert all(r.error_kind == "budget" and "budget exhausted" in (r.error or "")
-                   for r in results if not r.ok)
+        assert all(
+            r.error_kind == "budget" and "budget exhausted" in (r.error or "") for r in results if not r.ok
+        )
         assert fault_server.counts["budget"] == 2
         assert m.budget is not None and m.budget.spent_usd == pytest.approx(0.03)
         with pytest.raises(BudgetExceeded, match="--budget-usd"):
@@ -322,12 +360,22 @@ def test_budget_ledger_holds_the_cap_across_restarts(fault_server: FaultServer, 
     url = fault_server.script("ledger", [])
     ledger = tmp_path / "out.jsonl.spent.jsonl"
     reqs = [Request([{"role": "user", "content": f"q{i}"}], max_tokens=16) for i in range(5)]
-    with model_for(url, tmp_path, max_concurrency=1, budget=Budget(0.04, ledger=ledger),
-                   extra="price_in = 1000\nprice_out = 1000\n") as m:
+    with model_for(
+        url,
+        tmp_path,
+        max_concurrency=1,
+        budget=Budget(0.04, ledger=ledger),
+        extra="price_in = 1000\nprice_out = 1000\n",
+    ) as m:
         assert [r.ok for r in m.complete_many(reqs[:2])] == [True, True]  # $0.03, then "killed"
     assert len(ledger.read_bytes().splitlines()) == 2
-    with model_for(url, tmp_path, max_concurrency=1, budget=Budget(0.04, ledger=ledger),
-                   extra="price_in = 1000\nprice_out = 1000\n") as m:
+    with model_for(
+        url,
+        tmp_path,
+        max_concurrency=1,
+        budget=Budget(0.04, ledger=ledger),
+        extra="price_in = 1000\nprice_out = 1000\n",
+    ) as m:
         assert m.budget is not None and m.budget.earlier_usd == pytest.approx(0.03)
         results = m.complete_many(reqs)
         # the two paid answers come from the cache; one more call fits under $0.04, then the cap stops
@@ -337,8 +385,9 @@ def test_budget_ledger_holds_the_cap_across_restarts(fault_server: FaultServer, 
         assert m.budget.run_usd == pytest.approx(0.015) and m.budget.spent_usd == pytest.approx(0.045)
     assert fault_server.counts["ledger"] == 3
     # without the ledger the same restart would have paid for two more calls
-    with model_for(url, tmp_path, max_concurrency=1, budget=0.04,
-                   extra="price_in = 1000\nprice_out = 1000\n") as m:
+    with model_for(
+        url, tmp_path, max_concurrency=1, budget=0.04, extra="price_in = 1000\nprice_out = 1000\n"
+    ) as m:
         assert sum(r.ok for r in m.complete_many(reqs)) == 5
     assert fault_server.counts["ledger"] == 5
 
@@ -356,13 +405,19 @@ def test_budget_ledger_holds_the_cap_across_restarts(fault_server: FaultServer, 
         Budget(1.0, ledger=ledger)
 
 
-def test_overlapping_requests_of_a_batch_pay_each_sample_once(fault_server: FaultServer, tmp_path: Path) -> None:
+def test_overlapping_requests_of_a_batch_pay_each_sample_once(
+    fault_server: FaultServer, tmp_path: Path
+) -> None:
     """n=2 and n=4 of one prompt in one batch are samples 0-1 and 0-3: one call for 4 samples, not 6.
     A disjoint range (samples 6-7) is its own call; a failure of a shared call reaches every member."""
     url = fault_server.script("overlap", [])
     with model_for(url, tmp_path) as m:
-        reqs = [Request(MSG, n=2, max_tokens=16), Request(MSG, n=4, max_tokens=16),
-                Request(MSG, n=2, max_tokens=16, index=6), Request(MSG, n=1, max_tokens=16, index=3)]
+        reqs = [
+            Request(MSG, n=2, max_tokens=16),
+            Request(MSG, n=4, max_tokens=16),
+            Request(MSG, n=2, max_tokens=16, index=6),
+            Request(MSG, n=1, max_tokens=16, index=3),
+        ]
         res = m.complete_many(reqs)
         assert [len(r.completions) for r in res] == [2, 4, 2, 1] and all(r.ok for r in res)
         asked = sorted(int(r.get("n") or 1) for r in fault_server.requests["overlap"])

@@ -37,8 +37,7 @@ def test_completion_comes_back(llama_server: LlamaServer, llama_config: Path) ->
     assert llama_server.chat_requests == 1
 
 
-def test_second_identical_run_makes_no_http_request(llama_server: LlamaServer,
-                                                    llama_config: Path) -> None:
+def test_second_identical_run_makes_no_http_request(llama_server: LlamaServer, llama_config: Path) -> None:
     reqs = [Request(q(i), max_tokens=24, temperature=0) for i in range(4)]
     llama_server.reset()
     with get_model("llama") as m:
@@ -67,8 +66,7 @@ def test_n_greater_than_one_returns_n(llama_server: LlamaServer, llama_config: P
     assert llama_server.chat_requests == (1 if honours_n else 3)
 
 
-def test_env_vars_select_the_server(llama_server: LlamaServer,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_vars_select_the_server(llama_server: LlamaServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", llama_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-unused-by-llama")
     llama_server.reset()
@@ -101,13 +99,15 @@ def _cached_rows() -> int:
 
 
 def test_killed_batch_resumes_with_exactly_the_missing_requests(
-        llama_server: LlamaServer, llama_config: Path, tmp_path: Path) -> None:
+    llama_server: LlamaServer, llama_config: Path, tmp_path: Path
+) -> None:
     script = tmp_path / "child.py"
     script.write_text(CHILD, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     llama_server.reset()
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 120
     while _cached_rows() < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -121,8 +121,7 @@ def test_killed_batch_resumes_with_exactly_the_missing_requests(
     assert first_run_requests >= done
 
     llama_server.reset()
-    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("12 "), out.stdout
     assert llama_server.chat_requests == 12 - done  # exactly the missing ones, none paid twice

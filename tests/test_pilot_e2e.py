@@ -35,8 +35,21 @@ def test_pilot_resume_score_select_export(tmp_path):
     rows = read_rows(DEMO_POOL)[:8]
     pool.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "pilot"
-    common = ["pilot", "--pool", str(pool), "--rollouts", "4", "--prompts-per-step", "4",
-              "--max-completion-length", "48", "--out", str(out), "--quiet", "--json"]
+    common = [
+        "pilot",
+        "--pool",
+        str(pool),
+        "--rollouts",
+        "4",
+        "--prompts-per-step",
+        "4",
+        "--max-completion-length",
+        "48",
+        "--out",
+        str(out),
+        "--quiet",
+        "--json",
+    ]
 
     # epoch 1, checkpointed; then resume from that checkpoint to 2 epochs
     first = json.loads(_invoke(common + ["--epochs", "1"]).stdout)
@@ -98,7 +111,9 @@ def check_run(out, rows, tmp_path):
         mine = [x for x in traj if x["sample_id"] == r["id"]]
         assert abs(r["mean_acc"] - sum(x["correct"] / 4 for x in mine) / 2) < 1e-9
     sel = tmp_path / "selection.jsonl"
-    _invoke(["select", str(pool), "--scores", str(scores), "--rule", "top", "--by", "lim", "-o", str(sel), "-q"])
+    _invoke(
+        ["select", str(pool), "--scores", str(scores), "--rule", "top", "--by", "lim", "-o", str(sel), "-q"]
+    )
     chosen = read_rows(sel)
     assert len(chosen) == 1 and chosen[0]["id"] in gold
     exp = tmp_path / "export"

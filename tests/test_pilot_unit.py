@@ -12,8 +12,13 @@ from click.testing import CliRunner
 from sample_forge.cli.main import cli
 from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.pilot.device import pick_device
-from sample_forge.pilot.trl_pilot import (_truncate_trajectory, build_schedule, load_problems, run_pilot,
-                                          smollm2_gguf)
+from sample_forge.pilot.trl_pilot import (
+    _truncate_trajectory,
+    build_schedule,
+    load_problems,
+    run_pilot,
+    smollm2_gguf,
+)
 
 DEMO_POOL = Path(__file__).resolve().parent.parent / "data" / "demo" / "pool.jsonl"
 
@@ -30,12 +35,12 @@ def test_schedule_every_sample_once_per_epoch(n, p):
     steps = -(-n // pp)
     assert len(rows) == epochs * steps * pp  # whole steps only, so TRL drops nothing
     for e in range(1, epochs + 1):
-        block = rows[(e - 1) * steps * pp: e * steps * pp]
+        block = rows[(e - 1) * steps * pp : e * steps * pp]
         assert {r["epoch"] for r in block} == {e}
         real = [r["sample_id"] for r in block if not r["filler"]]
         assert Counter(real) == Counter(f"s{i}" for i in range(n))
         for s in range(steps):  # no sample twice in one step (a step's rows are one group each)
-            ids = [r["sample_id"] for r in block[s * pp:(s + 1) * pp]]
+            ids = [r["sample_id"] for r in block[s * pp : (s + 1) * pp]]
             assert len(set(ids)) == len(ids)
     # epoch orders are seeded per epoch: a longer run starts like a shorter one
     assert build_schedule(_problems(n), 2, p, seed=1) == rows[: 2 * steps * pp]
@@ -53,7 +58,9 @@ def test_load_problems_errors_name_line_and_field(tmp_path):
     with pytest.raises(InputError) as e:
         load_problems(p)
     assert str(p) + ":2" in str(e.value) and "'answer'" in str(e.value)
-    p.write_text('{"id": "a", "problem": "1+1?", "answer": "2"}\n{"id": "a", "problem": "2+2?", "answer": "4"}\n')
+    p.write_text(
+        '{"id": "a", "problem": "1+1?", "answer": "2"}\n{"id": "a", "problem": "2+2?", "answer": "4"}\n'
+    )
     with pytest.raises(InputError, match="duplicate id 'a'"):
         load_problems(p)
     with pytest.raises(InputError, match="no such pool file"):
@@ -71,7 +78,9 @@ def test_load_demo_pool():
 
     subject = {r["id"]: r["subject"] for r in map(orjson.loads, DEMO_POOL.read_bytes().splitlines())}
     two = load_problems(DEMO_POOL, per_subject=2)
-    assert len(two) == 14 and sorted(set(map(subject.get, (p["id"] for p in two)))) == sorted(set(subject.values()))
+    assert len(two) == 14 and sorted(set(map(subject.get, (p["id"] for p in two)))) == sorted(
+        set(subject.values())
+    )
     assert all(sum(subject[p["id"]] == s for p in two) == 2 for s in set(subject.values()))
     order = [p["id"] for p in probs]
     assert [order.index(p["id"]) for p in two] == sorted(order.index(p["id"]) for p in two)
@@ -101,7 +110,10 @@ def test_builtin_gguf_is_packaged():
 
 def test_truncate_trajectory_for_resume(tmp_path):
     t = tmp_path / "trajectory.jsonl"
-    rows = [{"sample_id": "a", "step": s, "rollouts": 2, "correct": 0, "rewards": [0.0, 0.0]} for s in (1, 2, 3, 4)]
+    rows = [
+        {"sample_id": "a", "step": s, "rollouts": 2, "correct": 0, "rewards": [0.0, 0.0]}
+        for s in (1, 2, 3, 4)
+    ]
     t.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"sample_id": "a", "st')  # half-written line
     assert _truncate_trajectory(t, 2) == 2
     assert [json.loads(x)["step"] for x in t.read_text().splitlines()] == [1, 2]
@@ -125,7 +137,9 @@ def test_cli_bad_settings_are_one_line(tmp_path):
     pool.write_text('{"id": "a", "problem": "1+1?"}\n')
     r = CliRunner().invoke(cli, ["pilot", "--pool", str(pool), "--out", str(tmp_path / "o")])
     assert r.exit_code != 0 and "pool.jsonl:1" in r.output and "'answer'" in r.output
-    r = CliRunner().invoke(cli, ["pilot", "--pool", str(pool), "--rollouts", "1", "--out", str(tmp_path / "o")])
+    r = CliRunner().invoke(
+        cli, ["pilot", "--pool", str(pool), "--rollouts", "1", "--out", str(tmp_path / "o")]
+    )
     assert r.exit_code != 0 and "--rollouts must be >= 2" in r.output
     r = CliRunner().invoke(cli, ["pilot", "--help"])
     assert r.exit_code == 0 and "Example" in r.output

@@ -18,9 +18,15 @@ from sample_forge.subjects import SUBJECTS
 from tests.conftest import shared_file
 
 # Subject counts of MATH train as published with the data (shared/data/math/PROVENANCE.md).
-TRAIN_SUBJECTS = {"Algebra": 1744, "Counting & Probability": 771, "Geometry": 870,
-                  "Intermediate Algebra": 1295, "Number Theory": 869, "Prealgebra": 1205,
-                  "Precalculus": 746}
+TRAIN_SUBJECTS = {
+    "Algebra": 1744,
+    "Counting & Probability": 771,
+    "Geometry": 870,
+    "Intermediate Algebra": 1295,
+    "Number Theory": 869,
+    "Prealgebra": 1205,
+    "Precalculus": 746,
+}
 
 
 def _write_jsonl(path, rows):
@@ -35,16 +41,22 @@ def test_cli_pool_math_train_to_parquet(shared_data, tmp_path):
     assert r.exit_code == 0, r.output
     table = pq.read_table(out)
     assert table.num_rows == 7500
-    assert {"id", "problem", "answer", "solution", "subject", "level", "source", "meta",
-            "category"} <= set(table.column_names)
+    assert {"id", "problem", "answer", "solution", "subject", "level", "source", "meta", "category"} <= set(
+        table.column_names
+    )
     rows = table.select(["id", "subject", "level", "answer", "category"]).to_pylist()
     assert Counter(r["subject"] for r in rows) == TRAIN_SUBJECTS
     levels = Counter(r["level"] for r in rows)
     assert set(levels) == {1, 2, 3, 4, 5, None}
     assert levels[None] == 2  # the two "Level ?" geometry problems
     assert sum(1 for r in rows if r["answer"] is None) == 2  # the two empty \boxed{}
-    assert {r["category"] for r in rows} == {"Algebra", "Geometry", "Number Theory", "Probability",
-                                             "Precalculus"}
+    assert {r["category"] for r in rows} == {
+        "Algebra",
+        "Geometry",
+        "Number Theory",
+        "Probability",
+        "Precalculus",
+    }
     assert len({r["id"] for r in rows}) == 7500
     # the summary names every subject and reports the problems kept without an answer
     for s in SUBJECTS:
@@ -57,8 +69,21 @@ def test_cli_quiet_and_readback_with_datasets(shared_data, tmp_path):
 
     src = shared_file(shared_data, "math/math500.jsonl")
     out = tmp_path / "p.parquet"
-    r = CliRunner().invoke(cli, ["pool", "-s", str(src), "-o", str(out), "--quiet",
-                                 "--subjects", "Probability,Geometry", "--levels", "4-5"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "pool",
+            "-s",
+            str(src),
+            "-o",
+            str(out),
+            "--quiet",
+            "--subjects",
+            "Probability,Geometry",
+            "--levels",
+            "4-5",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert r.output == ""
     ds = datasets.load_dataset("parquet", data_files=str(out), split="train")
@@ -67,15 +92,19 @@ def test_cli_quiet_and_readback_with_datasets(shared_data, tmp_path):
     assert set(ds["level"]) <= {4, 5}
     # same count as filtering the raw file by hand
     raw = [json.loads(x) for x in src.read_text().splitlines()]
-    want = sum(1 for x in raw if x["subject"] in ("Counting & Probability", "Geometry")
-               and x["level"] in (4, 5))
+    want = sum(
+        1 for x in raw if x["subject"] in ("Counting & Probability", "Geometry") and x["level"] in (4, 5)
+    )
     assert len(ds) == want
 
 
 def test_malformed_jsonl_line_names_file_and_line(tmp_path):
     p = tmp_path / "bad.jsonl"
-    p.write_text('{"problem": "1+1?", "answer": "2"}\n{"problem": "2+2?", "answer": \n'
-                 '{"problem": "3+3?", "answer": "6"}\n', encoding="utf-8")
+    p.write_text(
+        '{"problem": "1+1?", "answer": "2"}\n{"problem": "2+2?", "answer": \n'
+        '{"problem": "3+3?", "answer": "6"}\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "o.parquet"
     r = CliRunner().invoke(cli, ["pool", "-s", str(p), "-o", str(out)])
     assert r.exit_code == 1
@@ -85,8 +114,7 @@ def test_malformed_jsonl_line_names_file_and_line(tmp_path):
 
 
 def test_missing_problem_text_names_line_and_field(tmp_path):
-    p = _write_jsonl(tmp_path / "t.jsonl", [{"problem": "a", "answer": "1"},
-                                            {"problem": "", "answer": "2"}])
+    p = _write_jsonl(tmp_path / "t.jsonl", [{"problem": "a", "answer": "1"}, {"problem": "", "answer": "2"}])
     with pytest.raises(InputError) as e:
         load_pool(p)
     assert e.value.line == 2 and e.value.field == "problem"
@@ -100,8 +128,18 @@ def test_map_columns_csv(tmp_path):
         w.writerow(["7", "What is 2+3?", "5", "prealgebra", "Level 1"])
         w.writerow(["8", "Solve x^2=4 for x>0.", "", "algebra", "3"])
     out = tmp_path / "o.jsonl"
-    r = CliRunner().invoke(cli, ["pool", "-s", str(p), "-o", str(out), "--map",
-                                 "problem=prompt,answer=ground_truth,id=index,subject=kind"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "pool",
+            "-s",
+            str(p),
+            "-o",
+            str(out),
+            "--map",
+            "problem=prompt,answer=ground_truth,id=index,subject=kind",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["id"] for x in rows] == ["7", "8"]
@@ -126,10 +164,17 @@ def test_map_errors_are_one_line(tmp_path):
 
 def test_verl_style_parquet_chat_prompt_and_nested_answer(tmp_path):
     p = tmp_path / "verl.parquet"
-    rows = [{"data_source": "x", "prompt": [{"role": "system", "content": "be brief"},
-                                            {"role": "user", "content": "Compute 6*7."}],
-             "reward_model": {"style": "rule", "ground_truth": "42"},
-             "extra_info": {"index": 3}}]
+    rows = [
+        {
+            "data_source": "x",
+            "prompt": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "Compute 6*7."},
+            ],
+            "reward_model": {"style": "rule", "ground_truth": "42"},
+            "extra_info": {"index": 3},
+        }
+    ]
     pq.write_table(pa.Table.from_pylist(rows), p)
     probs = load_pool(p, mapping={"answer": "reward_model.ground_truth", "id": "extra_info.index"})
     assert len(probs) == 1
@@ -137,11 +182,18 @@ def test_verl_style_parquet_chat_prompt_and_nested_answer(tmp_path):
 
 
 def test_answer_from_solution_and_subject_from_unique_id(tmp_path):
-    p = _write_jsonl(tmp_path / "t.jsonl", [
-        {"unique_id": "train/counting_and_probability/1.json", "problem": "p1",
-         "solution": r"so \boxed{\frac{1}{2}} and finally $\boxed{\frac{3}{4}}$.", "level": "Level 2"},
-        {"unique_id": "test/geometry/5.json", "problem": "p2", "solution": "no box", "level": "Level ?"},
-    ])
+    p = _write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            {
+                "unique_id": "train/counting_and_probability/1.json",
+                "problem": "p1",
+                "solution": r"so \boxed{\frac{1}{2}} and finally $\boxed{\frac{3}{4}}$.",
+                "level": "Level 2",
+            },
+            {"unique_id": "test/geometry/5.json", "problem": "p2", "solution": "no box", "level": "Level ?"},
+        ],
+    )
     stats = PoolStats()
     probs = load_pool(p, stats=stats)
     assert probs[0].answer == r"\frac{3}{4}"
@@ -181,8 +233,10 @@ def test_duplicate_ids_made_unique(tmp_path):
 
 
 def test_written_pool_reads_back_as_itself(tmp_path):
-    p = _write_jsonl(tmp_path / "t.jsonl", [{"id": "a", "problem": "1+1?", "answer": "2",
-                                            "subject": "algebra", "level": 1, "note": "hi"}])
+    p = _write_jsonl(
+        tmp_path / "t.jsonl",
+        [{"id": "a", "problem": "1+1?", "answer": "2", "subject": "algebra", "level": 1, "note": "hi"}],
+    )
     out = tmp_path / "pool.parquet"
     assert CliRunner().invoke(cli, ["pool", "-s", str(p), "-o", str(out), "-q"]).exit_code == 0
     again = load_pool(out)
@@ -208,15 +262,22 @@ def test_hf_local_dataset_folder(tmp_path):
     # the hub code path with a real `datasets` load, from a local folder (no network)
     d = tmp_path / "ds"
     d.mkdir()
-    _write_jsonl(d / "train.jsonl", [{"question": "1+1?", "answer": "2", "type": "Prealgebra",
-                                      "level": "Level 1"}])
+    _write_jsonl(
+        d / "train.jsonl", [{"question": "1+1?", "answer": "2", "type": "Prealgebra", "level": "Level 1"}]
+    )
     probs = load_pool(f"hf:{d}")
     assert [(p.problem, p.answer, p.subject, p.level) for p in probs] == [("1+1?", "2", "Prealgebra", 1)]
     assert probs[0].source == f"hf:{d}@train"
 
 
-@pytest.mark.parametrize("source", ["hf:EleutherAI/hendrycks_math", "hf:HuggingFaceH4/MATH-500",
-                                    "hf:DigitalLearningGmbH/MATH-lighteval@test"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "hf:EleutherAI/hendrycks_math",
+        "hf:HuggingFaceH4/MATH-500",
+        "hf:DigitalLearningGmbH/MATH-lighteval@test",
+    ],
+)
 def test_offline_hub_is_one_clear_line(source, tmp_path, monkeypatch):
     import datasets.config
     import huggingface_hub.constants

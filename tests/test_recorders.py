@@ -18,14 +18,16 @@ from tests.conftest import shared_file
 def _math_pairs(shared_data, n_right=16, n_wrong=16):
     """(solution text, gold, expected score): MATH's own solutions (right), and solutions of other
     problems whose integer answers differ (wrong)."""
-    rows = [json.loads(line) for line in open(shared_file(shared_data, "math/math500.jsonl"), encoding="utf-8")]
+    rows = [
+        json.loads(line) for line in open(shared_file(shared_data, "math/math500.jsonl"), encoding="utf-8")
+    ]
     ints = [r for r in rows if r["answer"].strip().lstrip("-").isdigit() and extract_boxed(r["solution"])]
     right = [(r["solution"], r["answer"], 1.0) for r in ints[:n_right]]
     # a few non-integer answers too (fractions, radicals, intervals) on the right side
     others = [r for r in rows if not r["answer"].strip().lstrip("-").isdigit() and "\\boxed" in r["solution"]]
     right += [(r["solution"], r["answer"], 1.0) for r in others[:8]]
     wrong = []
-    for a, b in zip(ints[n_right:], ints[n_right + 1:]):
+    for a, b in zip(ints[n_right:], ints[n_right + 1 :]):
         if int(a["answer"]) != int(b["answer"]):
             wrong.append((b["solution"], a["answer"], 0.0))
         if len(wrong) == n_wrong:
@@ -69,8 +71,13 @@ def test_verl_compute_score_edge_cases():
 
 
 def test_correctness_rewards_real_math_verify():
-    comps = ["\\boxed{3}", [{"role": "assistant", "content": "thus $\\boxed{\\sqrt{4}+1}$"}],
-             "\\boxed{4}", "no box at all", "\\boxed{[-2,7]}"]
+    comps = [
+        "\\boxed{3}",
+        [{"role": "assistant", "content": "thus $\\boxed{\\sqrt{4}+1}$"}],
+        "\\boxed{4}",
+        "no box at all",
+        "\\boxed{[-2,7]}",
+    ]
     golds = ["3", "3", "3", "3", "[-2,7]"]
     assert correctness_rewards(comps, golds) == [1.0, 1.0, 0.0, 0.0, 1.0]
     with pytest.raises(ValueError):
@@ -78,8 +85,13 @@ def test_correctness_rewards_real_math_verify():
 
 
 def test_group_rows_native_format():
-    rows = group_rows(["a", "a", "b", "b", "a"], [1.0, 0.0, 0.0, float("nan"), 1.0], step=7,
-                      epochs=[2, 2, 2, 2, 2], keep=[True, True, True, True, False])
+    rows = group_rows(
+        ["a", "a", "b", "b", "a"],
+        [1.0, 0.0, 0.0, float("nan"), 1.0],
+        step=7,
+        epochs=[2, 2, 2, 2, 2],
+        keep=[True, True, True, True, False],
+    )
     assert rows == [
         {"sample_id": "a", "step": 7, "epoch": 2, "rollouts": 2, "correct": 1, "rewards": [1.0, 0.0]},
         {"sample_id": "b", "step": 7, "epoch": 2, "rollouts": 2, "correct": 0, "rewards": [0.0, None]},
@@ -97,15 +109,27 @@ def test_trl_recording_reward_logs_ids_and_trajectory(tmp_path):
     def log_extra(col, values):
         logged.setdefault(col, []).extend(values)
 
-    comps = [[{"role": "assistant", "content": c}] for c in ["\\boxed{12}", "12", "\\boxed{54}", "\\boxed{5}"]]
-    out = rec(prompts=[[{"role": "user", "content": "q"}]] * 4, completions=comps,
-              answer=["12", "12", "54", "54"], sample_id=["p1", "p1", "p2", "p2"], epoch=[1, 1, 1, 1],
-              filler=[False, False, False, False], trainer_state=SimpleNamespace(global_step=4),
-              log_extra=log_extra, log_metric=lambda *a: None)
+    comps = [
+        [{"role": "assistant", "content": c}] for c in ["\\boxed{12}", "12", "\\boxed{54}", "\\boxed{5}"]
+    ]
+    out = rec(
+        prompts=[[{"role": "user", "content": "q"}]] * 4,
+        completions=comps,
+        answer=["12", "12", "54", "54"],
+        sample_id=["p1", "p1", "p2", "p2"],
+        epoch=[1, 1, 1, 1],
+        filler=[False, False, False, False],
+        trainer_state=SimpleNamespace(global_step=4),
+        log_extra=log_extra,
+        log_metric=lambda *a: None,
+    )
     assert out == [1.0, 0.0, 1.0, 0.0]
     assert logged == {"sample_id": ["p1", "p1", "p2", "p2"], "epoch": [1, 1, 1, 1]}
     rows = [json.loads(line) for line in traj.read_text().splitlines()]
-    assert [(r["sample_id"], r["step"], r["correct"], r["rollouts"]) for r in rows] == [("p1", 5, 1, 2), ("p2", 5, 1, 2)]
+    assert [(r["sample_id"], r["step"], r["correct"], r["rollouts"]) for r in rows] == [
+        ("p1", 5, 1, 2),
+        ("p2", 5, 1, 2),
+    ]
     assert rec.mean_accuracy == 0.5
     with pytest.raises(KeyError, match="sample_id"):
         rec(prompts=["q"], completions=["\\boxed{1}"], answer=["1"])

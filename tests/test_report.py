@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sample_forge.forge.rundir import RunDir
 from sample_forge.report import build_report
-from sample_forge.rundir import RunDir
 from sample_forge.tables import write_rows
 
 EVIL = '<script>alert("x")</script>'
@@ -23,16 +23,44 @@ def _make_run(root: Path) -> RunDir:
     ids = [f"s{i}" for i in range(20)]
     curves = {i: list(np.clip(np.linspace(0.1, 0.9, 6) + rng.normal(0, 0.1, 6), 0, 1)) for i in ids}
     mean = list(np.mean(np.array(list(curves.values())), axis=0))
-    write_rows(run.curves, [{"id": i, "acc": a} for i, a in curves.items()] + [{"id": "__mean__", "acc": mean}])
-    write_rows(run.scores, [{"id": i, "lim": float(rng.uniform(0.2, 1)), "hist_var": float(rng.uniform(0, 0.1))}
-                            for i in ids])
-    write_rows(run.tags, [{"problem_id": i, "spectrum": {"Algebra": int(rng.integers(0, 4)), "Geometry": 1}}
-                          for i in ids])
-    write_rows(run.selection, [{"id": "s3", "problem": f"Find $x$ if {EVIL} $x+1=2$.", "answer": "1",
-                                "subject": "Algebra", "level": 2, "rule": "polymath",
-                                "reason": "lowest LIM >= 0.6 in Algebra", "scores": {"lim": 0.6}}])
-    write_rows(run.candidates, [{"id": "c1", "problem": EVIL, "accepted": False, "golden_answer": None,
-                                 "checks": [{"check": "form", "keep": False, "reason": "answer stated"}]}])
+    write_rows(
+        run.curves, [{"id": i, "acc": a} for i, a in curves.items()] + [{"id": "__mean__", "acc": mean}]
+    )
+    write_rows(
+        run.scores,
+        [{"id": i, "lim": float(rng.uniform(0.2, 1)), "hist_var": float(rng.uniform(0, 0.1))} for i in ids],
+    )
+    write_rows(
+        run.tags,
+        [{"problem_id": i, "spectrum": {"Algebra": int(rng.integers(0, 4)), "Geometry": 1}} for i in ids],
+    )
+    write_rows(
+        run.selection,
+        [
+            {
+                "id": "s3",
+                "problem": f"Find $x$ if {EVIL} $x+1=2$.",
+                "answer": "1",
+                "subject": "Algebra",
+                "level": 2,
+                "rule": "polymath",
+                "reason": "lowest LIM >= 0.6 in Algebra",
+                "scores": {"lim": 0.6},
+            }
+        ],
+    )
+    write_rows(
+        run.candidates,
+        [
+            {
+                "id": "c1",
+                "problem": EVIL,
+                "accepted": False,
+                "golden_answer": None,
+                "checks": [{"check": "form", "keep": False, "reason": "answer stated"}],
+            }
+        ],
+    )
     run.export_dir.mkdir(parents=True)
     run.manifest.write_text(json.dumps({"files": {"verl/train.parquet": "abc"}, "note": EVIL}))
     return run
@@ -47,9 +75,13 @@ def test_report_is_self_contained_and_escaped(tmp_path):
     assert html.count("data:image/png;base64,") == 4  # spectrum, curves, LIM and variance
     assert 'data-sample-id="s3"' in html
     assert "lowest LIM &gt;= 0.6 in Algebra" in html
-    assert "src=\"http" not in html and "href=\"http" not in html  # nothing fetched from the network
-    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["curves.png", "hist_var.png", "lim.png",
-                                                                    "spectrum.png"]
+    assert 'src="http' not in html and 'href="http' not in html  # nothing fetched from the network
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [
+        "curves.png",
+        "hist_var.png",
+        "lim.png",
+        "spectrum.png",
+    ]
 
 
 def _browser() -> str:
@@ -66,10 +98,22 @@ def test_report_renders_in_headless_chromium(tmp_path):
     out = build_report(run.root)
     shot = tmp_path / "shot.png"
     profile = tmp_path / "profile"
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1200,2400",
-           f"--screenshot={shot}", out.as_uri()]
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--hide-scrollbars",
+        "--window-size=1200,2400",
+        f"--screenshot={shot}",
+        out.as_uri(),
+    ]
     subprocess.run(cmd, check=False, capture_output=True, timeout=120)
     assert shot.exists(), "chromium wrote no screenshot"
     from PIL import Image
@@ -80,10 +124,23 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert len(np.unique(img)) > 50
     assert (img < 200).mean() > 0.02
     # the figures are drawn: the curves image sits in the page; check the DOM with --dump-dom
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                          "--disable-background-networking", f"--user-data-dir={profile}2",
-                          "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    assert 'alt="learning curves"' in dom and 's3' in dom
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            f"--user-data-dir={profile}2",
+            "--dump-dom",
+            out.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert 'alt="learning curves"' in dom and "s3" in dom
     assert "<script>alert" not in dom
 
 

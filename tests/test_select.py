@@ -72,11 +72,19 @@ def test_polymath_ties_broken_by_skill_breadth_then_id(tmp_path: Path) -> None:
     assert [r["id"] for r in no_skills.rows] == ["a"]  # tie at 0.6 -> id; geometry has none eligible
     assert "2 tied at 0.6, broken by id" in no_skills.rows[0]["reason"]
     skills = tmp_path / "skills.jsonl"
-    write_rows(skills, [
-        {"problem_id": "a", "method": "embed", "spectrum": {"Algebra": 2}, "total": 2, "breadth": 1},
-        {"problem_id": "b", "method": "embed", "spectrum": {"Algebra": 1, "Geometry": 1, "Probability": 1},
-         "total": 3, "breadth": 3},
-    ])
+    write_rows(
+        skills,
+        [
+            {"problem_id": "a", "method": "embed", "spectrum": {"Algebra": 2}, "total": 2, "breadth": 1},
+            {
+                "problem_id": "b",
+                "method": "embed",
+                "spectrum": {"Algebra": 1, "Geometry": 1, "Probability": 1},
+                "total": 3,
+                "breadth": 3,
+            },
+        ],
+    )
     sel = select("polymath", pool=pool, skills=skills)
     assert [r["id"] for r in sel.rows] == ["b"]
     assert "skill breadth (3)" in sel.rows[0]["reason"]
@@ -87,11 +95,21 @@ def test_polymath_ties_broken_by_skill_breadth_then_id(tmp_path: Path) -> None:
 
 def test_join_on_normalized_text_and_report_failures(tmp_path: Path) -> None:
     pool = tmp_path / "pool.jsonl"
-    write_rows(pool, [{"id": "p1", "problem": "Find  x if\n2x = 4.", "answer": "2", "subject": "Algebra"},
-                      {"id": "p2", "problem": "Find y if y+1=3.", "answer": "2", "subject": "Algebra"}])
+    write_rows(
+        pool,
+        [
+            {"id": "p1", "problem": "Find  x if\n2x = 4.", "answer": "2", "subject": "Algebra"},
+            {"id": "p2", "problem": "Find y if y+1=3.", "answer": "2", "subject": "Algebra"},
+        ],
+    )
     scores = tmp_path / "scores.jsonl"
-    write_rows(scores, [{"problem": "Find x if 2x = 4.", "lim": 0.8},  # no id: joins on text
-                        {"id": "zz", "problem": "Unrelated", "lim": 0.9}])
+    write_rows(
+        scores,
+        [
+            {"problem": "Find x if 2x = 4.", "lim": 0.8},  # no id: joins on text
+            {"id": "zz", "problem": "Unrelated", "lim": 0.9},
+        ],
+    )
     sel = select("polymath", pool=pool, scores=scores)
     assert [r["id"] for r in sel.rows] == ["p1"]
     reasons = {(u["table"], u["id"]): u["reason"] for u in sel.unjoined}
@@ -112,22 +130,34 @@ def test_bad_score_is_one_input_error_and_duplicate_scores_are_reported(tmp_path
     assert [r["scores"]["lim"] for r in sel.rows] == [0.7]
     assert [(u["table"], u["line"]) for u in sel.unjoined] == [("scores", 2)]
     assert "duplicate" in sel.unjoined[0]["reason"]
-    res = CliRunner().invoke(cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")])
+    res = CliRunner().invoke(
+        cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")]
+    )
     assert res.exit_code == 0 and "duplicate scores row" in res.output
     write_rows(scores, [{"id": "p1", "lim": [0.7]}])
-    res = CliRunner().invoke(cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")])
-    assert res.exit_code == 1 and res.output.strip() == f"Error: {scores}:1, field 'lim': not a number: '[0.7]'"
+    res = CliRunner().invoke(
+        cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")]
+    )
+    assert (
+        res.exit_code == 1 and res.output.strip() == f"Error: {scores}:1, field 'lim': not a number: '[0.7]'"
+    )
 
 
 def test_columns_mapping_for_unknown_names(tmp_path: Path) -> None:
     pool = tmp_path / "pool.csv"
-    write_rows(pool, [{"qid": "1", "question": "2+3?", "gold": "5", "area": "Number Theory", "impact": "0.61"},
-                      {"qid": "2", "question": "2+4?", "gold": "6", "area": "Number Theory", "impact": "0.9"}])
+    write_rows(
+        pool,
+        [
+            {"qid": "1", "question": "2+3?", "gold": "5", "area": "Number Theory", "impact": "0.61"},
+            {"qid": "2", "question": "2+4?", "gold": "6", "area": "Number Theory", "impact": "0.9"},
+        ],
+    )
     with pytest.raises(InputError, match="LIM"):
         select("polymath", pool=pool)
     sel = select("polymath", pool=pool, columns={"id": "qid", "subject": "area", "lim": "impact"})
-    assert [(r["id"], r["problem"], r["answer"], r["subject"]) for r in sel.rows] == \
-        [("1", "2+3?", "5", "Number Theory")]
+    assert [(r["id"], r["problem"], r["answer"], r["subject"]) for r in sel.rows] == [
+        ("1", "2+3?", "5", "Number Theory")
+    ]
 
 
 def test_top_variance_reproduces_pi_k(shared_data: Path, tmp_path: Path) -> None:
@@ -144,10 +174,22 @@ def test_top_variance_reproduces_pi_k(shared_data: Path, tmp_path: Path) -> None
     assert pi13.rows[0]["answer"] and pi13.unjoined == []
 
 
-def _cand(cid: str, spectrum: dict[str, int], agreement: float, pass_rate: float, accepted: bool = True) -> dict:
-    return {"id": cid, "problem": f"Problem {cid}?", "generator_answer": "7", "generator": "g", "style": "s",
-            "golden_answer": "7", "agreement": agreement, "pass_rate": pass_rate, "spectrum": spectrum,
-            "checks": [], "accepted": accepted}
+def _cand(
+    cid: str, spectrum: dict[str, int], agreement: float, pass_rate: float, accepted: bool = True
+) -> dict:
+    return {
+        "id": cid,
+        "problem": f"Problem {cid}?",
+        "generator_answer": "7",
+        "generator": "g",
+        "style": "s",
+        "golden_answer": "7",
+        "agreement": agreement,
+        "pass_rate": pass_rate,
+        "spectrum": spectrum,
+        "checks": [],
+        "accepted": accepted,
+    }
 
 
 def test_prime_broadest_then_agreement_then_pass_rate() -> None:
@@ -171,8 +213,9 @@ def test_prime_broadest_then_agreement_then_pass_rate() -> None:
 def test_cli_select_writes_table_and_reasons(limr_pool: Path, tmp_path: Path) -> None:
     out = tmp_path / "sel.parquet"
     unj = tmp_path / "unjoined.jsonl"
-    res = CliRunner().invoke(cli, ["select", str(limr_pool), "--theta", "0.6", "-o", str(out),
-                                   "--unjoined", str(unj), "-q"])
+    res = CliRunner().invoke(
+        cli, ["select", str(limr_pool), "--theta", "0.6", "-o", str(out), "--unjoined", str(unj), "-q"]
+    )
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 7 and all("lowest LIM >= 0.6" in ln for ln in lines)

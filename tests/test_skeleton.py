@@ -27,8 +27,10 @@ def test_subjects_and_levels():
 
 
 def test_roundtrip_all_formats(tmp_path):
-    rows = [Problem(id="a", problem="1+1?", answer="2", subject="Algebra", level=1).to_dict(),
-            Problem(id="b", problem="x", answer=None, meta={"k": 1}).to_dict()]
+    rows = [
+        Problem(id="a", problem="1+1?", answer="2", subject="Algebra", level=1).to_dict(),
+        Problem(id="b", problem="x", answer=None, meta={"k": 1}).to_dict(),
+    ]
     for ext in ("jsonl", "parquet", "json"):
         p = tmp_path / f"t.{ext}"
         write_rows(p, rows)

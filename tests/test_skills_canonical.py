@@ -15,21 +15,44 @@ def canon() -> Canonicalizer:
     return Canonicalizer()
 
 
-@pytest.mark.parametrize("category,paraphrases,expected", [
-    ("Number Theory", ["modular arithmetic", "arithmetic modulo n", "congruences mod n"],
-     "modular arithmetic"),
-    ("Number Theory", ["greatest common divisor", "GCD", "Euclidean algorithm"], "greatest common divisor"),
-    ("Algebra", ["solving quadratic equations", "the quadratic formula", "solve a quadratic equation"],
-     "quadratic equations"),
-    ("Geometry", ["Pythagorean theorem", "Pythagoras' theorem", "a^2+b^2=c^2 in a right triangle"],
-     "Pythagorean theorem"),
-    ("Probability", ["expected value", "expectation of a random variable", "linearity of expectation"],
-     "expected value"),
-    ("Precalculus", ["dot product", "scalar product of vectors", "inner product of two vectors"],
-     "dot product and projections"),
-])
-def test_paraphrases_map_to_the_same_skill(canon: Canonicalizer, category: str,
-                                           paraphrases: list[str], expected: str) -> None:
+@pytest.mark.parametrize(
+    "category,paraphrases,expected",
+    [
+        (
+            "Number Theory",
+            ["modular arithmetic", "arithmetic modulo n", "congruences mod n"],
+            "modular arithmetic",
+        ),
+        (
+            "Number Theory",
+            ["greatest common divisor", "GCD", "Euclidean algorithm"],
+            "greatest common divisor",
+        ),
+        (
+            "Algebra",
+            ["solving quadratic equations", "the quadratic formula", "solve a quadratic equation"],
+            "quadratic equations",
+        ),
+        (
+            "Geometry",
+            ["Pythagorean theorem", "Pythagoras' theorem", "a^2+b^2=c^2 in a right triangle"],
+            "Pythagorean theorem",
+        ),
+        (
+            "Probability",
+            ["expected value", "expectation of a random variable", "linearity of expectation"],
+            "expected value",
+        ),
+        (
+            "Precalculus",
+            ["dot product", "scalar product of vectors", "inner product of two vectors"],
+            "dot product and projections",
+        ),
+    ],
+)
+def test_paraphrases_map_to_the_same_skill(
+    canon: Canonicalizer, category: str, paraphrases: list[str], expected: str
+) -> None:
     assert canon.map(paraphrases, category) == [expected] * len(paraphrases)
 
 
@@ -40,8 +63,10 @@ def test_unrelated_text_maps_to_nothing(canon: Canonicalizer) -> None:
 
 
 def test_canonicalize_groups_and_dedups(canon: Canonicalizer) -> None:
-    raw = {"Algebra": ["quadratic formula", "solving quadratic equations", "cooking pasta"],
-           "Number Theory": ["prime factorization", "Mendelian inheritance with Punnett squares"]}
+    raw = {
+        "Algebra": ["quadratic formula", "solving quadratic equations", "cooking pasta"],
+        "Number Theory": ["prime factorization", "Mendelian inheritance with Punnett squares"],
+    }
     canonical, unmatched = canon.canonicalize(raw)
     assert canonical["Algebra"] == ["quadratic equations"]
     assert canonical["Number Theory"] == ["prime factorization"]
@@ -53,9 +78,13 @@ def test_canonicalize_groups_and_dedups(canon: Canonicalizer) -> None:
 
 
 def test_discover_clusters_missing_skills(canon: Canonicalizer) -> None:
-    items = [("Algebra", t) for t in
-             ["Cayley-Hamilton theorem"] * 2 + ["the Cayley Hamilton theorem", "Cayley-Hamilton theorem."]
-             + ["quadratic formula"] * 5 + ["lattice reduction algorithm"]]
+    items = [
+        ("Algebra", t)
+        for t in ["Cayley-Hamilton theorem"] * 2
+        + ["the Cayley Hamilton theorem", "Cayley-Hamilton theorem."]
+        + ["quadratic formula"] * 5
+        + ["lattice reduction algorithm"]
+    ]
     props = discover_skills(items, canonicalizer=canon, min_count=2)
     assert props, "the Cayley-Hamilton cluster should be proposed"
     top = props[0]
@@ -65,9 +94,16 @@ def test_discover_clusters_missing_skills(canon: Canonicalizer) -> None:
 
 
 def test_pool_stats_and_plots(tmp_path) -> None:
-    tags = [fill_spectrum(SkillTag(f"p{i}", "embed", canonical={"Algebra": ["linear equations"],
-                                                               "Geometry": ["circles"] if i % 2 else []}))
-            for i in range(4)]
+    tags = [
+        fill_spectrum(
+            SkillTag(
+                f"p{i}",
+                "embed",
+                canonical={"Algebra": ["linear equations"], "Geometry": ["circles"] if i % 2 else []},
+            )
+        )
+        for i in range(4)
+    ]
     tags.append(SkillTag("p9", "llm", failures={"Geometry": "parse: no <answer></answer> tags"}))
     stats = pool_stats(tags, {"p0": "Algebra", "p1": "Geometry"})
     assert stats["problems"] == 5

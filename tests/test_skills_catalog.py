@@ -20,9 +20,17 @@ def test_catalog_shape() -> None:
         for s in skills:
             assert len(s.description.split()) >= 4, s
     cross = {s.name for s in cat.group(CROSS_DOMAIN)}
-    for needed in ("logical reasoning", "exact arithmetic", "units and dimensional analysis",
-                   "kinematics", "stoichiometry", "population genetics and Punnett squares",
-                   "radioactive decay and half-life", "electric circuits", "optics"):
+    for needed in (
+        "logical reasoning",
+        "exact arithmetic",
+        "units and dimensional analysis",
+        "kinematics",
+        "stoichiometry",
+        "population genetics and Punnett squares",
+        "radioactive decay and half-life",
+        "electric circuits",
+        "optics",
+    ):
         assert needed in cross
     names = [s.name.lower() for s in cat.skills]
     assert len(names) == len(set(names))
@@ -49,14 +57,19 @@ def test_shipped_thresholds_cover_all_groups() -> None:
     assert all(0.0 < v < 1.0 for v in th.values.values())
 
 
-@pytest.mark.parametrize("text,field", [
-    ("categories: [1, 2]", "categories"),
-    ("categories:\n  Algebra:\n    - {name: x}\n", "Algebra[0]"),
-    ("categories:\n  Algebra:\n    - {description: y}\n", "Algebra[0]"),
-    ("categories:\n  Topology:\n    - {name: x, description: y}\n", "categories"),
-    ("categories:\n  Algebra:\n    - {name: x, description: y}\n    - {name: X, description: z}\n",
-     "Algebra[1]"),
-])
+@pytest.mark.parametrize(
+    "text,field",
+    [
+        ("categories: [1, 2]", "categories"),
+        ("categories:\n  Algebra:\n    - {name: x}\n", "Algebra[0]"),
+        ("categories:\n  Algebra:\n    - {description: y}\n", "Algebra[0]"),
+        ("categories:\n  Topology:\n    - {name: x, description: y}\n", "categories"),
+        (
+            "categories:\n  Algebra:\n    - {name: x, description: y}\n    - {name: X, description: z}\n",
+            "Algebra[1]",
+        ),
+    ],
+)
 def test_bad_catalog_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
     p = tmp_path / "skills.yaml"
     p.write_text(text, encoding="utf-8")

@@ -13,12 +13,27 @@ from sample_forge.cli.main import cli
 from sample_forge.tables import read_rows
 
 POOL = [
-    {"id": "g1", "problem": "A circle has radius 3. What is its area?", "answer": "9\\pi",
-     "subject": "Geometry", "level": 1},
-    {"id": "n1", "problem": "What is the greatest common divisor of 84 and 120?", "answer": "12",
-     "subject": "Number Theory", "level": 2},
-    {"id": "p1", "problem": "Two fair dice are rolled. What is the probability the sum is 7?",
-     "answer": "\\frac16", "subject": "Counting & Probability", "level": 2},
+    {
+        "id": "g1",
+        "problem": "A circle has radius 3. What is its area?",
+        "answer": "9\\pi",
+        "subject": "Geometry",
+        "level": 1,
+    },
+    {
+        "id": "n1",
+        "problem": "What is the greatest common divisor of 84 and 120?",
+        "answer": "12",
+        "subject": "Number Theory",
+        "level": 2,
+    },
+    {
+        "id": "p1",
+        "problem": "Two fair dice are rolled. What is the probability the sum is 7?",
+        "answer": "\\frac16",
+        "subject": "Counting & Probability",
+        "level": 2,
+    },
 ]
 
 
@@ -31,8 +46,21 @@ def _pool(tmp_path: Path) -> Path:
 def test_tag_embed_writes_rows_stats_and_plot(tmp_path: Path) -> None:
     pool = _pool(tmp_path)
     out, plot, stats = tmp_path / "tags.parquet", tmp_path / "s.png", tmp_path / "stats.json"
-    r = CliRunner().invoke(cli, ["tag", str(pool), "--out", str(out), "--method", "embed",
-                                 "--plot", str(plot), "--stats", str(stats)])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "tag",
+            str(pool),
+            "--out",
+            str(out),
+            "--method",
+            "embed",
+            "--plot",
+            str(plot),
+            "--stats",
+            str(stats),
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = read_rows(out)  # Parquet read back by pyarrow
     assert [row["problem_id"] for row in rows] == ["g1", "n1", "p1"]
@@ -61,20 +89,41 @@ def test_tag_explain_and_errors(tmp_path: Path) -> None:
 def test_tag_calibrate_from_llm_tags(tmp_path: Path) -> None:
     pool = _pool(tmp_path)
     tags = tmp_path / "llm.jsonl"
-    tags.write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in [
-        {"problem_id": "g1", "method": "llm", "canonical": {"Geometry": ["circles"]}, "failures": {}},
-        {"problem_id": "n1", "method": "llm", "canonical": {"Number Theory": ["greatest common divisor"]},
-         "failures": {}},
-        {"problem_id": "p1", "method": "llm", "canonical": {"Probability": ["basic probability"]},
-         "failures": {"Algebra": None}},  # the tag command writes every category, null = no failure
-        {"problem_id": "x9", "method": "llm", "canonical": {}, "failures": {"Algebra": "llm: length"}}]))
+    tags.write_bytes(
+        b"".join(
+            orjson.dumps(t) + b"\n"
+            for t in [
+                {"problem_id": "g1", "method": "llm", "canonical": {"Geometry": ["circles"]}, "failures": {}},
+                {
+                    "problem_id": "n1",
+                    "method": "llm",
+                    "canonical": {"Number Theory": ["greatest common divisor"]},
+                    "failures": {},
+                },
+                {
+                    "problem_id": "p1",
+                    "method": "llm",
+                    "canonical": {"Probability": ["basic probability"]},
+                    "failures": {"Algebra": None},
+                },  # the tag command writes every category, null = no failure
+                {
+                    "problem_id": "x9",
+                    "method": "llm",
+                    "canonical": {},
+                    "failures": {"Algebra": "llm: length"},
+                },
+            ]
+        )
+    )
     out = tmp_path / "th.json"
     r = CliRunner().invoke(cli, ["tag", "calibrate", str(tags), "--pool", str(pool), "--out", str(out)])
     assert r.exit_code == 0, r.output
     th = json.loads(out.read_text())
     assert th["metrics"]["top_category_agreement"] == 1.0
-    r = CliRunner().invoke(cli, ["tag", str(pool), "--out", str(tmp_path / "t.jsonl"), "--method",
-                                 "embed", "--thresholds", str(out)])
+    r = CliRunner().invoke(
+        cli,
+        ["tag", str(pool), "--out", str(tmp_path / "t.jsonl"), "--method", "embed", "--thresholds", str(out)],
+    )
     assert r.exit_code == 0, r.output
 
 
@@ -84,10 +133,14 @@ def test_skills_list_and_discover(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in r.output.splitlines()]
     assert 20 <= len(rows) <= 40 and all(row["category"] == "Geometry" for row in rows)
     tags = tmp_path / "tags.jsonl"
-    raws = [{"Algebra": ["Cayley-Hamilton theorem", "quadratic formula"]},
-            {"Algebra": ["the Cayley Hamilton theorem"]}, {"Algebra": ["Cayley-Hamilton theorem."]}]
-    tags.write_bytes(b"".join(orjson.dumps({"problem_id": str(i), "raw": raw}) + b"\n"
-                              for i, raw in enumerate(raws)))
+    raws = [
+        {"Algebra": ["Cayley-Hamilton theorem", "quadratic formula"]},
+        {"Algebra": ["the Cayley Hamilton theorem"]},
+        {"Algebra": ["Cayley-Hamilton theorem."]},
+    ]
+    tags.write_bytes(
+        b"".join(orjson.dumps({"problem_id": str(i), "raw": raw}) + b"\n" for i, raw in enumerate(raws))
+    )
     out = tmp_path / "props.jsonl"
     r = CliRunner().invoke(cli, ["skills", "discover", str(tags), "--out", str(out)])
     assert r.exit_code == 0, r.output
@@ -102,9 +155,23 @@ def test_tag_quiet_in_a_pipe_prints_nothing(tmp_path: Path) -> None:
     import sys
 
     out = tmp_path / "tags.jsonl"
-    res = subprocess.run([sys.executable, "-m", "sample_forge.cli.main", "tag", str(_pool(tmp_path)),
-                          "--out", str(out), "--method", "embed", "-q"],
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sample_forge.cli.main",
+            "tag",
+            str(_pool(tmp_path)),
+            "--out",
+            str(out),
+            "--method",
+            "embed",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     assert (res.stdout, res.stderr) == ("", "")
     assert len(read_rows(out)) == len(POOL)

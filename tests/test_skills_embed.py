@@ -55,19 +55,29 @@ def test_math_top_skill_in_subject_category(tagger: EmbedTagger, shared_data: Pa
 
 def test_tags_are_consistent_records(tagger: EmbedTagger) -> None:
     problems = [
-        Problem("g", "In triangle $ABC$, $AB=5$, $BC=12$ and angle $B$ is a right angle. Find $AC$.",
-                subject="Geometry"),
+        Problem(
+            "g",
+            "In triangle $ABC$, $AB=5$, $BC=12$ and angle $B$ is a right angle. Find $AC$.",
+            subject="Geometry",
+        ),
         Problem("n", "What is the remainder when $2^{100}$ is divided by $7$?", subject="Number Theory"),
-        Problem("c", "How many ways can a committee of 3 be chosen from 10 people?",
-                subject="Counting & Probability"),
-        Problem("s", "A sample of a radioactive isotope with a half-life of 8 days decays for 24 "
-                     "days. What fraction of the original sample remains?"),
+        Problem(
+            "c",
+            "How many ways can a committee of 3 be chosen from 10 people?",
+            subject="Counting & Probability",
+        ),
+        Problem(
+            "s",
+            "A sample of a radioactive isotope with a half-life of 8 days decays for 24 "
+            "days. What fraction of the original sample remains?",
+        ),
     ]
     tags = tagger.tag(problems)
     by_id = {t.problem_id: t for t in tags}
     assert "Pythagorean theorem" in by_id["g"].canonical.get("Geometry", [])
-    assert "modular arithmetic" in by_id["n"].canonical.get("Number Theory", []) or \
-        "last digits and cyclicity" in by_id["n"].canonical.get("Number Theory", [])
+    assert "modular arithmetic" in by_id["n"].canonical.get(
+        "Number Theory", []
+    ) or "last digits and cyclicity" in by_id["n"].canonical.get("Number Theory", [])
     assert "combinations" in by_id["c"].canonical.get("Probability", [])
     assert "radioactive decay and half-life" in by_id["s"].canonical.get("Cross-domain", [])
     for t in tags:
@@ -95,6 +105,8 @@ def test_calibration_moves_thresholds_toward_the_labels(tagger: EmbedTagger, sha
     # labels from (LLM) tags: categories with canonical skills; failed problems are left out
     from sample_forge.records import SkillTag
 
-    tags = [SkillTag("a", "llm", canonical={"Geometry": ["circles"]}),
-            SkillTag("b", "llm", canonical={}, failures={"Algebra": "parse: empty response"})]
+    tags = [
+        SkillTag("a", "llm", canonical={"Geometry": ["circles"]}),
+        SkillTag("b", "llm", canonical={}, failures={"Algebra": "parse: empty response"}),
+    ]
     assert labels_from_tags(tags) == {"a": {"Geometry"}}

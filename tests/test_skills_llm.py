@@ -9,16 +9,17 @@ from pathlib import Path
 import pytest
 
 from sample_forge.llm import get_model
+from sample_forge.paths import read_prompt
 from sample_forge.records import Problem
-from sample_forge.resources import read_prompt
 from sample_forge.skills import LLMTagConfig, LLMTagger, load_catalog
 from sample_forge.subjects import CATEGORIES
 from tests.fixtures.llm_servers import FaultServer, LlamaServer
 
 PROBLEMS = [
     Problem("p-add", "What is $7+5$?", answer="12", subject="Prealgebra"),
-    Problem("p-tri", "A right triangle has legs 3 and 4. What is its hypotenuse?", answer="5",
-            subject="Geometry"),
+    Problem(
+        "p-tri", "A right triangle has legs 3 and 4. What is its hypotenuse?", answer="5", subject="Geometry"
+    ),
 ]
 
 
@@ -37,8 +38,9 @@ def _check_record(tag, catalog) -> None:
 
 
 @pytest.mark.llm
-def test_llm_tagging_with_real_server_and_cache(llama_server: LlamaServer, llama_config: Path,
-                                                tmp_path: Path) -> None:
+def test_llm_tagging_with_real_server_and_cache(
+    llama_server: LlamaServer, llama_config: Path, tmp_path: Path
+) -> None:
     catalog = load_catalog()
     config = LLMTagConfig(max_tokens=96)
     # SmolLM2-135M rambles past any small max_tokens on the bare paper prompt (and never writes the
@@ -48,7 +50,8 @@ def test_llm_tagging_with_real_server_and_cache(llama_server: LlamaServer, llama
     llama_server.reset()
     with get_model("llama") as m:
         tags = LLMTagger(m, config=config, template=template).tag(
-            PROBLEMS, failures_path=tmp_path / "failures.jsonl")
+            PROBLEMS, failures_path=tmp_path / "failures.jsonl"
+        )
     assert llama_server.chat_requests >= len(PROBLEMS) * len(CATEGORIES)
     assert [t.problem_id for t in tags] == ["p-add", "p-tri"]
     for t in tags:
@@ -77,8 +80,10 @@ def test_failures_are_recorded_not_guessed(fault_server: FaultServer, tmp_path: 
 
     fault_server.script_for(render_prompt("Geometry", problem.problem), ["length"] * 5)
     cfg = tmp_path / "models.toml"
-    cfg.write_text(f'[models.f]\nbase_url = "{url}"\nmodel = "fault-model"\nmax_retries = 0\n'
-                   "timeout = 10\n", encoding="utf-8")
+    cfg.write_text(
+        f'[models.f]\nbase_url = "{url}"\nmodel = "fault-model"\nmax_retries = 0\ntimeout = 10\n',
+        encoding="utf-8",
+    )
     with get_model("f", config_path=cfg) as m:
         m.backoff_base_s = 0.01
         [tag] = LLMTagger(m).tag([problem])
@@ -109,7 +114,8 @@ def test_tag_command_llm_method(llama_server: LlamaServer, llama_config: Path, t
     n_llm = sum(1 for c in failed if row["failures"][c].startswith("llm: "))
     failures_file = tmp_path / "tags.jsonl.failures.jsonl"
     assert (len(failures_file.read_text().splitlines()) if failures_file.exists() else 0) == n_llm
-    r = CliRunner().invoke(cli, ["tag", str(pool), "--model", "llama", "--max-tokens", "16",
-                                 "--explain", "p-add"])
+    r = CliRunner().invoke(
+        cli, ["tag", str(pool), "--model", "llama", "--max-tokens", "16", "--explain", "p-add"]
+    )
     assert r.exit_code == 0, r.output
     assert "problem p-add" in r.output and r.output.count("call failed") + r.output.count("answer") >= 5

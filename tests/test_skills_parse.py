@@ -46,13 +46,13 @@ def test_parse_never_raises_and_skills_are_clean(text: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.from_regex(r"[A-Za-z]{2}[A-Za-z ']{0,30}[A-Za-z]", fullmatch=True), min_size=1,
-                max_size=6))
+@given(
+    st.lists(st.from_regex(r"[A-Za-z]{2}[A-Za-z ']{0,30}[A-Za-z]", fullmatch=True), min_size=1, max_size=6)
+)
 def test_roundtrip_of_well_formed_answers(skills: list[str]) -> None:
     text = "Reasoning...\n<answer>" + "; ".join(skills) + "</answer>"
     parsed = parse_answer(text)
-    expected = list(dict.fromkeys(" ".join(s.split()) for s in skills
-                                  if not _NONE.match(s.strip())))
+    expected = list(dict.fromkeys(" ".join(s.split()) for s in skills if not _NONE.match(s.strip())))
     seen: set[str] = set()
     expected = [s for s in expected if not (s.lower() in seen or seen.add(s.lower()))]
     if expected and all(len(s.split()) <= 12 for s in expected):

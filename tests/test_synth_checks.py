@@ -22,8 +22,9 @@ def suite() -> list[dict]:
 
 
 def cand(row: dict) -> Candidate:
-    return Candidate(id=row["id"], problem=row["problem"], generator_answer=row["answer"], generator="team",
-                     style="prime")
+    return Candidate(
+        id=row["id"], problem=row["problem"], generator_answer=row["answer"], generator="team", style="prime"
+    )
 
 
 def test_suite_covers_every_kind() -> None:
@@ -44,25 +45,54 @@ def test_form_check_on_suite(row: dict) -> None:
 
 
 def test_form_reasons_are_specific() -> None:
-    base = Candidate("x", "A cell divides every hour; starting from one cell, after ten hours there are ____ cells.",
-                     "1024", "g", "prime")
+    base = Candidate(
+        "x",
+        "A cell divides every hour; starting from one cell, after ten hours there are ____ cells.",
+        "1024",
+        "g",
+        "prime",
+    )
     assert FormCheck().check(base).reason == "answer 1024 outside 1..1000"
     assert FormCheck(FormConfig(hi=2000)).check(base).keep
     short = Candidate("y", "2+2=____", "4", "g", "prime")
     assert FormCheck().check(short).reason.startswith("too short")
-    two = Candidate("z", "What is the mass of the sample in grams? And what is its volume in liters?", "3", "g", "prime")
+    two = Candidate(
+        "z", "What is the mass of the sample in grams? And what is its volume in liters?", "3", "g", "prime"
+    )
     assert FormCheck().check(two).reason.startswith("more than one question")
     # a number in the text that happens to equal the answer is not a leak by itself
-    ok = Candidate("w", "A gene has 3 exons of 3 codons each. The number of codons in the exons is ____.", "9", "g", "prime")
+    ok = Candidate(
+        "w",
+        "A gene has 3 exons of 3 codons each. The number of codons in the exons is ____.",
+        "9",
+        "g",
+        "prime",
+    )
     assert FormCheck().check(ok).keep
-    anyfmt = Candidate("v", "The probability that a fair coin shows heads twice in two tosses is ____.", "\\frac{1}{4}",
-                       "g", "prime")
+    anyfmt = Candidate(
+        "v",
+        "The probability that a fair coin shows heads twice in two tosses is ____.",
+        "\\frac{1}{4}",
+        "g",
+        "prime",
+    )
     assert not FormCheck().check(anyfmt).keep
     assert FormCheck(FormConfig(answer="any"), can_parse=lambda a: True).check(anyfmt).keep
 
 
-@pytest.mark.parametrize("text,expected", [("42", 42), ("1,000", 1000), ("$7$", 7), ("12.0", 12),
-                                           ("12.5", None), ("\\frac{1}{2}", None), ("1e3", None), ("", None)])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("42", 42),
+        ("1,000", 1000),
+        ("$7$", 7),
+        ("12.0", 12),
+        ("12.5", None),
+        ("\\frac{1}{2}", None),
+        ("1e3", None),
+        ("", None),
+    ],
+)
 def test_parse_integer(text: str, expected: int | None) -> None:
     assert parse_integer(text) == expected
 
@@ -80,8 +110,11 @@ def test_joint_solving_verdicts_on_suite() -> None:
                 assert "differs from the generator's" in res.reason
             if res.keep:
                 # 96.0 and 96 (or 5 and 5.0) count as the same answer through math-verify
-                n_equiv = sum(1 for a in r["solver_answers"] if a is not None
-                              and parse_integer(a) == parse_integer(r["answer"]))
+                n_equiv = sum(
+                    1
+                    for a in r["solver_answers"]
+                    if a is not None and parse_integer(a) == parse_integer(r["answer"])
+                )
                 assert res.details["votes"] == n_equiv
                 assert res.details["agreement"] == pytest.approx(n_equiv / len(r["solver_answers"]), abs=1e-4)
 
@@ -103,7 +136,9 @@ def test_parse_generation() -> None:
     assert parse_generation("").error == "empty reply"
     assert parse_generation("The answer is 5").error == "no <problem>…</problem> block"
     assert parse_generation("<problem>p</problem><answer>5").error == "<answer> opened but not closed"
-    assert parse_generation("<problem>a</problem><problem>b</problem><answer>1</answer>").error.startswith("2 <problem>")
+    assert parse_generation("<problem>a</problem><problem>b</problem><answer>1</answer>").error.startswith(
+        "2 <problem>"
+    )
     assert parse_generation("<problem>p</problem><answer> </answer>").error == "empty <answer>"
     assert clean_answer(" $ 12 $ ") == "12"
 
@@ -112,9 +147,15 @@ def test_near_duplicates_keep_the_first() -> None:
     rows = [r for r in suite() if r["kind"] == "clean"][:4]
     cands = [cand(r) for r in rows]
     copy = Candidate("copy", rows[0]["problem"].replace("Monday", "Tuesday"), rows[0]["answer"], "g", "prime")
-    para = Candidate("para", "A pendulum clock loses 3 seconds every hour in a room at 30 degrees Celsius. It shows "
-                     "the correct time at noon on Monday. By noon on the following Thursday, the clock is behind by "
-                     "____ seconds.", "216", "g", "prime")
+    para = Candidate(
+        "para",
+        "A pendulum clock loses 3 seconds every hour in a room at 30 degrees Celsius. It shows "
+        "the correct time at noon on Monday. By noon on the following Thursday, the clock is behind by "
+        "____ seconds.",
+        "216",
+        "g",
+        "prime",
+    )
     res = NearDupCheck().check_many([*cands, copy, para])
     assert [r.keep for r in res[:4]] == [True] * 4
     assert not res[4].keep and res[4].details["of"] == rows[0]["id"] and "8-grams" in res[4].reason
@@ -169,9 +210,13 @@ def test_skills_check_with_the_offline_tagger() -> None:
     rows = {r["id"]: r for r in suite()}
     cands = [cand(rows[i]) for i in ("clean-08", "clean-13", "clean-06", "correct-04")]
     # one problem per call, as the check tags it: batch padding may move a similarity at a threshold
-    tags = [tag_problems([{"id": c.id, "problem": c.problem,
-                           "answer": c.golden_answer or c.generator_answer}], method="embed")[0]
-            for c in cands]
+    tags = [
+        tag_problems(
+            [{"id": c.id, "problem": c.problem, "answer": c.golden_answer or c.generator_answer}],
+            method="embed",
+        )[0]
+        for c in cands
+    ]
     tagged = [(c, t) for c, t in zip(cands, tags) if any(t.canonical.values())]
     assert tagged, "the offline tagger found no skill in four problems"
     c, t = tagged[0]
@@ -189,13 +234,22 @@ def test_skills_check_with_the_offline_tagger() -> None:
 def test_generation_prompts_carry_the_paper_constraints(style: str) -> None:
     from sample_forge.synth.generate import GenerationConfig, generation_requests
 
-    reqs = generation_requests(3, ["Algebra", "logical reasoning"], ["m1", "m2"],
-                               GenerationConfig(style=style, domain="chemistry"))
+    reqs = generation_requests(
+        3, ["Algebra", "logical reasoning"], ["m1", "m2"], GenerationConfig(style=style, domain="chemistry")
+    )
     assert [(g, r.index) for g, r in reqs] == [("m1", 0), ("m2", 1), ("m1", 2)]  # rotated, one sample each
     text = reqs[0][1].messages[0]["content"]
     assert "$skills" not in text and "$domain" not in text  # every slot filled
-    for must in ("fill-in-the-blank", "positive integer from 1 to 1000", "high-school to university",
-                 "no estimation", "No heavy arithmetic", "<problem>", "<answer>", "Algebra, logical reasoning"):
+    for must in (
+        "fill-in-the-blank",
+        "positive integer from 1 to 1000",
+        "high-school to university",
+        "no estimation",
+        "No heavy arithmetic",
+        "<problem>",
+        "<answer>",
+        "Algebra, logical reasoning",
+    ):
         assert must in text, must
     if style == "prime":
         assert "professor proficient in physics, chemistry and biology" in text
@@ -218,10 +272,21 @@ def test_outputs_keep_the_full_record(tmp_path: Path, ext: str) -> None:
     from sample_forge.synth.pipeline import SynthRun, write_outputs
     from sample_forge.tables import read_rows
 
-    ok = Candidate("a", "p", "1", "g", "prime", checks=[CheckResult("parse", True, "ok"),
-                   CheckResult("joint_solve", True, "agreement 1.00", {"answers": ["1", None]})])
+    ok = Candidate(
+        "a",
+        "p",
+        "1",
+        "g",
+        "prime",
+        checks=[
+            CheckResult("parse", True, "ok"),
+            CheckResult("joint_solve", True, "agreement 1.00", {"answers": ["1", None]}),
+        ],
+    )
     ok.accepted = True
-    bad = Candidate("b", "", None, "g", "prime", checks=[CheckResult("parse", False, "unparseable reply: empty reply")])
+    bad = Candidate(
+        "b", "", None, "g", "prime", checks=[CheckResult("parse", False, "unparseable reply: empty reply")]
+    )
     write_outputs(SynthRun([ok, bad]), tmp_path / f"o.{ext}", tmp_path / f"r.{ext}")
     [acc], [rej] = read_rows(tmp_path / f"o.{ext}"), read_rows(tmp_path / f"r.{ext}")
     checks = acc["checks"] if ext == "jsonl" else orjson.loads(acc["checks"])

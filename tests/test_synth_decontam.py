@@ -11,8 +11,14 @@ import pytest
 from click.testing import CliRunner
 
 from sample_forge.errors import InputError, SampleForgeError
-from sample_forge.synth.decontam import (Benchmark, DecontamConfig, DecontamIndex, load_benchmark,
-                                         normalize_words, resolve_benchmarks)
+from sample_forge.synth.decontam import (
+    Benchmark,
+    DecontamConfig,
+    DecontamIndex,
+    load_benchmark,
+    normalize_words,
+    resolve_benchmarks,
+)
 
 SUITE = Path(__file__).parent / "data" / "synth_validation_suite.jsonl"
 BENCHES = ["math500", "aime24", "aime25", "amc23"]
@@ -34,7 +40,9 @@ def index(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Decont
     return idx
 
 
-def test_precision_recall_on_validation_suite(index: DecontamIndex, capsys: pytest.CaptureFixture[str]) -> None:
+def test_precision_recall_on_validation_suite(
+    index: DecontamIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows = suite()
     results = index.check([r["problem"] for r in rows])
     tp = fp = fn = tn = 0
@@ -53,9 +61,11 @@ def test_precision_recall_on_validation_suite(index: DecontamIndex, capsys: pyte
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     with capsys.disabled():
-        print(f"\ndecontamination on the validation suite: precision {precision:.2f}, recall {recall:.2f} "
-              f"(tp {tp}, fp {fp}, fn {fn}, tn {tn}; cosine >= {index.config.cosine_threshold}, "
-              f"{index.config.ngram}-gram overlap >= {index.config.ngram_threshold})")
+        print(
+            f"\ndecontamination on the validation suite: precision {precision:.2f}, recall {recall:.2f} "
+            f"(tp {tp}, fp {fp}, fn {fn}, tn {tn}; cosine >= {index.config.cosine_threshold}, "
+            f"{index.config.ngram}-gram overlap >= {index.config.ngram_threshold})"
+        )
     assert tp + fn >= 16 and fp + tn >= 30
     assert precision >= 0.9 and recall >= 0.9
 
@@ -70,7 +80,10 @@ def test_int8_screen_gives_the_float_models_flags(index: DecontamIndex, shared_d
 
     if get_screen_embedder() is None:
         pytest.skip("int8 MiniLM rejected on this CPU (cosine error above its bound): no screen to test")
-    rows = [orjson.loads(x)["problem"] for x in (shared_data / "math" / "math_test.jsonl").read_bytes().splitlines()]
+    rows = [
+        orjson.loads(x)["problem"]
+        for x in (shared_data / "math" / "math_test.jsonl").read_bytes().splitlines()
+    ]
     texts = [r["problem"] for r in suite()] + rows[:500]
     texts += ["Consider this problem. " + " ".join(t.split()[2:]) for t in rows[500:800]]
     screened = DecontamIndex(replace(index.config, screen=True), index.benches, index.vocab)
@@ -110,8 +123,12 @@ def test_ngrams_alone_catch_verbatim_copies(shared_data: Path) -> None:
 def test_math_train_overlaps_math_test_and_mmlu_pro(shared_data: Path) -> None:
     """Natural samples are contaminated too: some MATH test problems sit verbatim in MMLU-Pro."""
     cfg = DecontamConfig(use_embeddings=False)
-    idx = DecontamIndex.build([load_benchmark(s) for s in resolve_benchmarks(["mmlu_pro"], root=shared_data)], cfg)
-    rows = [orjson.loads(x) for x in (shared_data / "math" / "math_test.jsonl").read_bytes().splitlines()[:2000]]
+    idx = DecontamIndex.build(
+        [load_benchmark(s) for s in resolve_benchmarks(["mmlu_pro"], root=shared_data)], cfg
+    )
+    rows = [
+        orjson.loads(x) for x in (shared_data / "math" / "math_test.jsonl").read_bytes().splitlines()[:2000]
+    ]
     flagged = [r for r, m in zip(rows, idx.check([r["problem"] for r in rows])) if m[0].flagged]
     assert len(flagged) >= 5
     assert all(m.closest_id for m in idx.check([flagged[0]["problem"]])[0])
@@ -138,7 +155,9 @@ def test_registry_names_files_config_and_errors(shared_data: Path, tmp_path: Pat
     assert {"math500", "aime24", "aime25", "amc23", "mmlu_pro", "scibench_physics"} <= set(names)
     assert not any(n.startswith("gpqa") for n in names)  # the password-protected zip is skipped
     # the eval_benchmarks folder itself also works as a root
-    assert resolve_benchmarks(["aime24"], root=shared_data / "eval_benchmarks")[0].path.endswith("aime24.jsonl")
+    assert resolve_benchmarks(["aime24"], root=shared_data / "eval_benchmarks")[0].path.endswith(
+        "aime24.jsonl"
+    )
     sci = load_benchmark(next(s for s in allspecs if s.name == "scibench_math"))
     assert len(sci.texts) == 147 and sci.ids[0]  # problem_text / problemid detected
     mine = tmp_path / "mine.jsonl"
@@ -166,8 +185,22 @@ def test_cli_decontam_writes_one_flag_per_benchmark(shared_data: Path, tmp_path:
     src = tmp_path / "cands.jsonl"
     src.write_bytes(b"".join(orjson.dumps({"id": r["id"], "problem": r["problem"]}) + b"\n" for r in rows))
     out = tmp_path / "flagged.jsonl"
-    res = CliRunner().invoke(cli, ["decontam", str(src), "--against", "math500,aime24", "--against", "aime25",
-                                   "--bench-root", str(shared_data), "--no-embed", "--out", str(out)])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "decontam",
+            str(src),
+            "--against",
+            "math500,aime24",
+            "--against",
+            "aime25",
+            "--bench-root",
+            str(shared_data),
+            "--no-embed",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     got = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     assert len(got) == len(rows)
@@ -177,8 +210,19 @@ def test_cli_decontam_writes_one_flag_per_benchmark(shared_data: Path, tmp_path:
     assert any(g["contaminated_math500"] for g, r in zip(got, rows) if r["benchmark"] == "math500")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"problem": "fine problem text"}\n{"problem": ""}\n')
-    res = CliRunner().invoke(cli, ["decontam", str(bad), "--against", "aime24", "--bench-root", str(shared_data),
-                                   "--out", str(tmp_path / "o.jsonl")])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "decontam",
+            str(bad),
+            "--against",
+            "aime24",
+            "--bench-root",
+            str(shared_data),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+        ],
+    )
     assert res.exit_code != 0 and "bad.jsonl:2, field 'problem'" in res.output
     assert not (tmp_path / "o.jsonl").exists()
 
@@ -192,13 +236,26 @@ def test_cli_exact_cosine_gives_the_same_flags(shared_data: Path, tmp_path: Path
     outs = {}
     for flag in ([], ["--exact-cosine"]):
         out = tmp_path / f"out{len(flag)}.jsonl"
-        res = CliRunner().invoke(cli, ["decontam", str(src), "--against", "math500,aime24,aime25,amc23",
-                                       "--bench-root", str(shared_data), *flag, "--out", str(out)])
+        res = CliRunner().invoke(
+            cli,
+            [
+                "decontam",
+                str(src),
+                "--against",
+                "math500,aime24,aime25,amc23",
+                "--bench-root",
+                str(shared_data),
+                *flag,
+                "--out",
+                str(out),
+            ],
+        )
         assert res.exit_code == 0, res.output
         outs[bool(flag)] = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     for a, b, r in zip(outs[False], outs[True], rows):
-        assert {k: v for k, v in a.items() if k.startswith("contaminated")} == \
-               {k: v for k, v in b.items() if k.startswith("contaminated")}
+        assert {k: v for k, v in a.items() if k.startswith("contaminated")} == {
+            k: v for k, v in b.items() if k.startswith("contaminated")
+        }
         assert a["contaminated"] == r["contaminated"], r["id"]
         assert abs(a["closest_cosine"] - b["closest_cosine"]) < 0.045
 

@@ -50,13 +50,21 @@ def _assert_reasons_right(c: Candidate) -> None:
             assert r.details["agreement"] == pytest.approx(r.details["votes"] / K)
 
 
-def test_synthesize_end_to_end_with_real_local_model(llama_server, llama_config, shared_data: Path,
-                                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_synthesize_end_to_end_with_real_local_model(
+    llama_server, llama_config, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from sample_forge.cli.main import cli
     from sample_forge.synth.pipeline import SynthConfig, synthesize
 
-    cfg = SynthConfig(skills=("Algebra",), n=N, generators=("llama",), solvers=("llama",), k=K,
-                      gen_max_tokens=400, solve_max_tokens=160)
+    cfg = SynthConfig(
+        skills=("Algebra",),
+        n=N,
+        generators=("llama",),
+        solvers=("llama",),
+        k=K,
+        gen_max_tokens=400,
+        solve_max_tokens=160,
+    )
     index = _index(shared_data)
     llama_server.reset()
     run = synthesize(cfg, index=index)
@@ -79,16 +87,43 @@ def test_synthesize_end_to_end_with_real_local_model(llama_server, llama_config,
     llama_server.reset()
     again = synthesize(cfg, index=index)
     assert llama_server.chat_requests == 0
-    assert [[(r.check, r.keep, r.reason) for r in c.checks] for c in again.candidates] == \
-           [[(r.check, r.keep, r.reason) for r in c.checks] for c in run.candidates]
+    assert [[(r.check, r.keep, r.reason) for r in c.checks] for c in again.candidates] == [
+        [(r.check, r.keep, r.reason) for r in c.checks] for c in run.candidates
+    ]
 
     # and through the CLI (same options, same cache): files with the full record of each candidate
     out, rej = tmp_path / "cands.jsonl", tmp_path / "rejects.jsonl"
-    res = CliRunner().invoke(cli, [
-        "synthesize", "--skills", "algebra", "--n", str(N), "--generators", "llama", "--solvers", "llama",
-        "--k", str(K), "--max-tokens", "400", "--solve-max-tokens", "160", "--against", "aime24,amc23",
-        "--bench-root", str(shared_data), "--no-embed", "--out", str(out), "--rejects", str(rej), "--prime",
-        "--json"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "synthesize",
+            "--skills",
+            "algebra",
+            "--n",
+            str(N),
+            "--generators",
+            "llama",
+            "--solvers",
+            "llama",
+            "--k",
+            str(K),
+            "--max-tokens",
+            "400",
+            "--solve-max-tokens",
+            "160",
+            "--against",
+            "aime24,amc23",
+            "--bench-root",
+            str(shared_data),
+            "--no-embed",
+            "--out",
+            str(out),
+            "--rejects",
+            str(rej),
+            "--prime",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert llama_server.chat_requests == 0
     summary = orjson.loads(res.stdout.strip().splitlines()[-1])
@@ -128,13 +163,26 @@ def test_learnability_with_real_local_model(llama_server, llama_config) -> None:
     from sample_forge.llm import get_model
     from sample_forge.synth.checks import LearnabilityCheck
 
-    easy = Candidate("easy", "A box holds 3 red and 4 blue marbles. The number of marbles in the box is ____.", "7",
-                     "team", "prime", golden_answer="7")
-    no_gold = Candidate("nogold", "A box holds 3 red and 4 blue marbles. The number of red marbles is ____.", "3",
-                        "team", "prime")
+    easy = Candidate(
+        "easy",
+        "A box holds 3 red and 4 blue marbles. The number of marbles in the box is ____.",
+        "7",
+        "team",
+        "prime",
+        golden_answer="7",
+    )
+    no_gold = Candidate(
+        "nogold",
+        "A box holds 3 red and 4 blue marbles. The number of red marbles is ____.",
+        "3",
+        "team",
+        "prime",
+    )
     with AnswerChecker() as checker:
         model = get_model("llama")
-        res = LearnabilityCheck(model, checker, k=K, band=(0.0, 0.5), max_tokens=160).check_many([easy, no_gold])
+        res = LearnabilityCheck(model, checker, k=K, band=(0.0, 0.5), max_tokens=160).check_many(
+            [easy, no_gold]
+        )
         model.close()
     assert not res[1].keep and res[1].reason == "no golden answer to score against"
     r = res[0]
@@ -152,11 +200,23 @@ def test_budget_stops_new_calls_and_says_so(llama_server, tmp_path: Path) -> Non
     cfg_file = config_path()
     cfg_file.parent.mkdir(parents=True, exist_ok=True)
     # a priced model, one call at a time: the first call spends more than the whole budget
-    cfg_file.write_text(f'[models.priced]\nbase_url = "{llama_server.base_url}"\nmodel = "smollm2"\n'
-                        'max_concurrency = 1\ntimeout = 120\nmax_retries = 1\nprice_in = 1000000\n'
-                        'price_out = 1000000\n', encoding="utf-8")
-    cfg = SynthConfig(skills=("Algebra",), n=3, generators=("priced",), solvers=("priced",), k=1,
-                      gen_max_tokens=64, solve_max_tokens=64, budget_usd=0.01, check_skills=False)
+    cfg_file.write_text(
+        f'[models.priced]\nbase_url = "{llama_server.base_url}"\nmodel = "smollm2"\n'
+        "max_concurrency = 1\ntimeout = 120\nmax_retries = 1\nprice_in = 1000000\n"
+        "price_out = 1000000\n",
+        encoding="utf-8",
+    )
+    cfg = SynthConfig(
+        skills=("Algebra",),
+        n=3,
+        generators=("priced",),
+        solvers=("priced",),
+        k=1,
+        gen_max_tokens=64,
+        solve_max_tokens=64,
+        budget_usd=0.01,
+        check_skills=False,
+    )
     llama_server.reset()
     run = synthesize(cfg)
     assert llama_server.chat_requests == 1
@@ -170,8 +230,9 @@ def test_budget_stops_new_calls_and_says_so(llama_server, tmp_path: Path) -> Non
     assert ("budget", "exhausted: later calls were not made") in summary_rows(run.summary)
 
 
-def test_budget_counts_earlier_runs_through_the_ledger(llama_server, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_budget_counts_earlier_runs_through_the_ledger(
+    llama_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """synthesize stopped by its budget and started again with the same --out: the restart must not get a
     fresh budget. The CLI keeps the ledger beside the output (<out>.spent.jsonl)."""
     import orjson
@@ -182,15 +243,38 @@ def test_budget_counts_earlier_runs_through_the_ledger(llama_server, tmp_path: P
 
     cfg_file = config_path()
     cfg_file.parent.mkdir(parents=True, exist_ok=True)
-    cfg_file.write_text(f'[models.priced]\nbase_url = "{llama_server.base_url}"\nmodel = "smollm2"\n'
-                        'max_concurrency = 1\ntimeout = 120\nmax_retries = 1\nprice_in = 1000000\n'
-                        'price_out = 1000000\napi_key_env = "PRICED_KEY"\n', encoding="utf-8")
+    cfg_file.write_text(
+        f'[models.priced]\nbase_url = "{llama_server.base_url}"\nmodel = "smollm2"\n'
+        "max_concurrency = 1\ntimeout = 120\nmax_retries = 1\nprice_in = 1000000\n"
+        'price_out = 1000000\napi_key_env = "PRICED_KEY"\n',
+        encoding="utf-8",
+    )
     secret = "sk-ledger-marker-5f1e"
     monkeypatch.setenv("PRICED_KEY", secret)
     out = tmp_path / "cands.jsonl"
-    args = ["synthesize", "--skills", "Algebra", "--n", "3", "--generators", "priced", "--solvers", "priced",
-            "--k", "1", "--max-tokens", "64", "--solve-max-tokens", "64", "--no-skills-check",
-            "--budget-usd", "0.01", "--out", str(out), "--json"]
+    args = [
+        "synthesize",
+        "--skills",
+        "Algebra",
+        "--n",
+        "3",
+        "--generators",
+        "priced",
+        "--solvers",
+        "priced",
+        "--k",
+        "1",
+        "--max-tokens",
+        "64",
+        "--solve-max-tokens",
+        "64",
+        "--no-skills-check",
+        "--budget-usd",
+        "0.01",
+        "--out",
+        str(out),
+        "--json",
+    ]
     llama_server.reset()
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 0, first.output
@@ -199,7 +283,9 @@ def test_budget_counts_earlier_runs_through_the_ledger(llama_server, tmp_path: P
     calls = llama_server.chat_requests
     assert calls >= 1
     ledger = tmp_path / "cands.jsonl.spent.jsonl"
-    assert sum(orjson.loads(x)["usd"] for x in ledger.read_bytes().splitlines()) == pytest.approx(s1["spent_usd"])
+    assert sum(orjson.loads(x)["usd"] for x in ledger.read_bytes().splitlines()) == pytest.approx(
+        s1["spent_usd"]
+    )
     assert secret.encode() not in ledger.read_bytes() and secret not in first.output
 
     second = CliRunner().invoke(cli, args)  # the restart: same output, same cap

@@ -17,11 +17,13 @@ import pytest
 from tests.conftest import REPO
 
 
-
 def _package_files(top: str) -> list[str]:
     base = REPO / top
-    return sorted(str(p.relative_to(REPO)) for p in base.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith("."))
+    return sorted(
+        str(p.relative_to(REPO))
+        for p in base.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")
+    )
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -34,7 +36,9 @@ def test_wheel_installs_prompts_and_data(tmp_path):
     prompts = _package_files("prompts")
     data = _package_files("data")
     if not prompts or not data:
-        pytest.fail(f"the package needs at least one prompt and one data file (prompts={prompts}, data={data})")
+        pytest.fail(
+            f"the package needs at least one prompt and one data file (prompts={prompts}, data={data})"
+        )
 
     # 1. build (no isolation when hatchling is here, so no network is needed)
     dist = tmp_path / "dist"
@@ -50,13 +54,18 @@ def test_wheel_installs_prompts_and_data(tmp_path):
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=tmp_path)
     py = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    venv_site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          cwd=tmp_path).stdout.strip())
-    parent_sites = [p for p in {*site.getsitepackages(), sysconfig.get_paths()["purelib"]}
-                    if Path(p).is_dir()]
+    venv_site = Path(
+        _run(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path
+        ).stdout.strip()
+    )
+    parent_sites = [
+        p for p in {*site.getsitepackages(), sysconfig.get_paths()["purelib"]} if Path(p).is_dir()
+    ]
     (venv_site / "_parent_env.pth").write_text("\n".join(parent_sites) + "\n")
-    _run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", str(wheels[0])],
-         cwd=tmp_path)
+    _run(
+        [str(py), "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", str(wheels[0])], cwd=tmp_path
+    )
 
     # 3. from an unrelated directory, with no checkout on the path
     work = tmp_path / "elsewhere"
@@ -65,7 +74,7 @@ def test_wheel_installs_prompts_and_data(tmp_path):
     rel_prompt = prompts[0].removeprefix("prompts/")
     probe = (
         "import json, sample_forge\n"
-        "from sample_forge.resources import read_prompt, resource_path\n"
+        "from sample_forge.paths import read_prompt, resource_path\n"
         "from sample_forge.tables import read_rows\n"
         f"prompt = resource_path('prompts/{rel_prompt}')\n"
         f"files = {prompts + data!r}\n"
@@ -88,8 +97,9 @@ def test_wheel_installs_prompts_and_data(tmp_path):
     assert cli.exists()
     if demo:
         target = pkg_dir / demo
-        r = _run([str(cli), "pool", "--source", str(target), "--out", "p.jsonl", "--quiet"], cwd=work,
-                 env=env)
+        r = _run(
+            [str(cli), "pool", "--source", str(target), "--out", "p.jsonl", "--quiet"], cwd=work, env=env
+        )
         rows = (work / "p.jsonl").read_text().splitlines()
         n_src = sum(1 for line in (REPO / demo).read_text().splitlines() if line.strip())
         assert len(rows) == n_src, r.stderr

@@ -14,8 +14,13 @@ __all__ = ["check_answer"]
 @click.command("check-answer")
 @click.argument("gold")
 @click.argument("pred")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
-              help="Hard time limit in seconds (math-verify runs in a worker process).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Hard time limit in seconds (math-verify runs in a worker process).",
+)
 @domain_errors
 def check_answer(gold: str, pred: str, timeout: float) -> None:
     """Check whether PRED is equivalent to GOLD with math-verify (gold first).

@@ -45,8 +45,9 @@ def console(quiet: bool = False, stderr: bool = True) -> Any:
     return Console(stderr=stderr, quiet=quiet)
 
 
-def progress(items: Iterable[Any], *, total: int | None = None, description: str = "",
-             quiet: bool = False) -> Iterator[Any]:
+def progress(
+    items: Iterable[Any], *, total: int | None = None, description: str = "", quiet: bool = False
+) -> Iterator[Any]:
     """A rich progress bar on an interactive terminal; silent in pipes, CI and with --quiet."""
     if quiet or not sys.stderr.isatty():
         yield from items

@@ -28,25 +28,57 @@ def _trainers(values: tuple[str, ...]) -> tuple[str, ...]:
 
 @click.command("export")
 @click.argument("selection", type=click.Path(dir_okay=False))
-@click.option("--to", "to", multiple=True, default=("verl",), show_default=True,
-              help="Trainer(s): verl, trl, openrlhf, slime, roll (repeat or comma-separate).")
-@click.option("--repeat", type=click.IntRange(min=1), default=128, show_default=True,
-              help="Copies of each sample (the paper fills the batch of 128 with one sample).")
-@click.option("--template", default="qwen-boxed", show_default=True,
-              help="orz | qwen-boxed | none | FILE with a {problem} slot.")
+@click.option(
+    "--to",
+    "to",
+    multiple=True,
+    default=("verl",),
+    show_default=True,
+    help="Trainer(s): verl, trl, openrlhf, slime, roll (repeat or comma-separate).",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="Copies of each sample (the paper fills the batch of 128 with one sample).",
+)
+@click.option(
+    "--template",
+    default="qwen-boxed",
+    show_default=True,
+    help="orz | qwen-boxed | none | FILE with a {problem} slot.",
+)
 @click.option("--data-source", help="verl data_source (default: the row's own, else lighteval/MATH).")
 @click.option("--split", default="train", show_default=True, help="verl extra_info.split.")
 @click.option("--id", "ids", multiple=True, help="Export only these sample ids (repeatable).")
 @click.option("--columns", help="Map our column names to the table's: 'answer=label,problem=question'.")
 @click.option("--model", default="Qwen/Qwen2.5-7B", show_default=True, help="Model in the printed commands.")
 @click.option("--force", is_flag=True, help="Export even when math-verify cannot parse an answer.")
-@click.option("--out", "-o", type=click.Path(file_okay=False), default="export", show_default=True,
-              help="Output directory: one subdirectory per trainer and manifest.json.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    default="export",
+    show_default=True,
+    help="Output directory: one subdirectory per trainer and manifest.json.",
+)
 @quiet_option
 @domain_errors
-def export(selection: str, to: tuple[str, ...], repeat: int, template: str, data_source: str | None,
-           split: str, ids: tuple[str, ...], columns: str | None, model: str, force: bool, out: str,
-           quiet: bool) -> None:
+def export(
+    selection: str,
+    to: tuple[str, ...],
+    repeat: int,
+    template: str,
+    data_source: str | None,
+    split: str,
+    ids: tuple[str, ...],
+    columns: str | None,
+    model: str,
+    force: bool,
+    out: str,
+    quiet: bool,
+) -> None:
     """Export the samples of SELECTION (a `sample-forge select` table, or any pool-like table such as
     DSR-sub) for GRPO trainers, with a manifest and ready command lines (paper settings: batch 128,
     16 rollouts, temperature 1.0, lr 1e-6, max response 2048, no KL).
@@ -60,18 +92,46 @@ def export(selection: str, to: tuple[str, ...], repeat: int, template: str, data
     from sample_forge.export import ExportConfig, PaperSettings
     from sample_forge.export import export as run
 
-    cfg = ExportConfig(to=_trainers(to), repeat=repeat, template=template, data_source=data_source,
-                       split=split, force=force, settings=PaperSettings(model=model))
+    cfg = ExportConfig(
+        to=_trainers(to),
+        repeat=repeat,
+        template=template,
+        data_source=data_source,
+        split=split,
+        force=force,
+        settings=PaperSettings(model=model),
+    )
     # every option spelled out (defaults too): re-running it reproduces the files exactly
-    argv = ["sample-forge", "export", selection, "--to", ",".join(cfg.to), "--repeat", str(repeat),
-            "--template", template, "--split", split, "--model", model, "--out", out]
+    argv = [
+        "sample-forge",
+        "export",
+        selection,
+        "--to",
+        ",".join(cfg.to),
+        "--repeat",
+        str(repeat),
+        "--template",
+        template,
+        "--split",
+        split,
+        "--model",
+        model,
+        "--out",
+        out,
+    ]
     argv += [a for i in ids for a in ("--id", i)]
     argv += ["--data-source", data_source] if data_source else []
     argv += ["--columns", columns] if columns else []
     argv += ["--force"] if force else []
     command = shlex.join(argv)
-    res = run(selection, out, cfg, ids=ids or None, columns=parse_kv_list(columns, option="--columns"),
-              command=command)
+    res = run(
+        selection,
+        out,
+        cfg,
+        ids=ids or None,
+        columns=parse_kv_list(columns, option="--columns"),
+        command=command,
+    )
     con = console(quiet)
     for note in res.notes:
         con.print(f"[yellow]note[/] {note}", markup=True, highlight=False)

@@ -11,16 +11,26 @@ from sample_forge.cli.common import console, domain_errors, quiet_option
 
 @click.command("forge")
 @click.argument("recipe", required=False, type=click.Path(dir_okay=False))
-@click.option("--run-dir", type=click.Path(file_okay=False),
-              help="Run directory (default: the recipe's run_dir, runs/forge).")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False),
+    help="Run directory (default: the recipe's run_dir, runs/forge).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan (stages, inputs, outputs, will run / skip).")
 @click.option("--force", is_flag=True, help="Re-run every stage even when its marker is current.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @quiet_option
 @domain_errors
-def forge(recipe: str | None, run_dir: str | None, dry_run: bool, force: bool, no_report: bool,
-          as_json: bool, quiet: bool) -> None:
+def forge(
+    recipe: str | None,
+    run_dir: str | None,
+    dry_run: bool,
+    force: bool,
+    no_report: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Run pool -> tag -> score -> synthesize -> select -> export in one run directory.
 
     With no RECIPE it runs the embedded default: the demo pool, the demo pilot run, the offline
@@ -36,28 +46,37 @@ def forge(recipe: str | None, run_dir: str | None, dry_run: bool, force: bool, n
     """
     from rich.table import Table
 
-    from sample_forge.forge import forge as run_forge
-    from sample_forge.forge import plan
-    from sample_forge.recipe import load_recipe
-    from sample_forge.stages import fingerprint
+    from sample_forge.forge.recipe import load_recipe
+    from sample_forge.forge.run import forge as run_forge
+    from sample_forge.forge.run import plan
+    from sample_forge.forge.stages import fingerprint
 
     rec = load_recipe(recipe)
     out = console(quiet)
     if dry_run:
         from pathlib import Path
 
-        from sample_forge.rundir import RunDir
+        from sample_forge.forge.rundir import RunDir
 
         rd = RunDir(Path(run_dir or rec.run_dir))
         rows = []
         for st in plan(rec, rd.root):
             marker = rd.markers / f"{st.name}.json"
-            current = (marker.exists() and not force
-                       and json.loads(marker.read_text()).get("fingerprint") == fingerprint(st)
-                       and all(p.exists() for p in st.outputs))
-            rows.append({"stage": st.name, "action": "skip (done)" if current else "run",
-                         "inputs": [str(p) for p in st.inputs], "outputs": [str(p) for p in st.outputs],
-                         "settings": st.settings})
+            current = (
+                marker.exists()
+                and not force
+                and json.loads(marker.read_text()).get("fingerprint") == fingerprint(st)
+                and all(p.exists() for p in st.outputs)
+            )
+            rows.append(
+                {
+                    "stage": st.name,
+                    "action": "skip (done)" if current else "run",
+                    "inputs": [str(p) for p in st.inputs],
+                    "outputs": [str(p) for p in st.outputs],
+                    "settings": st.settings,
+                }
+            )
         if as_json:
             click.echo(json.dumps(rows, indent=2, default=str))
             return
@@ -70,13 +89,17 @@ def forge(recipe: str | None, run_dir: str | None, dry_run: bool, force: bool, n
         return
 
     def on_stage(o: object) -> None:
-        name, skipped = getattr(o, "name"), getattr(o, "skipped")
+        name, skipped = o.name, o.skipped
         out.print(f"[bold]{name}[/bold]: {'skipped (marker current)' if skipped else 'done'}")
 
     res = run_forge(rec, run_dir, force=force, report=not no_report, on_stage=on_stage)
-    summary = {"run_dir": str(res.run_dir), "ran": res.ran, "skipped": res.skipped,
-               "llm_requests_sent": res.llm_calls,
-               "stages": {o.name: o.counts for o in res.outcomes}}
+    summary = {
+        "run_dir": str(res.run_dir),
+        "ran": res.ran,
+        "skipped": res.skipped,
+        "llm_requests_sent": res.llm_calls,
+        "stages": {o.name: o.counts for o in res.outcomes},
+    }
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return
@@ -88,7 +111,7 @@ def forge(recipe: str | None, run_dir: str | None, dry_run: bool, force: bool, n
         t.add_row(o.name, "skipped" if o.skipped else "ran", counts[:160])
     out.print(t)
     out.print(f"LLM requests sent in this run: {res.llm_calls}")
-    from sample_forge.rundir import RunDir
+    from sample_forge.forge.rundir import RunDir
 
     rd = RunDir(res.run_dir)
     out.print(f"export: {rd.export_dir}   manifest: {rd.manifest}")

@@ -43,21 +43,42 @@ def llm_options(fn: F) -> F:
     """Add --model/--no-cache/--cache-db/--budget-usd; the command receives ``llm: LLMOptions``."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, model: str | None, no_cache: bool, cache_db: Path | None,
-                budget_usd: float | None, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        model: str | None,
+        no_cache: bool,
+        cache_db: Path | None,
+        budget_usd: float | None,
+        **kwargs: Any,
+    ) -> Any:
         return fn(*args, llm=LLMOptions(model, no_cache, cache_db, budget_usd), **kwargs)
 
-    for opt in reversed([
-        click.option("--model", "-m", default=None, metavar="NAME",
-                     help="Model name (`sample-forge models list`); default: OPENAI_BASE_URL/"
-                          "OPENAI_API_KEY if set, else the built-in 'local'."),
-        click.option("--no-cache", is_flag=True, help="Neither read nor write the LLM cache/log."),
-        click.option("--cache-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir)."),
-        click.option("--budget-usd", type=click.FloatRange(min=0), default=None,
-                     help="Stop starting LLM calls once this much (USD) was spent; runs writing the "
-                          "same output share the cap (ledger: <out>.spent.jsonl)."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--model",
+                "-m",
+                default=None,
+                metavar="NAME",
+                help="Model name (`sample-forge models list`); default: OPENAI_BASE_URL/"
+                "OPENAI_API_KEY if set, else the built-in 'local'.",
+            ),
+            click.option("--no-cache", is_flag=True, help="Neither read nor write the LLM cache/log."),
+            click.option(
+                "--cache-db",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).",
+            ),
+            click.option(
+                "--budget-usd",
+                type=click.FloatRange(min=0),
+                default=None,
+                help="Stop starting LLM calls once this much (USD) was spent; runs writing the "
+                "same output share the cap (ledger: <out>.spent.jsonl).",
+            ),
+        ]
+    ):
         wrapper = opt(wrapper)
     return wrapper  # type: ignore[return-value]
 
@@ -106,11 +127,22 @@ def list_cmd() -> None:
     chosen = resolve_config(None).name
     table = [("name", "model", "base_url", "concurrency", "$/1M in", "$/1M out", "api key")]
     for c in rows:
-        key = "-" if not c.api_key_env else (
-            f"{c.api_key_env} ({'set' if os.environ.get(c.api_key_env) else 'UNSET'})")
-        table.append((c.name + (" *" if c.name == chosen else ""), c.model,
-                      safe_url(c.base_url) or ("in-process" if c.backend == "local" else "api.openai.com"),
-                      str(c.max_concurrency), f"{c.price_in:g}", f"{c.price_out:g}", key))
+        key = (
+            "-"
+            if not c.api_key_env
+            else (f"{c.api_key_env} ({'set' if os.environ.get(c.api_key_env) else 'UNSET'})")
+        )
+        table.append(
+            (
+                c.name + (" *" if c.name == chosen else ""),
+                c.model,
+                safe_url(c.base_url) or ("in-process" if c.backend == "local" else "api.openai.com"),
+                str(c.max_concurrency),
+                f"{c.price_in:g}",
+                f"{c.price_out:g}",
+                key,
+            )
+        )
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     click.echo(f"config: {config_path()}")
     for r in table:
@@ -132,8 +164,15 @@ def ping_cmd(name: str, max_tokens: int) -> None:
 
     t0 = time.perf_counter()
     with get_model(name, cache=False) as m:
-        [r] = m.complete_many([Request([{"role": "user", "content": "Repeat after me: hello 1"}],
-                                       max_tokens=max_tokens, temperature=0)])
+        [r] = m.complete_many(
+            [
+                Request(
+                    [{"role": "user", "content": "Repeat after me: hello 1"}],
+                    max_tokens=max_tokens,
+                    temperature=0,
+                )
+            ]
+        )
     dt = time.perf_counter() - t0
     if not r.ok and r.error_kind != "length":
         raise LLMError(f"ping {name} failed: {r.error}")
@@ -143,8 +182,12 @@ def ping_cmd(name: str, max_tokens: int) -> None:
 
 
 @models.command("cache")
-@click.option("--cache-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).")
+@click.option(
+    "--cache-db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).",
+)
 @domain_errors
 def cache_cmd(cache_db: Path | None) -> None:
     """Show the LLM cache/log file and what it holds (answers, calls, failures, cost).
@@ -157,5 +200,7 @@ def cache_cmd(cache_db: Path | None) -> None:
     c = Cache(cache_db)
     s = c.stats()
     c.close()
-    click.echo(f"{c.path}\n  cached answers: {s['responses']}\n  calls logged: {s['calls']} "
-               f"({s['failed_calls']} failed)\n  cost logged: ${s['cost_usd']:.4f}")
+    click.echo(
+        f"{c.path}\n  cached answers: {s['responses']}\n  calls logged: {s['calls']} "
+        f"({s['failed_calls']} failed)\n  cost logged: ${s['cost_usd']:.4f}"
+    )

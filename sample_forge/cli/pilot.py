@@ -10,37 +10,90 @@ from sample_forge.cli.common import console, domain_errors, quiet_option
 
 
 @click.command("pilot")
-@click.option("--pool", "pool", required=True, type=click.Path(dir_okay=False),
-              help="Problems (JSONL/Parquet/CSV) with id, problem, answer.")
-@click.option("--model", default="smollm2", show_default=True,
-              help="'smollm2' (built-in SmolLM2-135M-Instruct GGUF), a .gguf file, or a HF model id/path.")
+@click.option(
+    "--pool",
+    "pool",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Problems (JSONL/Parquet/CSV) with id, problem, answer.",
+)
+@click.option(
+    "--model",
+    default="smollm2",
+    show_default=True,
+    help="'smollm2' (built-in SmolLM2-135M-Instruct GGUF), a .gguf file, or a HF model id/path.",
+)
 @click.option("--epochs", default=3, show_default=True, type=int, help="Passes over the pool.")
-@click.option("--rollouts", default=8, show_default=True, type=int, help="Completions per prompt (GRPO group).")
-@click.option("--out", default="runs/pilot", show_default=True, type=click.Path(file_okay=False),
-              help="Run directory (trajectory.jsonl, completions/, checkpoints, pilot.json).")
-@click.option("--prompts-per-step", default=4, show_default=True, type=int,
-              help="Samples per optimizer step; an epoch is ceil(N / this) steps.")
+@click.option(
+    "--rollouts", default=8, show_default=True, type=int, help="Completions per prompt (GRPO group)."
+)
+@click.option(
+    "--out",
+    default="runs/pilot",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Run directory (trajectory.jsonl, completions/, checkpoints, pilot.json).",
+)
+@click.option(
+    "--prompts-per-step",
+    default=4,
+    show_default=True,
+    type=int,
+    help="Samples per optimizer step; an epoch is ceil(N / this) steps.",
+)
 @click.option("--temperature", default=1.0, show_default=True, type=float)
 @click.option("--max-completion-length", default=256, show_default=True, type=int, help="Tokens per rollout.")
 @click.option("--learning-rate", "--lr", "learning_rate", default=1e-6, show_default=True, type=float)
-@click.option("--beta", default=0.0, show_default=True, type=float, help="KL coefficient (0: no reference model).")
+@click.option(
+    "--beta", default=0.0, show_default=True, type=float, help="KL coefficient (0: no reference model)."
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", type=int, default=None, help="Use only the first N problems.")
-@click.option("--per-subject", type=int, default=None,
-              help="Use only the first N problems of each subject (a balanced pilot over a large pool).")
+@click.option(
+    "--per-subject",
+    type=int,
+    default=None,
+    help="Use only the first N problems of each subject (a balanced pilot over a large pool).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
-@click.option("--dtype", default="auto", show_default=True, help="auto (bf16 on cuda, fp32 on cpu), float32, bfloat16, float16.")
+@click.option(
+    "--dtype",
+    default="auto",
+    show_default=True,
+    help="auto (bf16 on cuda, fp32 on cpu), float32, bfloat16, float16.",
+)
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
-@click.option("--save-steps", type=int, default=None, help="Checkpoint every N steps (default: each epoch; 0: never).")
+@click.option(
+    "--save-steps", type=int, default=None, help="Checkpoint every N steps (default: each epoch; 0: never)."
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @quiet_option
 @domain_errors
-def pilot(pool: str, model: str, epochs: int, rollouts: int, out: str, prompts_per_step: int,
-          temperature: float, max_completion_length: int, learning_rate: float, beta: float, seed: int,
-          limit: int | None, per_subject: int | None, device: str, dtype: str, threads: int | None, save_steps: int | None,
-          resume: bool, overwrite: bool, as_json: bool, quiet: bool) -> None:
+def pilot(
+    pool: str,
+    model: str,
+    epochs: int,
+    rollouts: int,
+    out: str,
+    prompts_per_step: int,
+    temperature: float,
+    max_completion_length: int,
+    learning_rate: float,
+    beta: float,
+    seed: int,
+    limit: int | None,
+    per_subject: int | None,
+    device: str,
+    dtype: str,
+    threads: int | None,
+    save_steps: int | None,
+    resume: bool,
+    overwrite: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Run a short GRPO pilot (TRL GRPOTrainer) and record every rollout's 0/1 correctness reward
     (math-verify on the last \\boxed{}) per sample and step, for `sample-forge score`.
 
@@ -52,17 +105,36 @@ def pilot(pool: str, model: str, epochs: int, rollouts: int, out: str, prompts_p
     """
     from sample_forge.pilot.trl_pilot import run_pilot
 
-    result = run_pilot(pool, model, epochs, rollouts, out, resume=resume, overwrite=overwrite, quiet=quiet,
-                       prompts_per_step=prompts_per_step, temperature=temperature,
-                       max_completion_length=max_completion_length, learning_rate=learning_rate, beta=beta,
-                       seed=seed, limit=limit, per_subject=per_subject, device=device, dtype=dtype, threads=threads,
-                       save_steps=save_steps)
+    result = run_pilot(
+        pool,
+        model,
+        epochs,
+        rollouts,
+        out,
+        resume=resume,
+        overwrite=overwrite,
+        quiet=quiet,
+        prompts_per_step=prompts_per_step,
+        temperature=temperature,
+        max_completion_length=max_completion_length,
+        learning_rate=learning_rate,
+        beta=beta,
+        seed=seed,
+        limit=limit,
+        per_subject=per_subject,
+        device=device,
+        dtype=dtype,
+        threads=threads,
+        save_steps=save_steps,
+    )
     s = result.summary
     if as_json:
         click.echo(json.dumps(s, indent=2))
         return
     con = console(quiet=quiet)
-    con.print(f"pilot: {s['n_samples']} samples x {s['epochs']} epochs x {s['rollouts']} rollouts, "
-              f"{s['steps_done']} steps on {s['device']}/{s['dtype']} in {s['runtime_s']:.0f}s")
+    con.print(
+        f"pilot: {s['n_samples']} samples x {s['epochs']} epochs x {s['rollouts']} rollouts, "
+        f"{s['steps_done']} steps on {s['device']}/{s['dtype']} in {s['runtime_s']:.0f}s"
+    )
     con.print("accuracy per epoch: " + ", ".join(f"{e}: {a:.3f}" for e, a in s["epoch_accuracy"].items()))
     con.print(f"trajectory: {result.trajectory}  ({s['trajectory_rows']} rows)")

@@ -10,25 +10,59 @@ __all__ = ["pool"]
 
 
 @click.command("pool")
-@click.option("--source", "-s", required=True,
-              help="hf:ID[:config][@split] (e.g. hf:EleutherAI/hendrycks_math, "
-                   "hf:HuggingFaceH4/MATH-500) or a local .jsonl/.json/.parquet/.csv file.")
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
-              help="Output table (.parquet, .jsonl or .csv).")
-@click.option("--map", "mapping", default=None, metavar="FIELD=COLUMN,...",
-              help="Column mapping, e.g. problem=prompt,answer=ground_truth,id=index "
-                   "(dotted paths reach nested columns: answer=reward_model.ground_truth).")
-@click.option("--subjects", default=None, metavar="NAMES",
-              help="Comma-separated MATH subjects or paper categories (e.g. 'Geometry,Probability').")
-@click.option("--levels", default=None, metavar="LEVELS",
-              help="Comma-separated levels or ranges, '?' for unknown (e.g. '3-5' or '1,2,?').")
-@click.option("--limit", type=click.IntRange(min=0), default=None,
-              help="Keep at most this many problems (the first ones, or a random sample with --seed).")
+@click.option(
+    "--source",
+    "-s",
+    required=True,
+    help="hf:ID[:config][@split] (e.g. hf:EleutherAI/hendrycks_math, "
+    "hf:HuggingFaceH4/MATH-500) or a local .jsonl/.json/.parquet/.csv file.",
+)
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output table (.parquet, .jsonl or .csv).",
+)
+@click.option(
+    "--map",
+    "mapping",
+    default=None,
+    metavar="FIELD=COLUMN,...",
+    help="Column mapping, e.g. problem=prompt,answer=ground_truth,id=index "
+    "(dotted paths reach nested columns: answer=reward_model.ground_truth).",
+)
+@click.option(
+    "--subjects",
+    default=None,
+    metavar="NAMES",
+    help="Comma-separated MATH subjects or paper categories (e.g. 'Geometry,Probability').",
+)
+@click.option(
+    "--levels",
+    default=None,
+    metavar="LEVELS",
+    help="Comma-separated levels or ranges, '?' for unknown (e.g. '3-5' or '1,2,?').",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep at most this many problems (the first ones, or a random sample with --seed).",
+)
 @click.option("--seed", type=int, default=None, help="Shuffle with this seed before --limit.")
 @quiet_option
 @domain_errors
-def pool(source: str, out: str, mapping: str | None, subjects: str | None, levels: str | None,
-         limit: int | None, seed: int | None, quiet: bool) -> None:
+def pool(
+    source: str,
+    out: str,
+    mapping: str | None,
+    subjects: str | None,
+    levels: str | None,
+    limit: int | None,
+    seed: int | None,
+    quiet: bool,
+) -> None:
     """Load a problem pool (Hugging Face dataset or local table) and write it to OUT.
 
     The gold answer is the answer column if there is one, else the content of the last
@@ -48,12 +82,18 @@ def pool(source: str, out: str, mapping: str | None, subjects: str | None, level
     kv = parse_kv_list(mapping, option="--map")
     stats = PoolStats()
     if seed is None:
-        problems = list(progress(
-            iter_pool(source, mapping=kv, subjects=subjects, levels=levels, limit=limit, stats=stats),
-            total=limit, description="loading", quiet=quiet))
+        problems = list(
+            progress(
+                iter_pool(source, mapping=kv, subjects=subjects, levels=levels, limit=limit, stats=stats),
+                total=limit,
+                description="loading",
+                quiet=quiet,
+            )
+        )
     else:
-        problems = load_pool(source, mapping=kv, subjects=subjects, levels=levels, limit=limit,
-                             seed=seed, stats=stats)
+        problems = load_pool(
+            source, mapping=kv, subjects=subjects, levels=levels, limit=limit, seed=seed, stats=stats
+        )
     n = write_rows(out, (p.to_dict() for p in problems))
     if not quiet:
         _summary(stats, out, n)
@@ -80,8 +120,7 @@ def _summary(stats, out: str, n: int) -> None:  # type: ignore[no-untyped-def]
         row += [str(stats.by_subject_level.get((s, lv), 0)) for lv in levels]
         row.append(str(stats.by_subject.get(s, 0)))
         table.add_row(*row)
-    table.add_row("total", "", *[str(stats.by_level.get(lv, 0)) for lv in levels], str(n),
-                  style="bold")
+    table.add_row("total", "", *[str(stats.by_level.get(lv, 0)) for lv in levels], str(n), style="bold")
     con.print(table)
     for line in stats.lines():
         con.print(line, markup=False, highlight=False)

@@ -18,7 +18,7 @@ _RANK = ("lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc",
 
 
 def _default_trajectory() -> Path | None:
-    from sample_forge.resources import resource_path
+    from sample_forge.paths import resource_path
 
     try:
         return resource_path("data/demo/pilot")
@@ -27,19 +27,36 @@ def _default_trajectory() -> Path | None:
 
 
 @click.command("score")
-@click.option("--trajectory", "-t", type=click.Path(path_type=Path),
-              help="Pilot run directory or file (default: the embedded demo run).")
+@click.option(
+    "--trajectory",
+    "-t",
+    type=click.Path(path_type=Path),
+    help="Pilot run directory or file (default: the embedded demo run).",
+)
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), help="Force the log format (default: detect).")
-@click.option("--out", "-o", type=click.Path(path_type=Path),
-              help="Scores table (.jsonl/.parquet/.csv); default: JSONL on stdout.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Scores table (.jsonl/.parquet/.csv); default: JSONL on stdout.",
+)
 @click.option("--pool", type=click.Path(path_type=Path), help="Join pool fields (on id, else prompt text).")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), help="Training steps per epoch (LIMR: 8).")
-@click.option("--epoch-by", type=click.Choice(["auto", "steps", "pass"]), default="auto", show_default=True,
-              help="pass: the k-th time a sample is seen is its epoch k (One-Shot-RLVR).")
+@click.option(
+    "--epoch-by",
+    type=click.Choice(["auto", "steps", "pass"]),
+    default="auto",
+    show_default=True,
+    help="pass: the k-th time a sample is seen is its epoch k (One-Shot-RLVR).",
+)
 @click.option("--first-step", type=int, help="Step that starts epoch 1 (default: the first logged step).")
-@click.option("--missing", type=click.Choice(["next", "drop", "interpolate"]), default="next",
-              show_default=True, help="Missing epochs: next = LIMR (fill from the next epoch, drop "
-              "samples still incomplete).")
+@click.option(
+    "--missing",
+    type=click.Choice(["next", "drop", "interpolate"]),
+    default="next",
+    show_default=True,
+    help="Missing epochs: next = LIMR (fill from the next epoch, drop samples still incomplete).",
+)
 @click.option("--correct", help="Rule for a correct rollout, e.g. 'reward==1' (default per format).")
 @click.option("--reward-column", help="TRL: the reward column that means correctness.")
 @click.option("--rank-by", type=click.Choice(_RANK), default="lim", show_default=True)
@@ -47,19 +64,38 @@ def _default_trajectory() -> Path | None:
 @click.option("--threshold", help="Keep rows matching, e.g. 'lim>=0.6' or 'mean_acc>0 and mean_acc<1'.")
 @click.option("--top", type=click.IntRange(min=1), help="Keep the K best rows.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write curves.png (mean + top/bottom samples).")
-@click.option("--rejects", type=click.Path(path_type=Path),
-              help="JSONL of what was left out: dropped samples, unjoined samples, skipped lines.")
+@click.option(
+    "--rejects",
+    type=click.Path(path_type=Path),
+    help="JSONL of what was left out: dropped samples, unjoined samples, skipped lines.",
+)
 @click.option("--skip-bad-lines", is_flag=True, help="Count and skip malformed lines instead of failing.")
 @click.option("--workers", type=click.IntRange(min=1), help="Reader processes for large verl runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON on stdout.")
 @quiet_option
 @domain_errors
-def score(trajectory: Path | None, fmt: str | None, out: Path | None, pool: Path | None,
-          steps_per_epoch: int | None, epoch_by: str, first_step: int | None, missing: str,
-          correct: str | None, reward_column: str | None, rank_by: str, ascending: bool,
-          threshold: str | None, top: int | None, plot: Path | None, rejects: Path | None,
-          skip_bad_lines: bool,
-          workers: int | None, as_json: bool, quiet: bool) -> None:
+def score(
+    trajectory: Path | None,
+    fmt: str | None,
+    out: Path | None,
+    pool: Path | None,
+    steps_per_epoch: int | None,
+    epoch_by: str,
+    first_step: int | None,
+    missing: str,
+    correct: str | None,
+    reward_column: str | None,
+    rank_by: str,
+    ascending: bool,
+    threshold: str | None,
+    top: int | None,
+    plot: Path | None,
+    rejects: Path | None,
+    skip_bad_lines: bool,
+    workers: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Rank the training samples of a pilot RL run by learning impact (LIM, historical variance,
     learnability).
 
@@ -77,10 +113,21 @@ def score(trajectory: Path | None, fmt: str | None, out: Path | None, pool: Path
         trajectory = _default_trajectory()
         if trajectory is None:
             raise SampleForgeError("no --trajectory given and no embedded demo run found")
-    cfg = ScoreConfig(format=fmt, steps_per_epoch=steps_per_epoch, epoch_by=epoch_by,
-                      first_step=first_step, missing=missing, correct=correct, rank_by=rank_by,
-                      ascending=ascending, threshold=threshold, top=top,
-                      skip_bad_lines=skip_bad_lines, workers=workers, reward_column=reward_column)
+    cfg = ScoreConfig(
+        format=fmt,
+        steps_per_epoch=steps_per_epoch,
+        epoch_by=epoch_by,
+        first_step=first_step,
+        missing=missing,
+        correct=correct,
+        rank_by=rank_by,
+        ascending=ascending,
+        threshold=threshold,
+        top=top,
+        skip_bad_lines=skip_bad_lines,
+        workers=workers,
+        reward_column=reward_column,
+    )
     res = score_run(trajectory, cfg, pool=pool)
     rep = res.report
     if out is not None:
@@ -96,13 +143,13 @@ def score(trajectory: Path | None, fmt: str | None, out: Path | None, pool: Path
     if plot is not None:
         from sample_forge.impact.plot import plot_curves
 
-        plot_curves(res.matrix, [s.id for s in res.scores], plot,
-                    title=f"{trajectory.name}: top/bottom by {rank_by}")
+        plot_curves(
+            res.matrix, [s.id for s in res.scores], plot, title=f"{trajectory.name}: top/bottom by {rank_by}"
+        )
     if as_json:
         slim = {k: v for k, v in rep.items() if k != "texts"}
         if "join" in slim:
-            slim["join"] = {"joined": slim["join"]["joined"],
-                            "unjoined": len(slim["join"]["unjoined"])}
+            slim["join"] = {"joined": slim["join"]["joined"], "unjoined": len(slim["join"]["unjoined"])}
         click.echo(json.dumps(slim, ensure_ascii=False))
     if not quiet:
         _summary(res, out)
@@ -111,10 +158,12 @@ def score(trajectory: Path | None, fmt: str | None, out: Path | None, pool: Path
 def _rejects(res: Any) -> list[dict[str, Any]]:
     rep = res.report
     out: list[dict[str, Any]] = [
-        {"id": sid, "reason": "incomplete epochs", "detail": rep.get("rule")}
-        for sid in res.matrix.dropped]
-    out += [{"id": u["id"], "reason": "not in pool", "detail": u.get("prompt")}
-            for u in rep.get("join", {}).get("unjoined", [])]
+        {"id": sid, "reason": "incomplete epochs", "detail": rep.get("rule")} for sid in res.matrix.dropped
+    ]
+    out += [
+        {"id": u["id"], "reason": "not in pool", "detail": u.get("prompt")}
+        for u in rep.get("join", {}).get("unjoined", [])
+    ]
     out += [{"id": None, "reason": "truncated last line", "detail": t} for t in rep["truncated_lines"]]
     out += [{"id": None, "reason": "malformed line", "detail": b} for b in res.bad_lines]
     return out
@@ -139,31 +188,44 @@ def _summary(res: Any, out: Path | None) -> None:
 
     con = console()
     rep = res.report
-    con.print(f"[bold]score[/]: {rep['format']} log, {rep['files']} files, {rep['records']:,} records, "
-              f"{rep['samples_seen']:,} samples seen, {rep['samples_scored']:,} scored, "
-              f"{rep['rows_written']:,} rows written{' to ' + escape(str(out)) if out else ''}")
+    con.print(
+        f"[bold]score[/]: {rep['format']} log, {rep['files']} files, {rep['records']:,} records, "
+        f"{rep['samples_seen']:,} samples seen, {rep['samples_scored']:,} scored, "
+        f"{rep['rows_written']:,} rows written{' to ' + escape(str(out)) if out else ''}"
+    )
     con.print(f"  epochs: {rep['mode']} ({rep['epochs']}); {escape(str(rep['rule']))}")
     if rep["mode"] != "pass":
-        con.print(f"  missing epochs: {rep['missing_cells']} cells; filled {rep['filled_cells']} "
-                  f"epochs of {rep['filled_samples']} samples; dropped {rep['dropped_samples']} samples")
+        con.print(
+            f"  missing epochs: {rep['missing_cells']} cells; filled {rep['filled_cells']} "
+            f"epochs of {rep['filled_samples']} samples; dropped {rep['dropped_samples']} samples"
+        )
     con.print(f"  {rep['correct']}; keyed by {rep['keyed_by']}")
     for t in rep["truncated_lines"]:
         con.print(f"  [yellow]truncated last line skipped[/]: {escape(t)}")
     if rep["bad_lines_skipped"]:
-        con.print(f"  [yellow]{rep['bad_lines_skipped']} malformed lines skipped[/] "
-                  f"(first: {escape(rep['bad_lines'][0])})")
+        con.print(
+            f"  [yellow]{rep['bad_lines_skipped']} malformed lines skipped[/] "
+            f"(first: {escape(rep['bad_lines'][0])})"
+        )
     for n in rep["notes"]:
         con.print(f"  note: {escape(n)}")
     if "join" in rep:
         un = rep["join"]["unjoined"]
-        con.print(f"  pool join: {rep['join']['joined']} joined, {len(un)} not joined"
-                  + (f" (listed in {escape(str(out.with_name(out.stem + '.unjoined.jsonl')))})"
-                     if un and out else ""))
+        con.print(
+            f"  pool join: {rep['join']['joined']} joined, {len(un)} not joined"
+            + (
+                f" (listed in {escape(str(out.with_name(out.stem + '.unjoined.jsonl')))})"
+                if un and out
+                else ""
+            )
+        )
         for u in un[:5]:
             con.print(f"    not in pool: {escape(str(u['id']))} {escape((u['prompt'] or '')[:70])}")
     if not res.scores:
-        con.print("  [yellow]no sample has a complete curve[/]: try --missing interpolate, "
-                  "--epoch-by pass or a larger --steps-per-epoch")
+        con.print(
+            "  [yellow]no sample has a complete curve[/]: try --missing interpolate, "
+            "--epoch-by pass or a larger --steps-per-epoch"
+        )
         return
     key = rep["rank_by"]
     hist = _hist([getattr(s, key) for s in res.scores])
@@ -178,9 +240,16 @@ def _summary(res: Any, out: Path | None) -> None:
     texts = rep.get("texts", {})
     for s in res.scores[:10]:
         text = (texts.get(s.id) or "")[:50]
-        table.add_row(str(s.rank), escape(s.id), f"{s.lim:.3f}", f"{s.hist_var:.4f}",
-                      f"{s.learnability:.3f}", f"{s.mean_acc:.2f}",
-                      f"{s.first_acc:.2f}→{s.last_acc:.2f}", escape(text))
+        table.add_row(
+            str(s.rank),
+            escape(s.id),
+            f"{s.lim:.3f}",
+            f"{s.hist_var:.4f}",
+            f"{s.learnability:.3f}",
+            f"{s.mean_acc:.2f}",
+            f"{s.first_acc:.2f}→{s.last_acc:.2f}",
+            escape(text),
+        )
     con.print(table)
 
 
@@ -191,16 +260,31 @@ def _summary(res: Any, out: Path | None) -> None:
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--rollouts", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--response-chars", type=click.IntRange(min=1), default=400, show_default=True)
-@click.option("--missing-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Chance a sample skips an epoch.")
+@click.option(
+    "--missing-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Chance a sample skips an epoch.",
+)
 @click.option("--with-ids", is_flag=True, help="Log sample ids (verl index, TRL sample_id).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Run directory to write.")
 @quiet_option
 @domain_errors
-def simulate_pilot(fmt: str, samples: int, epochs: int, steps_per_epoch: int, rollouts: int,
-                   response_chars: int, missing_rate: float, with_ids: bool, seed: int, out: Path,
-                   quiet: bool) -> None:
+def simulate_pilot(
+    fmt: str,
+    samples: int,
+    epochs: int,
+    steps_per_epoch: int,
+    rollouts: int,
+    response_chars: int,
+    missing_rate: float,
+    with_ids: bool,
+    seed: int,
+    out: Path,
+    quiet: bool,
+) -> None:
     """Write a realistic simulated pilot run (logistic learning curves, binary rewards) in a
     trainer's exact log layout, plus its pool.jsonl.
 
@@ -211,11 +295,20 @@ def simulate_pilot(fmt: str, samples: int, epochs: int, steps_per_epoch: int, ro
     """
     from sample_forge.impact.simulate import SimConfig, simulate_run
 
-    cfg = SimConfig(samples=samples, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                    rollouts=rollouts, response_chars=response_chars, seed=seed,
-                    missing_rate=missing_rate, with_ids=with_ids)
+    cfg = SimConfig(
+        samples=samples,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        rollouts=rollouts,
+        response_chars=response_chars,
+        seed=seed,
+        missing_rate=missing_rate,
+        with_ids=with_ids,
+    )
     info = simulate_run(fmt, out, cfg)
     if not quiet:
-        console().print(f"wrote a simulated {fmt} run: {info['samples']} samples × {info['epochs']} "
-                        f"epochs × {steps_per_epoch} steps/epoch, {info['records']:,} records, "
-                        f"{info['bytes']:,} bytes, {info['missing']} missing (sample, epoch) → {out}")
+        console().print(
+            f"wrote a simulated {fmt} run: {info['samples']} samples × {info['epochs']} "
+            f"epochs × {steps_per_epoch} steps/epoch, {info['records']:,} records, "
+            f"{info['bytes']:,} bytes, {info['missing']} missing (sample, epoch) → {out}"
+        )

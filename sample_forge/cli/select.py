@@ -11,32 +11,78 @@ __all__ = ["select"]
 
 @click.command("select")
 @click.argument("pool", required=False, type=click.Path(dir_okay=False))
-@click.option("--rule", type=click.Choice(["polymath", "top", "prime"]), default="polymath", show_default=True,
-              help="polymath: lowest LIM >= theta per subject; top: highest score; prime: broadest "
-                   "validated synthetic candidate.")
-@click.option("--scores", type=click.Path(exists=True, dir_okay=False),
-              help="Scores table (`sample-forge score` output); not needed when the pool has lim_score.")
-@click.option("--skills", type=click.Path(exists=True, dir_okay=False), help="Skills table (`sample-forge tag`).")
-@click.option("--candidates", type=click.Path(exists=True, dir_okay=False),
-              help="Validated candidates (`sample-forge synthesize`), for --rule prime.")
+@click.option(
+    "--rule",
+    type=click.Choice(["polymath", "top", "prime"]),
+    default="polymath",
+    show_default=True,
+    help="polymath: lowest LIM >= theta per subject; top: highest score; prime: broadest "
+    "validated synthetic candidate.",
+)
+@click.option(
+    "--scores",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Scores table (`sample-forge score` output); not needed when the pool has lim_score.",
+)
+@click.option(
+    "--skills", type=click.Path(exists=True, dir_okay=False), help="Skills table (`sample-forge tag`)."
+)
+@click.option(
+    "--candidates",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Validated candidates (`sample-forge synthesize`), for --rule prime.",
+)
 @click.option("--theta", type=float, default=0.6, show_default=True, help="polymath: LIM threshold.")
-@click.option("--group-by", type=click.Choice(["subject", "category", "none"]), default="subject",
-              show_default=True, help="polymath: one sample per MATH subject, paper category, or overall.")
-@click.option("--by", type=click.Choice(["lim", "variance", "learnability"]), default="lim", show_default=True,
-              help="top: the score to rank by (variance = 1-shot RLVR historical variance, pi_k).")
-@click.option("--k", "k", type=click.IntRange(min=1), default=1, show_default=True,
-              help="top/prime: how many samples.")
+@click.option(
+    "--group-by",
+    type=click.Choice(["subject", "category", "none"]),
+    default="subject",
+    show_default=True,
+    help="polymath: one sample per MATH subject, paper category, or overall.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["lim", "variance", "learnability"]),
+    default="lim",
+    show_default=True,
+    help="top: the score to rank by (variance = 1-shot RLVR historical variance, pi_k).",
+)
+@click.option(
+    "--k", "k", type=click.IntRange(min=1), default=1, show_default=True, help="top/prime: how many samples."
+)
 @click.option("--rank", type=click.IntRange(min=1), help="top: only the sample at this rank (pi_RANK).")
 @click.option("--columns", help="Map our column names to the table's: 'lim=score,problem=question'.")
-@click.option("--out", "-o", type=click.Path(dir_okay=False), default="selection.jsonl", show_default=True,
-              help="Selection table (.jsonl, .json, .parquet or .csv).")
-@click.option("--unjoined", type=click.Path(dir_okay=False),
-              help="Write the rows that failed to join (table, id, line, reason) to this table.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default="selection.jsonl",
+    show_default=True,
+    help="Selection table (.jsonl, .json, .parquet or .csv).",
+)
+@click.option(
+    "--unjoined",
+    type=click.Path(dir_okay=False),
+    help="Write the rows that failed to join (table, id, line, reason) to this table.",
+)
 @quiet_option
 @domain_errors
-def select(pool: str | None, rule: str, scores: str | None, skills: str | None, candidates: str | None,
-           theta: float, group_by: str, by: str, k: int, rank: int | None, columns: str | None, out: str,
-           unjoined: str | None, quiet: bool) -> None:
+def select(
+    pool: str | None,
+    rule: str,
+    scores: str | None,
+    skills: str | None,
+    candidates: str | None,
+    theta: float,
+    group_by: str,
+    by: str,
+    k: int,
+    rank: int | None,
+    columns: str | None,
+    out: str,
+    unjoined: str | None,
+    quiet: bool,
+) -> None:
     """Choose sample(s) from POOL (joined with --scores and --skills on ids or problem text).
 
     Prints one reason per chosen sample and every row that failed to join; writes the selection
@@ -56,12 +102,24 @@ def select(pool: str | None, rule: str, scores: str | None, skills: str | None, 
     mapping = parse_kv_list(columns, option="--columns")
     if rule != "prime" and pool is None:
         raise click.UsageError(f"--rule {rule} needs a POOL table")
-    sel = run(rule, pool=pool, scores=scores, skills=skills, candidates=candidates, columns=mapping,
-              polymath=PolymathConfig(theta=theta, group_by=group_by), top=TopConfig(by=by, k=k, rank=rank), k=k)
+    sel = run(
+        rule,
+        pool=pool,
+        scores=scores,
+        skills=skills,
+        candidates=candidates,
+        columns=mapping,
+        polymath=PolymathConfig(theta=theta, group_by=group_by),
+        top=TopConfig(by=by, k=k, rank=rank),
+        k=k,
+    )
     con = console(quiet)
     for miss in sel.unjoined:
-        con.print(f"[yellow]unjoined[/] {miss['table']} id={miss['id']} line={miss['line']}: {miss['reason']}",
-                  markup=True, highlight=False)
+        con.print(
+            f"[yellow]unjoined[/] {miss['table']} id={miss['id']} line={miss['line']}: {miss['reason']}",
+            markup=True,
+            highlight=False,
+        )
     if unjoined:
         write_rows(unjoined, sel.unjoined)
     if sel.rejected:
@@ -71,5 +129,6 @@ def select(pool: str | None, rule: str, scores: str | None, skills: str | None, 
     write_rows(out, sel.rows)
     for r in sel.rows:
         click.echo(f"{r['id']}\t{r.get('subject') or '-'}\t{r['reason']}")
-    con.print(f"{len(sel.rows)} chosen of {sel.n_pool}; {len(sel.unjoined)} unjoined; wrote {out}",
-              highlight=False)
+    con.print(
+        f"{len(sel.rows)} chosen of {sel.n_pool}; {len(sel.unjoined)} unjoined; wrote {out}", highlight=False
+    )

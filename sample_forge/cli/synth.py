@@ -20,49 +20,98 @@ def _band(value: str) -> tuple[float, float]:
     try:
         lo, hi = (float(x) for x in value.split(","))
     except ValueError:
-        raise click.BadParameter(f"expected lo,hi (e.g. 0.2,0.8), got '{value}'", param_hint="--pass-band") from None
+        raise click.BadParameter(
+            f"expected lo,hi (e.g. 0.2,0.8), got '{value}'", param_hint="--pass-band"
+        ) from None
     return lo, hi
 
 
 def _decontam_options(fn: Any) -> Any:
     opts = [
-        click.option("--bench-root", type=click.Path(file_okay=False), default=None,
-                     help="Folder where built-in benchmark names are found (e.g. ../shared/data); "
-                          "or set SAMPLE_FORGE_BENCH_ROOT."),
-        click.option("--bench-config", type=click.Path(dir_okay=False), default=None,
-                     help="TOML file registering benchmarks by path or hf id."),
-        click.option("--ngram", type=click.IntRange(8, 13), default=8, show_default=True,
-                     help="Word n-gram size."),
-        click.option("--ngram-threshold", type=float, default=0.5, show_default=True,
-                     help="Share of n-grams in common with one benchmark item that flags it."),
-        click.option("--cosine", type=float, default=0.83, show_default=True,
-                     help="MiniLM cosine that flags a paraphrase."),
+        click.option(
+            "--bench-root",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="Folder where built-in benchmark names are found (e.g. ../shared/data); "
+            "or set SAMPLE_FORGE_BENCH_ROOT.",
+        ),
+        click.option(
+            "--bench-config",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="TOML file registering benchmarks by path or hf id.",
+        ),
+        click.option(
+            "--ngram", type=click.IntRange(8, 13), default=8, show_default=True, help="Word n-gram size."
+        ),
+        click.option(
+            "--ngram-threshold",
+            type=float,
+            default=0.5,
+            show_default=True,
+            help="Share of n-grams in common with one benchmark item that flags it.",
+        ),
+        click.option(
+            "--cosine",
+            type=float,
+            default=0.83,
+            show_default=True,
+            help="MiniLM cosine that flags a paraphrase.",
+        ),
         click.option("--no-embed", is_flag=True, help="N-grams only (no embedding model)."),
-        click.option("--exact-cosine", is_flag=True,
-                     help="Embed every text with the float MiniLM (no int8 screen): every cosine exact, "
-                          "same flags, slower."),
+        click.option(
+            "--exact-cosine",
+            is_flag=True,
+            help="Embed every text with the float MiniLM (no int8 screen): every cosine exact, "
+            "same flags, slower.",
+        ),
     ]
     for o in reversed(opts):
         fn = o(fn)
     return fn
 
 
-def _index(against: tuple[str, ...], bench_root: str | None, bench_config: str | None, ngram: int,
-           ngram_threshold: float, cosine: float, no_embed: bool, exact_cosine: bool = False) -> Any:
+def _index(
+    against: tuple[str, ...],
+    bench_root: str | None,
+    bench_config: str | None,
+    ngram: int,
+    ngram_threshold: float,
+    cosine: float,
+    no_embed: bool,
+    exact_cosine: bool = False,
+) -> Any:
     from sample_forge.synth.decontam import DecontamConfig, DecontamIndex, load_benchmark, resolve_benchmarks
 
     specs = resolve_benchmarks(against, root=bench_root, config=bench_config)
-    cfg = DecontamConfig(ngram=ngram, ngram_threshold=ngram_threshold, cosine_threshold=cosine,
-                         use_embeddings=not no_embed, screen=not exact_cosine)
+    cfg = DecontamConfig(
+        ngram=ngram,
+        ngram_threshold=ngram_threshold,
+        cosine_threshold=cosine,
+        use_embeddings=not no_embed,
+        screen=not exact_cosine,
+    )
     return DecontamIndex.build([load_benchmark(s) for s in specs], cfg)
 
 
 @click.command("synthesize")
-@click.option("--skills", required=True, help="Comma-separated catalog skills or categories (see `sample-forge skills`).")
-@click.option("--n", "n", type=click.IntRange(1), default=8, show_default=True, help="Candidates to generate.")
-@click.option("--generators", default="default", show_default=True,
-              help="Comma-separated model names, rotated over candidates ('default': env or config default).")
-@click.option("--style", type=click.Choice(["prime", "specialist", "math-only"]), default="prime", show_default=True)
+@click.option(
+    "--skills",
+    required=True,
+    help="Comma-separated catalog skills or categories (see `sample-forge skills`).",
+)
+@click.option(
+    "--n", "n", type=click.IntRange(1), default=8, show_default=True, help="Candidates to generate."
+)
+@click.option(
+    "--generators",
+    default="default",
+    show_default=True,
+    help="Comma-separated model names, rotated over candidates ('default': env or config default).",
+)
+@click.option(
+    "--style", type=click.Choice(["prime", "specialist", "math-only"]), default="prime", show_default=True
+)
 @click.option("--domain", default="physics", show_default=True, help="Science domain of --style specialist.")
 @click.option("--solvers", default="default", show_default=True, help="Comma-separated solver model names.")
 @click.option("--k", type=click.IntRange(1), default=4, show_default=True, help="Samples per solver model.")
@@ -70,35 +119,83 @@ def _index(against: tuple[str, ...], bench_root: str | None, bench_config: str |
 @click.option("--target-model", default=None, help="Model to be trained: enables the learnability check.")
 @click.option("--target-k", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--pass-band", default="0.2,0.8", show_default=True, help="lo,hi pass rate of --target-model.")
-@click.option("--answer", type=click.Choice(["integer", "any"]), default="integer", show_default=True,
-              help="integer: 1..1000; any: anything math-verify parses.")
-@click.option("--against", multiple=True, help="Benchmarks to decontaminate against (names, files, hf:ids, 'all').")
+@click.option(
+    "--answer",
+    type=click.Choice(["integer", "any"]),
+    default="integer",
+    show_default=True,
+    help="integer: 1..1000; any: anything math-verify parses.",
+)
+@click.option(
+    "--against", multiple=True, help="Benchmarks to decontaminate against (names, files, hf:ids, 'all')."
+)
 @_decontam_options
 @click.option("--tag-method", type=click.Choice(["embed", "llm"]), default="embed", show_default=True)
 @click.option("--tag-model", default=None, help="Model for --tag-method llm.")
 @click.option("--no-skills-check", is_flag=True, help="Do not tag the accepted candidates.")
-@click.option("--max-tokens", type=click.IntRange(16), default=1024, show_default=True, help="Generation max tokens.")
+@click.option(
+    "--max-tokens", type=click.IntRange(16), default=1024, show_default=True, help="Generation max tokens."
+)
 @click.option("--solve-max-tokens", type=click.IntRange(16), default=2048, show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Accepted candidates (JSONL/Parquet).")
-@click.option("--rejects", type=click.Path(dir_okay=False), default=None, help="Rejected candidates with reasons.")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False), help="Accepted candidates (JSONL/Parquet)."
+)
+@click.option(
+    "--rejects", type=click.Path(dir_okay=False), default=None, help="Rejected candidates with reasons."
+)
 @click.option("--prime", is_flag=True, help="Pick the accepted candidate with the broadest skill spectrum.")
-@click.option("--budget-usd", type=click.FloatRange(0), default=None,
-              help="Stop new LLM calls past this spend (USD); restarts writing the same --out count "
-                   "what earlier runs paid (ledger: <out>.spent.jsonl).")
+@click.option(
+    "--budget-usd",
+    type=click.FloatRange(0),
+    default=None,
+    help="Stop new LLM calls past this spend (USD); restarts writing the same --out count "
+    "what earlier runs paid (ledger: <out>.spent.jsonl).",
+)
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the LLM cache/log (pays again).")
-@click.option("--cache-db", type=click.Path(dir_okay=False), default=None,
-              help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).")
+@click.option(
+    "--cache-db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @quiet_option
 @domain_errors
-def synthesize(skills: str, n: int, generators: str, style: str, domain: str, solvers: str, k: int,
-               min_agreement: float, target_model: str | None, target_k: int, pass_band: str, answer: str,
-               against: tuple[str, ...], bench_root: str | None, bench_config: str | None, ngram: int,
-               ngram_threshold: float, cosine: float, no_embed: bool, exact_cosine: bool, tag_method: str,
-               tag_model: str | None,
-               no_skills_check: bool, max_tokens: int, solve_max_tokens: int, out: str, rejects: str | None,
-               prime: bool, budget_usd: float | None, no_cache: bool, cache_db: str | None, as_json: bool,
-               quiet: bool) -> None:
+def synthesize(
+    skills: str,
+    n: int,
+    generators: str,
+    style: str,
+    domain: str,
+    solvers: str,
+    k: int,
+    min_agreement: float,
+    target_model: str | None,
+    target_k: int,
+    pass_band: str,
+    answer: str,
+    against: tuple[str, ...],
+    bench_root: str | None,
+    bench_config: str | None,
+    ngram: int,
+    ngram_threshold: float,
+    cosine: float,
+    no_embed: bool,
+    exact_cosine: bool,
+    tag_method: str,
+    tag_model: str | None,
+    no_skills_check: bool,
+    max_tokens: int,
+    solve_max_tokens: int,
+    out: str,
+    rejects: str | None,
+    prime: bool,
+    budget_usd: float | None,
+    no_cache: bool,
+    cache_db: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Write new problems with generator LLMs and validate them (form, decontamination, near-duplicates,
     joint solving, learnability, skills). Re-running the same command pays nothing for finished calls.
 
@@ -110,21 +207,39 @@ def synthesize(skills: str, n: int, generators: str, style: str, domain: str, so
     """
     import orjson
 
-    from sample_forge.synth.pipeline import SynthConfig, resolve_skills, summary_rows, synthesize as run_synth
-    from sample_forge.synth.pipeline import write_outputs
+    from sample_forge.synth.pipeline import SynthConfig, resolve_skills, summary_rows, write_outputs
+    from sample_forge.synth.pipeline import synthesize as run_synth
     from sample_forge.synth.prime import pick_prime
 
     con = console(quiet)
     skill_list = resolve_skills(_csv(skills))
-    cfg = SynthConfig(skills=tuple(skill_list), n=n, generators=_csv(generators), style=style, domain=domain,
-                      solvers=_csv(solvers), k=k, min_agreement=min_agreement, target_model=target_model,
-                      target_k=target_k, pass_band=_band(pass_band), answer=answer, gen_max_tokens=max_tokens,
-                      solve_max_tokens=solve_max_tokens, tag_method=tag_method, tag_model=tag_model,
-                      check_skills=not no_skills_check, budget_usd=budget_usd,
-                      budget_ledger=f"{out}.spent.jsonl",
-                      cache=False if no_cache else (cache_db or True))
-    index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed,
-                   exact_cosine) if against else None
+    cfg = SynthConfig(
+        skills=tuple(skill_list),
+        n=n,
+        generators=_csv(generators),
+        style=style,
+        domain=domain,
+        solvers=_csv(solvers),
+        k=k,
+        min_agreement=min_agreement,
+        target_model=target_model,
+        target_k=target_k,
+        pass_band=_band(pass_band),
+        answer=answer,
+        gen_max_tokens=max_tokens,
+        solve_max_tokens=solve_max_tokens,
+        tag_method=tag_method,
+        tag_model=tag_model,
+        check_skills=not no_skills_check,
+        budget_usd=budget_usd,
+        budget_ledger=f"{out}.spent.jsonl",
+        cache=False if no_cache else (cache_db or True),
+    )
+    index = (
+        _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed, exact_cosine)
+        if against
+        else None
+    )
     run = run_synth(cfg, index=index, log=lambda m: con.print(m))
     why = None
     if prime:
@@ -151,17 +266,35 @@ def synthesize(skills: str, n: int, generators: str, style: str, domain: str, so
 
 @click.command("decontam")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--against", multiple=True, required=True,
-              help="Benchmarks: built-in names (aime24, math500, ... or 'all'), files, hf:org/name[:split].")
+@click.option(
+    "--against",
+    multiple=True,
+    required=True,
+    help="Benchmarks: built-in names (aime24, math500, ... or 'all'), files, hf:org/name[:split].",
+)
 @click.option("--field", "text_field", default=None, help="Problem text column (auto-detected).")
 @_decontam_options
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Rows + one flag column per benchmark.")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False), help="Rows + one flag column per benchmark."
+)
 @click.option("--flagged-only", is_flag=True, help="Write only the flagged rows.")
 @quiet_option
 @domain_errors
-def decontam(file: str, against: tuple[str, ...], text_field: str | None, bench_root: str | None,
-             bench_config: str | None, ngram: int, ngram_threshold: float, cosine: float, no_embed: bool,
-             exact_cosine: bool, out: str, flagged_only: bool, quiet: bool) -> None:
+def decontam(
+    file: str,
+    against: tuple[str, ...],
+    text_field: str | None,
+    bench_root: str | None,
+    bench_config: str | None,
+    ngram: int,
+    ngram_threshold: float,
+    cosine: float,
+    no_embed: bool,
+    exact_cosine: bool,
+    out: str,
+    flagged_only: bool,
+    quiet: bool,
+) -> None:
     """Flag problems that overlap benchmark problems (word n-grams and MiniLM cosine), one column
     ``contaminated_<benchmark>`` per benchmark plus the closest match.
 
@@ -179,7 +312,9 @@ def decontam(file: str, against: tuple[str, ...], text_field: str | None, bench_
         raise InputError("no rows", path=file)
     field = text_field or next((f for f in TEXT_FIELDS if f in rows[0]), None)
     if field is None:
-        raise InputError(f"no problem text column (tried {', '.join(TEXT_FIELDS)}); use --field", path=file, line=1)
+        raise InputError(
+            f"no problem text column (tried {', '.join(TEXT_FIELDS)}); use --field", path=file, line=1
+        )
     texts = []
     for i, r in enumerate(rows):
         t = r.get(field)

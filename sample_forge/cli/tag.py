@@ -43,30 +43,64 @@ def tag() -> None:
 @tag.command("run", hidden=True)
 @click.argument("pool_path", metavar="POOL")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Skills table (.jsonl/.parquet/.csv).")
-@click.option("--method", type=click.Choice(["llm", "embed"]), default=None,
-              help="llm: the paper's prompt, one call per category (default when a model is "
-                   "configured); embed: offline embedding tagger.")
+@click.option(
+    "--method",
+    type=click.Choice(["llm", "embed"]),
+    default=None,
+    help="llm: the paper's prompt, one call per category (default when a model is "
+    "configured); embed: offline embedding tagger.",
+)
 @llm_options
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Skill catalog YAML (default: the shipped data/skills.yaml).")
-@click.option("--thresholds", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Embed thresholds JSON from `tag calibrate` (default: shipped).")
+@click.option(
+    "--catalog",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Skill catalog YAML (default: the shipped data/skills.yaml).",
+)
+@click.option(
+    "--thresholds",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Embed thresholds JSON from `tag calibrate` (default: shipped).",
+)
 @click.option("--top-k", type=int, default=3, show_default=True, help="Embed: skills per category.")
 @click.option("--max-tokens", type=int, default=256, show_default=True, help="LLM: tokens per answer.")
 @click.option("--limit", type=int, default=None, help="Only the first N problems.")
-@click.option("--failures", type=click.Path(dir_okay=False), default=None,
-              help="LLM call failures as JSONL (default: OUT.failures.jsonl).")
+@click.option(
+    "--failures",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="LLM call failures as JSONL (default: OUT.failures.jsonl).",
+)
 @click.option("--explain", "explain_id", default=None, help="Print how one problem was tagged.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Saliency plot (PNG).")
 @click.option("--plot-kind", type=click.Choice(["bar", "radar"]), default="bar", show_default=True)
-@click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None,
-              help="Saliency statistics (JSON): skill frequencies per category and subject.")
+@click.option(
+    "--stats",
+    "stats_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Saliency statistics (JSON): skill frequencies per category and subject.",
+)
 @quiet_option
 @domain_errors
-def run(pool_path: str, out: str | None, method: str | None, llm: LLMOptions, catalog: str | None,
-        thresholds: str | None, top_k: int, max_tokens: int, limit: int | None, failures: str | None,
-        explain_id: str | None, plot: str | None, plot_kind: str, stats_path: str | None,
-        quiet: bool) -> None:
+def run(
+    pool_path: str,
+    out: str | None,
+    method: str | None,
+    llm: LLMOptions,
+    catalog: str | None,
+    thresholds: str | None,
+    top_k: int,
+    max_tokens: int,
+    limit: int | None,
+    failures: str | None,
+    explain_id: str | None,
+    plot: str | None,
+    plot_kind: str,
+    stats_path: str | None,
+    quiet: bool,
+) -> None:
     """Tag POOL. Example: sample-forge tag pool.jsonl --out tags.jsonl --method embed"""
     from sample_forge.errors import SampleForgeError
     from sample_forge.pool import load_pool
@@ -91,8 +125,7 @@ def run(pool_path: str, out: str | None, method: str | None, llm: LLMOptions, ca
         from sample_forge.skills import EmbedConfig, EmbedTagger
 
         tagger = EmbedTagger(cat, load_thresholds(thresholds), EmbedConfig(top_k=top_k))
-        bar = iter(progress(range(len(problems)), total=len(problems), description="tagging",
-                            quiet=quiet))
+        bar = iter(progress(range(len(problems)), total=len(problems), description="tagging", quiet=quiet))
 
         def advance(n: int) -> None:
             for _ in range(n):
@@ -107,7 +140,8 @@ def run(pool_path: str, out: str | None, method: str | None, llm: LLMOptions, ca
         failures = failures or f"{out}.failures.jsonl"
         with llm.get_model(ledger=f"{out}.spent.jsonl") as m:
             tags = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens)).tag(
-                problems, progress=not quiet, failures_path=failures)
+                problems, progress=not quiet, failures_path=failures
+            )
     n = write_rows(out, (_row(t) for t in tags))
     stats = pool_stats(tags, {p.id: p.subject for p in problems})
     if stats_path:
@@ -115,9 +149,11 @@ def run(pool_path: str, out: str | None, method: str | None, llm: LLMOptions, ca
     if plot:
         plot_spectrum(stats, plot, kind=plot_kind)
     n_fail = sum(len(t.failures) for t in tags)
-    con.print(f"tagged {n} problems ({method}) -> {out}; mean skills {stats['mean_total']:.2f}, "
-              f"breadth {stats['breadth']}; failed categories: {n_fail}"
-              + (f" {stats['failures']}" if n_fail else ""))
+    con.print(
+        f"tagged {n} problems ({method}) -> {out}; mean skills {stats['mean_total']:.2f}, "
+        f"breadth {stats['breadth']}; failed categories: {n_fail}"
+        + (f" {stats['failures']}" if n_fail else "")
+    )
 
 
 def _row(t: Any) -> dict[str, Any]:
@@ -134,8 +170,9 @@ def _row(t: Any) -> dict[str, Any]:
     return d
 
 
-def _explain(problem: Any, method: str, llm: LLMOptions, cat: Any, thresholds: str | None,
-             top_k: int, max_tokens: int) -> None:
+def _explain(
+    problem: Any, method: str, llm: LLMOptions, cat: Any, thresholds: str | None, top_k: int, max_tokens: int
+) -> None:
     from sample_forge.skills import EmbedConfig, EmbedTagger, load_thresholds
 
     out = click.echo
@@ -157,8 +194,14 @@ def _explain(problem: Any, method: str, llm: LLMOptions, cat: Any, thresholds: s
             [t] = tagger.tags_from_answers([problem], rows)
         for row in rows:
             c = row["category"]
-            out(f"  {c}: " + (f"call failed: {row['error']}" if row["error"] else
-                              f"answer{' (cached)' if row['cached'] else ''}: {row['text']!r}"))
+            out(
+                f"  {c}: "
+                + (
+                    f"call failed: {row['error']}"
+                    if row["error"]
+                    else f"answer{' (cached)' if row['cached'] else ''}: {row['text']!r}"
+                )
+            )
             if not row["error"]:
                 parsed = parse_answer(row["text"])
                 out(f"    parsed: {parsed.skills if parsed.ok else 'FAILED: ' + str(parsed.failure)}")
@@ -173,16 +216,28 @@ def _explain(problem: Any, method: str, llm: LLMOptions, cat: Any, thresholds: s
 @click.argument("tags_path", metavar="LLM_TAGS", required=False)
 @click.option("--pool", "pool_path", required=True, help="The pool the tags were made on (texts).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Thresholds JSON.")
-@click.option("--from-subjects", is_flag=True,
-              help="Use each problem's MATH subject as its reference category instead of LLM tags.")
-@click.option("--limit", type=int, default=None,
-              help="Only N problems of the pool, a random sample (--seed).")
+@click.option(
+    "--from-subjects",
+    is_flag=True,
+    help="Use each problem's MATH subject as its reference category instead of LLM tags.",
+)
+@click.option(
+    "--limit", type=int, default=None, help="Only N problems of the pool, a random sample (--seed)."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed for --limit.")
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False), default=None)
 @quiet_option
 @domain_errors
-def calibrate_cmd(tags_path: str | None, pool_path: str, out: str, from_subjects: bool,
-                  limit: int | None, seed: int, catalog: str | None, quiet: bool) -> None:
+def calibrate_cmd(
+    tags_path: str | None,
+    pool_path: str,
+    out: str,
+    from_subjects: bool,
+    limit: int | None,
+    seed: int,
+    catalog: str | None,
+    quiet: bool,
+) -> None:
     """Fit the embed tagger's per-category thresholds to LLM tags (or to subjects).
 
     \b
@@ -208,9 +263,14 @@ def calibrate_cmd(tags_path: str | None, pool_path: str, out: str, from_subjects
                 from sample_forge.errors import InputError
 
                 raise InputError("missing", path=tags_path, line=i, field="problem_id")
-            rows.append(SkillTag(problem_id=str(r["problem_id"]), method=r.get("method", "llm"),
-                                 canonical=r.get("canonical") or {},
-                                 failures={k: v for k, v in (r.get("failures") or {}).items() if v}))
+            rows.append(
+                SkillTag(
+                    problem_id=str(r["problem_id"]),
+                    method=r.get("method", "llm"),
+                    canonical=r.get("canonical") or {},
+                    failures={k: v for k, v in (r.get("failures") or {}).items() if v},
+                )
+            )
         labels, source = labels_from_tags(rows), f"LLM tags {tags_path} on {pool_path}"
     else:
         raise click.UsageError("give LLM_TAGS or --from-subjects")
@@ -220,8 +280,10 @@ def calibrate_cmd(tags_path: str | None, pool_path: str, out: str, from_subjects
     Path(out).write_text(json.dumps(th.to_dict(), indent=1), encoding="utf-8")
     con = console(quiet)
     con.print(f"thresholds -> {out}: " + ", ".join(f"{k} {v:.3f}" for k, v in th.values.items()))
-    con.print(f"top-category agreement {th.metrics.get('top_category_agreement')} "
-              f"(F1 thresholds alone: {th.metrics.get('top_category_agreement_f1_thresholds')})")
+    con.print(
+        f"top-category agreement {th.metrics.get('top_category_agreement')} "
+        f"(F1 thresholds alone: {th.metrics.get('top_category_agreement_f1_thresholds')})"
+    )
 
 
 @click.group(invoke_without_command=True)
@@ -263,15 +325,30 @@ def skills(ctx: click.Context, catalog: str | None, category: str | None, as_jso
 @skills.command("discover")
 @click.argument("tags_path", metavar="TAGS")
 @click.option("--min-count", type=int, default=2, show_default=True, help="Smallest cluster proposed.")
-@click.option("--distance", type=float, default=0.35, show_default=True,
-              help="Cosine distance at which clusters stop merging.")
-@click.option("--all", "include_matched", is_flag=True,
-              help="Cluster every free-text skill, not only those the catalog does not cover.")
+@click.option(
+    "--distance",
+    type=float,
+    default=0.35,
+    show_default=True,
+    help="Cosine distance at which clusters stop merging.",
+)
+@click.option(
+    "--all",
+    "include_matched",
+    is_flag=True,
+    help="Cluster every free-text skill, not only those the catalog does not cover.",
+)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Proposals as JSONL.")
 @click.pass_context
 @domain_errors
-def discover(ctx: click.Context, tags_path: str, min_count: int, distance: float,
-             include_matched: bool, out: str | None) -> None:
+def discover(
+    ctx: click.Context,
+    tags_path: str,
+    min_count: int,
+    distance: float,
+    include_matched: bool,
+    out: str | None,
+) -> None:
     """Cluster the free-text skills of LLM tags and propose catalog entries with counts.
 
     Example: sample-forge skills discover llm_tags.jsonl --min-count 3 --out proposals.jsonl
@@ -286,19 +363,25 @@ def discover(ctx: click.Context, tags_path: str, min_count: int, distance: float
         if raw is None:
             continue
         if not isinstance(raw, dict):
-            raise InputError("expected an object of category -> skills", path=tags_path, line=i,
-                             field="raw")
+            raise InputError("expected an object of category -> skills", path=tags_path, line=i, field="raw")
         for cat_name, texts in raw.items():
             items.extend((cat_name, str(t)) for t in (texts or []))
     if not items:
         click.echo(f"{tags_path}: no free-text skills (tags made with --method llm have them)")
         return
     canon = Canonicalizer(load_catalog(ctx.obj.get("catalog")))
-    props = discover_skills(items, canonicalizer=canon, distance_threshold=distance,
-                            min_count=min_count, include_matched=include_matched)
+    props = discover_skills(
+        items,
+        canonicalizer=canon,
+        distance_threshold=distance,
+        min_count=min_count,
+        include_matched=include_matched,
+    )
     if out:
         write_rows(out, (vars(p) for p in props))
     for p in props:
-        click.echo(f"{p.count:5d}  {p.category:13s}  {p.name}   (nearest: {p.nearest} {p.similarity:.2f};"
-                   f" {len(p.members)} variants)")
+        click.echo(
+            f"{p.count:5d}  {p.category:13s}  {p.name}   (nearest: {p.nearest} {p.similarity:.2f};"
+            f" {len(p.members)} variants)"
+        )
     click.echo(f"{len(props)} proposals from {len(items)} free-text skills")

@@ -20,8 +20,18 @@ from sample_forge.export.templates import Template, load_template
 from sample_forge.export.trl import trl_rows, trl_solution
 from sample_forge.export.verl import verl_rows, write_verl
 
-__all__ = ["ExportConfig", "ExportResult", "export", "export_rows", "prepare_samples", "TRAINERS",
-           "load_template", "Template", "PaperSettings", "trl_solution"]
+__all__ = [
+    "ExportConfig",
+    "ExportResult",
+    "export",
+    "export_rows",
+    "prepare_samples",
+    "TRAINERS",
+    "load_template",
+    "Template",
+    "PaperSettings",
+    "trl_solution",
+]
 
 DEFAULT_DATA_SOURCE = "lighteval/MATH"  # verl's built-in rule reward scores this data source
 
@@ -61,8 +71,9 @@ def _answer_problem(answer: str) -> str | None:
     return None
 
 
-def prepare_samples(rows: Sequence[Mapping[str, Any]], template: Template, *, force: bool = False,
-                    path: str | None = None) -> tuple[list[ExportSample], list[str]]:
+def prepare_samples(
+    rows: Sequence[Mapping[str, Any]], template: Template, *, force: bool = False, path: str | None = None
+) -> tuple[list[ExportSample], list[str]]:
     """Check every row (answer present and parseable) and build the templated prompts."""
     if not rows:
         raise InputError("nothing to export: the selection is empty", path=path)
@@ -72,8 +83,12 @@ def prepare_samples(rows: Sequence[Mapping[str, Any]], template: Template, *, fo
         sid = str(r.get("id") if r.get("id") is not None else pos)
         problem = r.get("problem")
         if problem is not None and not isinstance(problem, str):  # str() would export a Python repr
-            raise InputError(f"sample {sid}: problem must be text, got {type(problem).__name__}",
-                             path=path, line=line, field="problem")
+            raise InputError(
+                f"sample {sid}: problem must be text, got {type(problem).__name__}",
+                path=path,
+                line=line,
+                field="problem",
+            )
         if not problem or not str(problem).strip():
             raise InputError(f"sample {sid} has no problem text", path=path, line=line, field="problem")
         answer = r.get("answer")
@@ -84,30 +99,51 @@ def prepare_samples(rows: Sequence[Mapping[str, Any]], template: Template, *, fo
             if answer:
                 notes.append(f"sample {sid}: answer taken from the solution's last \\boxed{{}}: {answer}")
         if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (str, int, float))):
-            raise InputError(f"sample {sid}: answer must be text or a number, got {type(answer).__name__}",
-                             path=path, line=line, field="answer")
+            raise InputError(
+                f"sample {sid}: answer must be text or a number, got {type(answer).__name__}",
+                path=path,
+                line=line,
+                field="answer",
+            )
         if answer is None or not str(answer).strip():
-            raise InputError(f"sample {sid} has no answer: every rollout would get reward 0",
-                             path=path, line=line, field="answer")
+            raise InputError(
+                f"sample {sid} has no answer: every rollout would get reward 0",
+                path=path,
+                line=line,
+                field="answer",
+            )
         answer = str(answer).strip()
         why = _answer_problem(answer)
         if why is not None:
             if not force:
-                raise InputError(f"sample {sid}: answer '{answer}' is unusable ({why}); every rollout "
-                                 f"would get reward 0 (use --force to export anyway)",
-                                 path=path, line=line, field="answer")
+                raise InputError(
+                    f"sample {sid}: answer '{answer}' is unusable ({why}); every rollout "
+                    f"would get reward 0 (use --force to export anyway)",
+                    path=path,
+                    line=line,
+                    field="answer",
+                )
             notes.append(f"sample {sid}: exported with --force although its answer '{answer}' {why}")
         problem = str(problem)
         applied = template.already_applied(problem)
         if applied:
             notes.append(f"sample {sid}: problem already carries the '{template.name}' template; left as is")
         index = int(sid) if sid.isdigit() else pos
-        samples.append(ExportSample(
-            id=sid, index=index, problem=problem, prompt=template.apply(problem), answer=answer,
-            # a selection table keeps a pool's extra columns (DSR-sub's data_source) in meta
-            data_source=str(r.get("data_source") or (r.get("meta") or {}).get("data_source")
-                            or DEFAULT_DATA_SOURCE),
-            template_applied=not applied, source_row=dict(r)))
+        samples.append(
+            ExportSample(
+                id=sid,
+                index=index,
+                problem=problem,
+                prompt=template.apply(problem),
+                answer=answer,
+                # a selection table keeps a pool's extra columns (DSR-sub's data_source) in meta
+                data_source=str(
+                    r.get("data_source") or (r.get("meta") or {}).get("data_source") or DEFAULT_DATA_SOURCE
+                ),
+                template_applied=not applied,
+                source_row=dict(r),
+            )
+        )
     return samples, notes
 
 
@@ -120,20 +156,34 @@ def _drop_nulls(v: Any) -> Any:
 
 def _manifest_sample(s: ExportSample) -> dict[str, Any]:
     r = s.source_row
-    return {"id": s.id, "index": s.index, "answer": s.answer, "subject": r.get("subject"),
-            "rule": r.get("rule"), "reason": r.get("reason"), "scores": _drop_nulls(r.get("scores")),
-            "skills": _drop_nulls(r.get("skills")),
-            "problem_sha256": hashlib.sha256(s.problem.encode("utf-8")).hexdigest(),
-            "template_added": s.template_applied}
+    return {
+        "id": s.id,
+        "index": s.index,
+        "answer": s.answer,
+        "subject": r.get("subject"),
+        "rule": r.get("rule"),
+        "reason": r.get("reason"),
+        "scores": _drop_nulls(r.get("scores")),
+        "skills": _drop_nulls(r.get("skills")),
+        "problem_sha256": hashlib.sha256(s.problem.encode("utf-8")).hexdigest(),
+        "template_added": s.template_applied,
+    }
 
 
-def export_rows(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike[str],
-                cfg: ExportConfig = ExportConfig(), *, command: str = "", source: str | None = None
-                ) -> ExportResult:
+def export_rows(
+    rows: Sequence[Mapping[str, Any]],
+    out_dir: str | os.PathLike[str],
+    cfg: ExportConfig = ExportConfig(),
+    *,
+    command: str = "",
+    source: str | None = None,
+) -> ExportResult:
     """Validate, then write one subdirectory per trainer, the manifest, and return the commands."""
     bad = [t for t in cfg.to if t not in TRAINERS]
     if bad or not cfg.to:
-        raise SampleForgeError(f"--to must name trainers among {', '.join(TRAINERS)}; got {', '.join(bad) or 'none'}")
+        raise SampleForgeError(
+            f"--to must name trainers among {', '.join(TRAINERS)}; got {', '.join(bad) or 'none'}"
+        )
     if cfg.repeat < 1:
         raise SampleForgeError(f"--repeat must be at least 1, got {cfg.repeat}")
     template = load_template(cfg.template)
@@ -165,12 +215,24 @@ def export_rows(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike[st
             data_paths[t] = files[t][0]
     commands = {t: trainer_command(t, p, cfg.settings) for t, p in data_paths.items()}
     manifest = build_manifest(
-        out_dir=out, samples=[_manifest_sample(s) for s in samples], files=files, rows=counts,
+        out_dir=out,
+        samples=[_manifest_sample(s) for s in samples],
+        files=files,
+        rows=counts,
         template={"name": template.name, "text": template.text, "sha256": template.sha256},
-        settings={"repeat": cfg.repeat, "data_source": cfg.data_source, "split": cfg.split,
-                  "force": cfg.force, "trainers": list(files), "paper": vars(cfg.settings),
-                  "source": source},
-        command=command, commands=commands, notes=notes)
+        settings={
+            "repeat": cfg.repeat,
+            "data_source": cfg.data_source,
+            "split": cfg.split,
+            "force": cfg.force,
+            "trainers": list(files),
+            "paper": vars(cfg.settings),
+            "source": source,
+        },
+        command=command,
+        commands=commands,
+        notes=notes,
+    )
     mpath = write_manifest(out, manifest)
     return ExportResult(out, files, counts, commands, mpath, notes, samples)
 
@@ -184,14 +246,21 @@ def _pick(rows: list[dict[str, Any]], ids: Iterable[str] | None, path: str | Non
         by_id.setdefault(str(r["id"]), r)
     missing = [i for i in ids if i not in by_id]
     if missing:
-        raise InputError(f"no sample with id {', '.join(missing)} ({len(rows)} rows read)", path=path,
-                         field="id")
+        raise InputError(
+            f"no sample with id {', '.join(missing)} ({len(rows)} rows read)", path=path, field="id"
+        )
     return [by_id[i] for i in ids]
 
 
-def export(table: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-           cfg: ExportConfig = ExportConfig(), *, ids: Iterable[str] | None = None,
-           columns: Mapping[str, str] | None = None, command: str = "") -> ExportResult:
+def export(
+    table: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    cfg: ExportConfig = ExportConfig(),
+    *,
+    ids: Iterable[str] | None = None,
+    columns: Mapping[str, str] | None = None,
+    command: str = "",
+) -> ExportResult:
     """Export rows of a selection table (or any pool-like table: DSR-sub, LIMR, verl Parquet) chosen by
     ``ids`` (all rows when None)."""
     from sample_forge.selection.join import read_table

@@ -27,9 +27,18 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_manifest(*, out_dir: Path, samples: Sequence[Mapping[str, Any]], files: Mapping[str, list[Path]],
-                   rows: Mapping[str, int], template: Mapping[str, Any], settings: Mapping[str, Any],
-                   command: str, commands: Mapping[str, str], notes: Sequence[str]) -> dict[str, Any]:
+def build_manifest(
+    *,
+    out_dir: Path,
+    samples: Sequence[Mapping[str, Any]],
+    files: Mapping[str, list[Path]],
+    rows: Mapping[str, int],
+    template: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    command: str,
+    commands: Mapping[str, str],
+    notes: Sequence[str],
+) -> dict[str, Any]:
     return {
         "tool": "sample-forge",
         "version": __version__,
@@ -39,9 +48,15 @@ def build_manifest(*, out_dir: Path, samples: Sequence[Mapping[str, Any]], files
         "settings": dict(settings),
         "samples": list(samples),
         "files": [
-            {"trainer": t, "path": str(p.relative_to(out_dir)), "rows": rows[t] if p.suffix != ".py" else None, "bytes": p.stat().st_size,
-             "sha256": sha256_file(p)}
-            for t, paths in files.items() for p in paths
+            {
+                "trainer": t,
+                "path": str(p.relative_to(out_dir)),
+                "rows": rows[t] if p.suffix != ".py" else None,
+                "bytes": p.stat().st_size,
+                "sha256": sha256_file(p),
+            }
+            for t, paths in files.items()
+            for p in paths
         ],
         "trainer_commands": dict(commands),
         "notes": list(notes),

@@ -26,7 +26,9 @@ def input_label_rows(samples: Sequence[ExportSample], *, repeat: int) -> list[di
     return rows
 
 
-def roll_rows(samples: Sequence[ExportSample], *, repeat: int, tag: str = "math_rule") -> list[dict[str, Any]]:
+def roll_rows(
+    samples: Sequence[ExportSample], *, repeat: int, tag: str = "math_rule"
+) -> list[dict[str, Any]]:
     rows = []
     for s in samples:
         messages = orjson.dumps([{"role": "user", "content": s.prompt}]).decode()

@@ -29,8 +29,11 @@ def _score(completion: str, label: str) -> float:
     gold = parse(_gold(label), parsing_timeout=_TIMEOUT)
     if not gold:
         return 0.0
-    pred = parse(completion, extraction_config=[LatexExtractionConfig(boxed_match_priority=0)],
-                 parsing_timeout=_TIMEOUT)
+    pred = parse(
+        completion,
+        extraction_config=[LatexExtractionConfig(boxed_match_priority=0)],
+        parsing_timeout=_TIMEOUT,
+    )
     return float(bool(pred) and verify(gold, pred, timeout_seconds=_TIMEOUT))
 
 
@@ -48,8 +51,14 @@ def _score_in_child(pairs: list[tuple[str, str]]) -> list[float]:
     """Score in a fresh interpreter (its main thread, so math-verify's alarms work); killed after
     ``_CHILD_TIMEOUT`` seconds, which then scores the whole batch 0.0 with a warning."""
     try:
-        out = subprocess.run([sys.executable, os.path.abspath(__file__)], input=json.dumps(pairs),
-                             capture_output=True, text=True, timeout=_CHILD_TIMEOUT, check=True)
+        out = subprocess.run(
+            [sys.executable, os.path.abspath(__file__)],
+            input=json.dumps(pairs),
+            capture_output=True,
+            text=True,
+            timeout=_CHILD_TIMEOUT,
+            check=True,
+        )
         scores = json.loads(out.stdout)
         if len(scores) == len(pairs):
             return [float(s) for s in scores]
@@ -66,8 +75,10 @@ def reward_func(queries, prompts, labels, **kwargs):  # type: ignore[no-untyped-
     """OpenRLHF's signature: ``queries`` = prompt + response, ``labels`` from ``--label_key``."""
     import torch
 
-    pairs = [(query[len(prompt):] if query.startswith(prompt) else query, str(label))
-             for query, prompt, label in zip(queries, prompts, labels)]
+    pairs = [
+        (query[len(prompt) :] if query.startswith(prompt) else query, str(label))
+        for query, prompt, label in zip(queries, prompts, labels)
+    ]
     if threading.current_thread() is threading.main_thread():
         scores = _score_all(pairs)
     else:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sample_forge.errors import InputError
-from sample_forge.resources import read_prompt
+from sample_forge.paths import read_prompt
 
 __all__ = ["Template", "load_template", "BUILTIN", "SLOT"]
 
@@ -69,8 +69,9 @@ def load_template(spec: str) -> Template:
         return Template(key, SLOT if name is None else read_prompt(name))
     path = Path(spec)
     if not path.is_file():
-        raise InputError(f"unknown template '{spec}': use orz, qwen-boxed, none or a file with a "
-                         f"{SLOT} slot", path=spec)
+        raise InputError(
+            f"unknown template '{spec}': use orz, qwen-boxed, none or a file with a {SLOT} slot", path=spec
+        )
     text = path.read_text(encoding="utf-8")
     if text.endswith("\n"):
         text = text[:-1]  # an editor's final newline is not part of the prompt

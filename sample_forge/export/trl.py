@@ -29,9 +29,10 @@ def trl_solution(answer: str) -> str:
 def trl_rows(samples: Sequence[ExportSample], *, repeat: int) -> list[dict[str, Any]]:
     rows = []
     for s in samples:
-        row = {"prompt": [{"role": "user", "content": s.prompt}], "solution": trl_solution(s.answer),
-               "sample_id": s.id}
+        row = {
+            "prompt": [{"role": "user", "content": s.prompt}],
+            "solution": trl_solution(s.answer),
+            "sample_id": s.id,
+        }
         rows.extend(dict(row) for _ in range(repeat))
     return rows
-
-

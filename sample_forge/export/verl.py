@@ -14,26 +14,26 @@ from typing import Any
 from sample_forge.export.samples import ExportSample
 from sample_forge.tables import atomic_write, write_rows
 
-__all__ = ["verl_rows", "write_verl", "VERL_SCHEMA"]
+__all__ = ["verl_rows", "write_verl"]
 
 
 def _schema() -> Any:
     import pyarrow as pa
 
-    return pa.schema([
-        ("data_source", pa.string()),
-        ("prompt", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
-        ("ability", pa.string()),
-        ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
-        ("extra_info", pa.struct([("index", pa.int64()), ("split", pa.string())])),
-    ])
+    return pa.schema(
+        [
+            ("data_source", pa.string()),
+            ("prompt", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
+            ("ability", pa.string()),
+            ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
+            ("extra_info", pa.struct([("index", pa.int64()), ("split", pa.string())])),
+        ]
+    )
 
 
-VERL_SCHEMA = _schema
-
-
-def verl_rows(samples: Sequence[ExportSample], *, repeat: int, data_source: str | None,
-              split: str) -> list[dict[str, Any]]:
+def verl_rows(
+    samples: Sequence[ExportSample], *, repeat: int, data_source: str | None, split: str
+) -> list[dict[str, Any]]:
     rows = []
     for s in samples:
         row = {

@@ -4,5 +4,13 @@ from sample_forge.impact.run import ScoreConfig, ScoreResult, read_trajectory, s
 from sample_forge.impact.scores import compute_scores, lim_scores
 from sample_forge.impact.simulate import SimConfig, simulate_run
 
-__all__ = ["ScoreConfig", "ScoreResult", "score_run", "read_trajectory", "compute_scores",
-           "lim_scores", "SimConfig", "simulate_run"]
+__all__ = [
+    "ScoreConfig",
+    "ScoreResult",
+    "score_run",
+    "read_trajectory",
+    "compute_scores",
+    "lim_scores",
+    "SimConfig",
+    "simulate_run",
+]

@@ -14,10 +14,17 @@ from sample_forge.impact.verl import verl_files
 __all__ = ["detect", "FORMATS", "files_of"]
 
 FORMATS = ("verl", "trl", "openrlhf", "oneshot", "native")
-_LISTERS = {"verl": verl_files, "trl": trl_files, "openrlhf": openrlhf_files,
-            "oneshot": oneshot_files, "native": native_files}
-_LOOKS_FOR = ("verl {step}.jsonl, TRL completions/completions_*.parquet, OpenRLHF step_*.json, "
-              "One-Shot-RLVR acc_step_*.json, native *.jsonl with sample_id/step/rollouts/correct")
+_LISTERS = {
+    "verl": verl_files,
+    "trl": trl_files,
+    "openrlhf": openrlhf_files,
+    "oneshot": oneshot_files,
+    "native": native_files,
+}
+_LOOKS_FOR = (
+    "verl {step}.jsonl, TRL completions/completions_*.parquet, OpenRLHF step_*.json, "
+    "One-Shot-RLVR acc_step_*.json, native *.jsonl with sample_id/step/rollouts/correct"
+)
 
 
 def files_of(path: Path, fmt: str) -> list[Path]:
@@ -55,6 +62,8 @@ def detect(path: Path) -> str:
         return "native"
     if len(found) > 1:
         what = ", ".join(f"{k} ({v} files)" for k, v in found.items())
-        raise InputError(f"mixed trajectory formats in one directory: {what}; "
-                         f"pass --format or split the directory", path=str(path))
+        raise InputError(
+            f"mixed trajectory formats in one directory: {what}; pass --format or split the directory",
+            path=str(path),
+        )
     return next(iter(found))

@@ -54,8 +54,9 @@ def fill_missing(acc: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray, np
     return acc, filled, ~np.isnan(acc).any(axis=1)
 
 
-def _cells(sample: np.ndarray, col: np.ndarray, n: int, width: int, rollouts: np.ndarray,
-           correct: np.ndarray) -> np.ndarray:
+def _cells(
+    sample: np.ndarray, col: np.ndarray, n: int, width: int, rollouts: np.ndarray, correct: np.ndarray
+) -> np.ndarray:
     cell = sample.astype(np.int64) * width + col
     roll = np.bincount(cell, weights=rollouts, minlength=n * width)
     corr = np.bincount(cell, weights=correct, minlength=n * width)
@@ -64,10 +65,19 @@ def _cells(sample: np.ndarray, col: np.ndarray, n: int, width: int, rollouts: np
     return acc.reshape(n, width)
 
 
-def build_matrix(ids: list[str], sample: np.ndarray, step: np.ndarray, rollouts: np.ndarray,
-                 correct: np.ndarray, *, epoch: np.ndarray | None = None,
-                 steps_per_epoch: int | None = None, first_step: int | None = None,
-                 by_pass: bool = False, missing: str = "next") -> EpochMatrix:
+def build_matrix(
+    ids: list[str],
+    sample: np.ndarray,
+    step: np.ndarray,
+    rollouts: np.ndarray,
+    correct: np.ndarray,
+    *,
+    epoch: np.ndarray | None = None,
+    steps_per_epoch: int | None = None,
+    first_step: int | None = None,
+    by_pass: bool = False,
+    missing: str = "next",
+) -> EpochMatrix:
     """The accuracy matrix. ``correct`` may be counts or accuracies (with ``rollouts`` = 1)."""
     n = len(ids)
     if len(sample) == 0:
@@ -93,9 +103,13 @@ def build_matrix(ids: list[str], sample: np.ndarray, step: np.ndarray, rollouts:
         acc = _cells(usample, pass_idx, n, width, np.ones(len(uniq)), corr / roll)
         counts = (~np.isnan(acc)).sum(axis=1)
         lim_epochs = int(counts.min())
-        report.update(mode="pass", epochs=width, lim_epochs=lim_epochs,
-                      rule="by pass: LIM over the first %d passes (seen by every sample), "
-                           "other scores over each sample's whole curve" % lim_epochs)
+        report.update(
+            mode="pass",
+            epochs=width,
+            lim_epochs=lim_epochs,
+            rule=f"by pass: LIM over the first {lim_epochs} passes (seen by every sample), "
+            "other scores over each sample's whole curve",
+        )
         return EpochMatrix(ids, acc, np.zeros(n, np.int64), "pass", lim_epochs, report=report)
     if epoch is not None:
         col = epoch.astype(np.int64) - int(epoch.min())
@@ -113,12 +127,27 @@ def build_matrix(ids: list[str], sample: np.ndarray, step: np.ndarray, rollouts:
     raw_missing = int(np.isnan(acc).sum())
     acc, filled, keep = fill_missing(acc, missing)
     dropped = [ids[i] for i in np.flatnonzero(~keep)]
-    report.update(mode=mode, epochs=width, missing_rule=missing, missing_cells=raw_missing,
-                  filled_samples=int((filled[keep] > 0).sum()), filled_cells=int(filled[keep].sum()),
-                  dropped_samples=len(dropped),
-                  rule={"next": "LIMR: a missing epoch takes the next epoch's accuracy; samples "
-                                "still incomplete are dropped",
-                        "drop": "samples with any missing epoch are dropped",
-                        "interpolate": "missing epochs linearly interpolated (ends: nearest)"}[missing])
-    return EpochMatrix([ids[i] for i in np.flatnonzero(keep)], acc[keep], filled[keep], mode, width,
-                       dropped=dropped, report=report)
+    report.update(
+        mode=mode,
+        epochs=width,
+        missing_rule=missing,
+        missing_cells=raw_missing,
+        filled_samples=int((filled[keep] > 0).sum()),
+        filled_cells=int(filled[keep].sum()),
+        dropped_samples=len(dropped),
+        rule={
+            "next": "LIMR: a missing epoch takes the next epoch's accuracy; samples "
+            "still incomplete are dropped",
+            "drop": "samples with any missing epoch are dropped",
+            "interpolate": "missing epochs linearly interpolated (ends: nearest)",
+        }[missing],
+    )
+    return EpochMatrix(
+        [ids[i] for i in np.flatnonzero(keep)],
+        acc[keep],
+        filled[keep],
+        mode,
+        width,
+        dropped=dropped,
+        report=report,
+    )

@@ -20,14 +20,17 @@ __all__ = ["Trajectory", "SampleRegistry", "normalize_prompt", "prompt_id", "Rea
 # Chat templates: the last user turn is the prompt we key on.
 _USER_TURN = [  # (marker, pattern): the regex runs only when its marker is in the text
     ("<|im_start|>", re.compile(r"<\|im_start\|>user\s*\n?(.*?)(?:<\|im_end\|>|$)", re.S)),  # ChatML
-    ("<|start_header_id|>",
-     re.compile(r"<\|start_header_id\|>user<\|end_header_id\|>\s*(.*?)(?:<\|eot_id\|>|$)", re.S)),
+    (
+        "<|start_header_id|>",
+        re.compile(r"<\|start_header_id\|>user<\|end_header_id\|>\s*(.*?)(?:<\|eot_id\|>|$)", re.S),
+    ),
     ("<｜User｜>", re.compile(r"<｜User｜>(.*?)(?:<｜Assistant｜>|$)", re.S)),  # DeepSeek-R1
     ("<start_of_turn>", re.compile(r"<start_of_turn>user\s*(.*?)(?:<end_of_turn>|$)", re.S)),  # Gemma
     ("[INST]", re.compile(r"\[INST\](.*?)(?:\[/INST\]|$)", re.S)),  # Llama-2 / Mistral
 ]
-_PLAIN_USER = re.compile(r"^(?:.*?\n)?(?:User|Human|Question):\s*(.*?)\s*(?:\n\s*)?(?:Assistant|AI):?\s*$",
-                         re.S)
+_PLAIN_USER = re.compile(
+    r"^(?:.*?\n)?(?:User|Human|Question):\s*(.*?)\s*(?:\n\s*)?(?:Assistant|AI):?\s*$", re.S
+)
 _SPECIAL = re.compile(r"<\|[^|>]{1,40}\|>|<｜[^｜>]{1,40}｜>|</?s>")
 _WS = re.compile(r"\s+")
 
@@ -91,7 +94,7 @@ class ReadStats:
     bad_lines: list[str] = field(default_factory=list)  # "path:line: why" skipped by --skip-bad-lines
     notes: list[str] = field(default_factory=list)
 
-    def merge(self, other: "ReadStats") -> None:
+    def merge(self, other: ReadStats) -> None:
         self.files += other.files
         self.bytes += other.bytes
         self.rows += other.rows

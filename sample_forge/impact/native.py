@@ -40,14 +40,12 @@ def _bad(msg: str, path: Path, line: int, field: str | None = None) -> InputErro
     return InputError(msg, path=str(path), line=line, field=field)
 
 
-def read_native(files: list[Path], *, rule: Rule | None = None,
-                skip_bad_lines: bool = False) -> Trajectory:
+def read_native(files: list[Path], *, rule: Rule | None = None, skip_bad_lines: bool = False) -> Trajectory:
     if not files:
         raise InputError("no native trajectory .jsonl files")
     reg = SampleRegistry(keyed_by="id")
     stats = ReadStats()
-    sample, step, rollouts, correct, epoch = (array("i"), array("q"), array("d"), array("d"),
-                                              array("i"))
+    sample, step, rollouts, correct, epoch = (array("i"), array("q"), array("d"), array("d"), array("i"))
     has_epoch: bool | None = None
     for path in files:
         stats.files += 1
@@ -84,17 +82,18 @@ def read_native(files: list[Path], *, rule: Rule | None = None,
                 if rule is not None:
                     rw = row.get("rewards")
                     if not isinstance(rw, list) or len(rw) != r:
-                        raise _bad("a --correct rule needs one reward per rollout", path, n,
-                                   "rewards")
+                        raise _bad("a --correct rule needs one reward per rollout", path, n, "rewards")
                     for v in rw:  # None: the reward function gave no reward (not correct)
-                        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                                              or not math.isfinite(v)):
+                        if v is not None and (
+                            isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                        ):
                             raise _bad(f"reward is not a finite number ({v!r})", path, n, "rewards")
                     vals = np.asarray([np.nan if v is None else v for v in rw], dtype=float)
                     c = int(rule.apply({"reward": vals}).sum())
                 if r <= 0 or not 0 <= c <= r:
-                    raise _bad(f"need 0 <= correct <= rollouts, 0 < rollouts (got {c}/{r})", path, n,
-                               "correct")
+                    raise _bad(
+                        f"need 0 <= correct <= rollouts, 0 < rollouts (got {c}/{r})", path, n, "correct"
+                    )
                 e = row.get("epoch")
                 if has_epoch is None:
                     has_epoch = e is not None
@@ -107,7 +106,13 @@ def read_native(files: list[Path], *, rule: Rule | None = None,
                 if has_epoch:
                     epoch.append(int(e))
                 stats.rows += 1
-    return Trajectory(format="native", registry=reg, sample=as_array(sample, "int32"),
-                      step=as_array(step, "int64"), rollouts=as_array(rollouts, "float64"),
-                      correct=as_array(correct, "float64"),
-                      epoch=as_array(epoch, "int32") if has_epoch else None, stats=stats)
+    return Trajectory(
+        format="native",
+        registry=reg,
+        sample=as_array(sample, "int32"),
+        step=as_array(step, "int64"),
+        rollouts=as_array(rollouts, "float64"),
+        correct=as_array(correct, "float64"),
+        epoch=as_array(epoch, "int32") if has_epoch else None,
+        stats=stats,
+    )

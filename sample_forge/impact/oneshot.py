@@ -46,16 +46,20 @@ def read_oneshot(files: list[Path]) -> Trajectory:
             raise InputError("expected a list of accuracies", path=str(path), field=str(key))
         for v in values:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise InputError(f"accuracy is not a finite number ({v!r})", path=str(path),
-                                 field=str(key))
+                raise InputError(f"accuracy is not a finite number ({v!r})", path=str(path), field=str(key))
         i = reg.add(str(key))
         samples.append(np.full(len(values), i, np.int32))
         passes.append(np.arange(1, len(values) + 1, dtype=np.int64))
         accs.append(np.asarray(values, dtype=np.float64))
     stats.rows = sum(len(a) for a in accs)
     acc = np.concatenate(accs) if accs else np.zeros(0)
-    return Trajectory(format="oneshot", registry=reg,
-                      sample=np.concatenate(samples) if samples else np.zeros(0, np.int32),
-                      step=np.concatenate(passes) if passes else np.zeros(0, np.int64),
-                      rollouts=np.ones(len(acc), np.float64), correct=acc, has_steps=False,
-                      stats=stats)
+    return Trajectory(
+        format="oneshot",
+        registry=reg,
+        sample=np.concatenate(samples) if samples else np.zeros(0, np.int32),
+        step=np.concatenate(passes) if passes else np.zeros(0, np.int64),
+        rollouts=np.ones(len(acc), np.float64),
+        correct=acc,
+        has_steps=False,
+        stats=stats,
+    )

@@ -61,8 +61,9 @@ def read_openrlhf(files: list[Path], *, skip_bad_lines: bool = False) -> Traject
             if isinstance(r, list) and len(r) == 1:
                 r = r[0]
             if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r):
-                raise InputError(f"reward is not a finite number ({r!r})", path=str(path),
-                                 line=n, field="reward")
+                raise InputError(
+                    f"reward is not a finite number ({r!r})", path=str(path), line=n, field="reward"
+                )
             p = row["prompt"]
             i = cache.get(p)
             if i is None:
@@ -72,5 +73,11 @@ def read_openrlhf(files: list[Path], *, skip_bad_lines: bool = False) -> Traject
             reward.append(float(r))
         stats.rows += len(rows)
         del rows
-    return Trajectory(format="openrlhf", registry=reg, sample=as_array(sample, "int32"),
-                      step=as_array(step, "int64"), reward=as_array(reward, "float64"), stats=stats)
+    return Trajectory(
+        format="openrlhf",
+        registry=reg,
+        sample=as_array(sample, "int32"),
+        step=as_array(step, "int64"),
+        reward=as_array(reward, "float64"),
+        stats=stats,
+    )

@@ -11,8 +11,7 @@ from sample_forge.impact.epochs import EpochMatrix
 __all__ = ["plot_curves"]
 
 
-def plot_curves(m: EpochMatrix, ranked_ids: list[str], out: Path, *, k: int = 5,
-                title: str = "") -> Path:
+def plot_curves(m: EpochMatrix, ranked_ids: list[str], out: Path, *, k: int = 5, title: str = "") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,8 +23,7 @@ def plot_curves(m: EpochMatrix, ranked_ids: list[str], out: Path, *, k: int = 5,
     for sid in ranked_ids[:k]:
         ax.plot(x, m.acc[row[sid]], color="tab:green", alpha=0.6, lw=1, label=f"top: {sid}")
     for sid in ranked_ids[-k:] if len(ranked_ids) > k else []:
-        ax.plot(x, m.acc[row[sid]], color="tab:red", alpha=0.5, lw=1, ls="--",
-                label=f"bottom: {sid}")
+        ax.plot(x, m.acc[row[sid]], color="tab:red", alpha=0.5, lw=1, ls="--", label=f"bottom: {sid}")
     with np.errstate(invalid="ignore"):
         ax.plot(x, np.nanmean(m.acc, axis=0), color="black", lw=2.5, label="mean of all samples")
     ax.set_xlabel("pass" if m.mode == "pass" else "epoch")

@@ -19,11 +19,17 @@ from sample_forge.errors import SampleForgeError
 __all__ = ["Rule", "parse_rule"]
 
 _OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
-    "==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le,
-    ">": operator.gt, "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
 }
-_TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|=)\s*"
-                   r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_TERM = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|=)\s*"
+    r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -64,13 +70,15 @@ def parse_rule(text: str, allowed: set[str] | Mapping[str, str], *, option: str)
             if not m:
                 raise SampleForgeError(
                     f"{option}: cannot parse '{part.strip()}' in '{text}'; expected NAME OP NUMBER "
-                    f"with OP one of == != >= <= > < (e.g. 'reward==1')")
+                    f"with OP one of == != >= <= > < (e.g. 'reward==1')"
+                )
             name, op, num = m.group(1), m.group(2), float(m.group(3))
             if op == "=":
                 op = "=="
             if name not in allowed:
                 raise SampleForgeError(
-                    f"{option}: unknown name '{name}' in '{text}'; use one of {', '.join(sorted(allowed))}")
+                    f"{option}: unknown name '{name}' in '{text}'; use one of {', '.join(sorted(allowed))}"
+                )
             if isinstance(allowed, Mapping):
                 name = allowed[name]
             if math.isnan(num):

@@ -17,8 +17,7 @@ from sample_forge.impact.rules import Rule, parse_rule
 from sample_forge.impact.scores import SCORE_COLUMNS, compute_scores
 from sample_forge.records import ImpactScore
 
-__all__ = ["ScoreConfig", "ScoreResult", "read_trajectory", "score_run", "DEFAULT_CORRECT",
-           "RANK_COLUMNS"]
+__all__ = ["ScoreConfig", "ScoreResult", "read_trajectory", "score_run", "DEFAULT_CORRECT", "RANK_COLUMNS"]
 
 # Correctness of one rollout from its reward, per format (``acc``/``score``/``reward`` are aliases).
 DEFAULT_CORRECT = {"verl": "score>0", "trl": "reward>0", "openrlhf": "reward==1"}
@@ -82,14 +81,16 @@ def _rank(ids: list[str], values: np.ndarray, ascending: bool) -> np.ndarray:
     return np.lexsort((np.asarray(ids, dtype=object).astype(str), v))
 
 
-def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *,
-              pool: Path | None = None) -> ScoreResult:
+def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None = None) -> ScoreResult:
     t0 = time.perf_counter()
     if cfg.rank_by not in RANK_COLUMNS:
         raise SampleForgeError(f"--rank-by: unknown score '{cfg.rank_by}'; one of {', '.join(RANK_COLUMNS)}")
     user_rule = parse_rule(cfg.correct, REWARD_NAMES, option="--correct") if cfg.correct else None
-    threshold = (parse_rule(cfg.threshold, set(SCORE_COLUMNS) | {"filled_epochs"},
-                            option="--threshold") if cfg.threshold else None)
+    threshold = (
+        parse_rule(cfg.threshold, set(SCORE_COLUMNS) | {"filled_epochs"}, option="--threshold")
+        if cfg.threshold
+        else None
+    )
     traj = read_trajectory(path, cfg, user_rule)
     t_read = time.perf_counter()
     notes = list(traj.stats.notes)
@@ -102,8 +103,13 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *,
     else:
         assert traj.rollouts is not None and traj.correct is not None
         correct, rollouts = traj.correct, traj.rollouts
-        correct_note = ("accuracies as logged" if traj.format == "oneshot" else
-                        f"correct iff {cfg.correct}" if cfg.correct else "correct counts as logged")
+        correct_note = (
+            "accuracies as logged"
+            if traj.format == "oneshot"
+            else f"correct iff {cfg.correct}"
+            if cfg.correct
+            else "correct counts as logged"
+        )
         if cfg.correct and traj.format == "oneshot":
             notes.append("--correct ignored: One-Shot-RLVR logs hold accuracies, not rewards")
     by_pass = cfg.epoch_by == "pass" or not traj.has_steps
@@ -116,19 +122,37 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *,
         notes.append("no --steps-per-epoch: each time a sample is seen counts as one epoch")
     if spe and not traj.has_steps:
         notes.append(f"--steps-per-epoch ignored: {traj.format} logs have no step numbers")
-    m = build_matrix(traj.registry.ids, traj.sample, traj.step, rollouts, correct,
-                     epoch=traj.epoch if use_epoch else None, steps_per_epoch=spe,
-                     first_step=cfg.first_step, by_pass=by_pass, missing=cfg.missing)
+    m = build_matrix(
+        traj.registry.ids,
+        traj.sample,
+        traj.step,
+        rollouts,
+        correct,
+        epoch=traj.epoch if use_epoch else None,
+        steps_per_epoch=spe,
+        first_step=cfg.first_step,
+        by_pass=by_pass,
+        missing=cfg.missing,
+    )
     sc = compute_scores(m.acc, m.lim_epochs)
     order = _rank(m.ids, sc[cfg.rank_by], cfg.ascending)
     texts = dict(zip(traj.registry.ids, traj.registry.texts))
     scores: list[ImpactScore] = []
     for r, i in enumerate(order, start=1):
-        scores.append(ImpactScore(
-            id=m.ids[i], lim=_f(sc["lim"][i]), hist_var=_f(sc["hist_var"][i]),
-            learnability=_f(sc["learnability"][i]), mean_acc=_f(sc["mean_acc"][i]),
-            first_acc=_f(sc["first_acc"][i]), last_acc=_f(sc["last_acc"][i]),
-            n_epochs=int(sc["n_epochs"][i]), rank=r, filled_epochs=int(m.filled[i])))
+        scores.append(
+            ImpactScore(
+                id=m.ids[i],
+                lim=_f(sc["lim"][i]),
+                hist_var=_f(sc["hist_var"][i]),
+                learnability=_f(sc["learnability"][i]),
+                mean_acc=_f(sc["mean_acc"][i]),
+                first_acc=_f(sc["first_acc"][i]),
+                last_acc=_f(sc["last_acc"][i]),
+                n_epochs=int(sc["n_epochs"][i]),
+                rank=r,
+                filled_epochs=int(m.filled[i]),
+            )
+        )
     keep = np.ones(len(order), bool)
     if threshold is not None:
         cols = {k: v[order] for k, v in sc.items()} | {"filled_epochs": m.filled[order]}
@@ -138,21 +162,37 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *,
         selected = selected[: cfg.top]
     rows = [_row(s) for s in selected]
     report: dict[str, Any] = {
-        "format": traj.format, "files": traj.stats.files, "bytes": traj.stats.bytes,
-        "records": int(len(traj.sample)), "samples_seen": len(traj.registry),
-        "samples_scored": len(scores), "rows_written": len(rows), "keyed_by": traj.registry.keyed_by,
-        "correct": correct_note, "truncated_lines": traj.stats.truncated,
-        "bad_lines_skipped": len(traj.stats.bad_lines), "bad_lines": traj.stats.bad_lines[:20],
-        "dropped_ids": m.dropped[:50], "notes": notes, "rank_by": cfg.rank_by,
-        "threshold": cfg.threshold, "mean_curve": np.nanmean(m.acc, axis=0).round(4).tolist()
-        if len(m.acc) else [], **m.report,
+        "format": traj.format,
+        "files": traj.stats.files,
+        "bytes": traj.stats.bytes,
+        "records": int(len(traj.sample)),
+        "samples_seen": len(traj.registry),
+        "samples_scored": len(scores),
+        "rows_written": len(rows),
+        "keyed_by": traj.registry.keyed_by,
+        "correct": correct_note,
+        "truncated_lines": traj.stats.truncated,
+        "bad_lines_skipped": len(traj.stats.bad_lines),
+        "bad_lines": traj.stats.bad_lines[:20],
+        "dropped_ids": m.dropped[:50],
+        "notes": notes,
+        "rank_by": cfg.rank_by,
+        "threshold": cfg.threshold,
+        "mean_curve": np.nanmean(m.acc, axis=0).round(4).tolist() if len(m.acc) else [],
+        **m.report,
     }
     if pool is not None:
         report["join"] = join_pool(rows, Path(pool), keyed_by=traj.registry.keyed_by, texts=texts)
     report["seconds_read"] = round(t_read - t0, 3)
     report["seconds_total"] = round(time.perf_counter() - t0, 3)
-    res = ScoreResult(rows=rows, scores=scores, matrix=m, trajectory_format=traj.format,
-                      report=report, bad_lines=traj.stats.bad_lines)
+    res = ScoreResult(
+        rows=rows,
+        scores=scores,
+        matrix=m,
+        trajectory_format=traj.format,
+        report=report,
+        bad_lines=traj.stats.bad_lines,
+    )
     res.report["texts"] = {s.id: texts.get(s.id) for s in scores[:10]}
     return res
 
@@ -163,13 +203,24 @@ def _f(x: float) -> float:
 
 def _row(s: ImpactScore) -> dict[str, Any]:
     d = s.to_dict()
-    cols = ("id", "lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc",
-            "n_epochs", "filled_epochs", "rank")
+    cols = (
+        "id",
+        "lim",
+        "hist_var",
+        "learnability",
+        "mean_acc",
+        "first_acc",
+        "last_acc",
+        "n_epochs",
+        "filled_epochs",
+        "rank",
+    )
     return {k: (None if isinstance(d[k], float) and np.isnan(d[k]) else d[k]) for k in cols}
 
 
-def join_pool(rows: list[dict[str, Any]], pool: Path, *, keyed_by: str,
-              texts: dict[str, str | None]) -> dict[str, Any]:
+def join_pool(
+    rows: list[dict[str, Any]], pool: Path, *, keyed_by: str, texts: dict[str, str | None]
+) -> dict[str, Any]:
     """Add pool fields to ``rows`` in place: on id for id-keyed logs (an unknown id is an error),
     else on the normalized prompt; every sample that does not join is listed."""
     from sample_forge.tables import iter_rows
@@ -191,8 +242,12 @@ def join_pool(rows: list[dict[str, Any]], pool: Path, *, keyed_by: str,
     if keyed_by == "id":
         unknown = [r["id"] for r in rows if r["id"] not in by_key]
         if unknown:
-            raise InputError(f"{len(unknown)} sample ids of the log are not in the pool "
-                             f"(first: {', '.join(map(str, unknown[:5]))})", path=str(pool), field="id")
+            raise InputError(
+                f"{len(unknown)} sample ids of the log are not in the pool "
+                f"(first: {', '.join(map(str, unknown[:5]))})",
+                path=str(pool),
+                field="id",
+            )
     for r in rows:
         prow = by_key.get(r["id"])
         if prow is None and keyed_by != "id":

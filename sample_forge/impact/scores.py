@@ -47,6 +47,12 @@ def compute_scores(acc: np.ndarray, lim_epochs: int | None = None) -> dict[str, 
     k = acc.shape[1] if lim_epochs is None else lim_epochs
     lim = lim_scores(acc[:, :k]) if len(acc) else np.zeros(0)
     nan = np.full(len(acc), np.nan)
-    return {"lim": lim, "hist_var": np.where(has, var, nan), "learnability": np.where(has, learn, nan),
-            "mean_acc": np.where(has, mean, nan), "first_acc": np.where(has, first, nan),
-            "last_acc": np.where(has, last, nan), "n_epochs": n_epochs}
+    return {
+        "lim": lim,
+        "hist_var": np.where(has, var, nan),
+        "learnability": np.where(has, learn, nan),
+        "mean_acc": np.where(has, mean, nan),
+        "first_acc": np.where(has, first, nan),
+        "last_acc": np.where(has, last, nan),
+        "n_epochs": n_epochs,
+    }

@@ -23,23 +23,34 @@ __all__ = ["SimConfig", "simulate_accuracy", "simulate_run", "FORMATS"]
 
 FORMATS = ("verl", "trl", "openrlhf", "oneshot", "native")
 
-_SUBJECTS = ["Algebra", "Geometry", "Number Theory", "Counting & Probability", "Precalculus",
-             "Prealgebra", "Intermediate Algebra"]
-_TEMPLATES = [
-    'Let $f(x) = \\frac{{{a}x + {b}}}{{{c}}}$. What is the value of $f({d})$?',
-    'A bag holds {a} red and {b} "blue" marbles. Two are drawn without replacement; what is the\n'
-    'probability both are red? Express it as a common fraction.',
-    'Find the remainder when ${a}^{{{b}}}$ is divided by {c}.',
-    'In triangle $ABC$, $AB = {a}$, $BC = {b}$ and $\\angle B = {c}^\\circ$. Compute $AC^2$ — '
-    'give an exact answer.',
-    'Solve for $x$: $\\sqrt{{{a}x + {b}}} = {c}$.\tIf there is no solution, write "none".',
-    'How many positive divisors does ${a} \\cdot {b}$ have? (Ünïcödé: π ≈ 3.14)',
+_SUBJECTS = [
+    "Algebra",
+    "Geometry",
+    "Number Theory",
+    "Counting & Probability",
+    "Precalculus",
+    "Prealgebra",
+    "Intermediate Algebra",
 ]
-_WORDS = ("we have so the equation becomes therefore substituting gives $x$ $y$ \\frac{1}{2} "
-          "= + - \\cdot \\sqrt{3} note that which means since by the theorem simplify "
-          "let us check: case 1 case 2 thus hence \\left( \\right) 2^{n} \\pi").split()
-_CHATML = "<|im_start|>system\nPlease reason step by step, and put your final answer within " \
-          "\\boxed{{}}.<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+_TEMPLATES = [
+    "Let $f(x) = \\frac{{{a}x + {b}}}{{{c}}}$. What is the value of $f({d})$?",
+    'A bag holds {a} red and {b} "blue" marbles. Two are drawn without replacement; what is the\n'
+    "probability both are red? Express it as a common fraction.",
+    "Find the remainder when ${a}^{{{b}}}$ is divided by {c}.",
+    "In triangle $ABC$, $AB = {a}$, $BC = {b}$ and $\\angle B = {c}^\\circ$. Compute $AC^2$ — "
+    "give an exact answer.",
+    'Solve for $x$: $\\sqrt{{{a}x + {b}}} = {c}$.\tIf there is no solution, write "none".',
+    "How many positive divisors does ${a} \\cdot {b}$ have? (Ünïcödé: π ≈ 3.14)",
+]
+_WORDS = (
+    "we have so the equation becomes therefore substituting gives $x$ $y$ \\frac{1}{2} "
+    "= + - \\cdot \\sqrt{3} note that which means since by the theorem simplify "
+    "let us check: case 1 case 2 thus hence \\left( \\right) 2^{n} \\pi"
+).split()
+_CHATML = (
+    "<|im_start|>system\nPlease reason step by step, and put your final answer within "
+    "\\boxed{{}}.<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+)
 
 
 @dataclass(frozen=True)
@@ -61,9 +72,17 @@ def _problems(cfg: SimConfig, rng: np.random.Generator) -> list[dict[str, Any]]:
     for i in range(cfg.samples):
         a, b, c, d = (int(x) for x in rng.integers(2, 99, size=4))
         q = f"[#{i}] " + _TEMPLATES[i % len(_TEMPLATES)].format(a=a, b=b, c=c, d=d)
-        out.append({"id": str(i), "problem": q, "answer": str(a + b), "solution": None,
-                    "subject": _SUBJECTS[i % len(_SUBJECTS)], "level": int(1 + i % 5),
-                    "source": "simulated"})
+        out.append(
+            {
+                "id": str(i),
+                "problem": q,
+                "answer": str(a + b),
+                "solution": None,
+                "subject": _SUBJECTS[i % len(_SUBJECTS)],
+                "level": int(1 + i % 5),
+                "source": "simulated",
+            }
+        )
     return out
 
 
@@ -135,8 +154,7 @@ def simulate_run(fmt: str, out: Path, cfg: SimConfig) -> dict[str, Any]:
         return [k < c for k in range(R)]
 
     if fmt == "verl":
-        prompts = [json.dumps(_CHATML.format(q=p["problem"]), ensure_ascii=False).encode()
-                   for p in problems]
+        prompts = [json.dumps(_CHATML.format(q=p["problem"]), ensure_ascii=False).encode() for p in problems]
         gts = [json.dumps(p["answer"], ensure_ascii=False).encode() for p in problems]
         for s, items in by_step.items():
             buf = bytearray()
@@ -157,8 +175,13 @@ def simulate_run(fmt: str, out: Path, cfg: SimConfig) -> dict[str, Any]:
 
         (out / "completions").mkdir(exist_ok=True)
         for s, items in by_step.items():
-            cols: dict[str, list[Any]] = {"step": [], "prompt": [], "completion": [],
-                                          "accuracy_reward": [], "advantage": []}
+            cols: dict[str, list[Any]] = {
+                "step": [],
+                "prompt": [],
+                "completion": [],
+                "accuracy_reward": [],
+                "advantage": [],
+            }
             if cfg.with_ids:  # as sample-forge's TRL recorder logs them (log_extra)
                 cols["sample_id"] = []
                 cols["epoch"] = []
@@ -186,16 +209,21 @@ def simulate_run(fmt: str, out: Path, cfg: SimConfig) -> dict[str, Any]:
                     text = resp.texts[resp.next()]
                     # LIMR's rule reward: +1 correct, -0.5 wrong answer, -1 no parsable answer
                     reward = 1.0 if ok else (-0.5 if rng.random() < 0.7 else -1.0)
-                    rows.append({"prompt": _CHATML.format(q=problems[i]["problem"]),
-                                 "response": text, "reward": reward,
-                                 "response_length": len(text) // 4})
+                    rows.append(
+                        {
+                            "prompt": _CHATML.format(q=problems[i]["problem"]),
+                            "response": text,
+                            "reward": reward,
+                            "response_length": len(text) // 4,
+                        }
+                    )
                     lines += 1
             data = json.dumps(rows, ensure_ascii=False).encode()
             (out / f"step_{s}.json").write_bytes(data)
             nbytes += len(data)
     elif fmt == "oneshot":
         hist: dict[str, list[float]] = {}
-        for s, items in by_step.items():
+        for items in by_step.values():
             for i, e in items:
                 hist.setdefault(str(i), []).append(float(correct[i, e]) / R)
                 lines += 1
@@ -207,11 +235,27 @@ def simulate_run(fmt: str, out: Path, cfg: SimConfig) -> dict[str, Any]:
         for s, items in by_step.items():
             for i, e in items:
                 oks = rollouts_of(i, e)
-                rows.append({"sample_id": str(i), "step": s, "rollouts": R, "correct": sum(oks),
-                             "rewards": [1.0 if ok else 0.0 for ok in oks], "epoch": e})
+                rows.append(
+                    {
+                        "sample_id": str(i),
+                        "step": s,
+                        "rollouts": R,
+                        "correct": sum(oks),
+                        "rewards": [1.0 if ok else 0.0 for ok in oks],
+                        "epoch": e,
+                    }
+                )
                 lines += 1
         nbytes = 0
         write_rows(out / "trajectory.jsonl", rows)
         nbytes = (out / "trajectory.jsonl").stat().st_size
-    return {"format": fmt, "dir": str(out), "samples": n, "epochs": E, "steps": total_steps,
-            "records": lines, "bytes": nbytes, "missing": int((~seen).sum())}
+    return {
+        "format": fmt,
+        "dir": str(out),
+        "samples": n,
+        "epochs": E,
+        "steps": total_steps,
+        "records": lines,
+        "bytes": nbytes,
+        "missing": int((~seen).sum()),
+    }

@@ -18,21 +18,26 @@ from sample_forge.impact.longtable import ReadStats, SampleRegistry, Trajectory,
 __all__ = ["read_trl", "trl_files", "RESERVED"]
 
 _FILE = re.compile(r"^completions_(\d+)\.parquet$")
-RESERVED = {"step", "epoch", "prompt", "completion", "advantage", "sample_id", "index", "id",
-            "image"}
+RESERVED = {"step", "epoch", "prompt", "completion", "advantage", "sample_id", "index", "id", "image"}
 
 
 def trl_files(directory: Path) -> list[Path]:
-    files = [p for d in (directory, directory / "completions") if d.is_dir()
-             for p in d.iterdir() if _FILE.match(p.name)]
+    files = [
+        p
+        for d in (directory, directory / "completions")
+        if d.is_dir()
+        for p in d.iterdir()
+        if _FILE.match(p.name)
+    ]
     return sorted(files, key=lambda p: int(_FILE.match(p.name).group(1)))  # type: ignore[union-attr]
 
 
 def _reward_column(path: Path, names: list[str], numeric: set[str], wanted: str | None) -> str:
     if wanted:
         if wanted not in names:
-            raise InputError(f"no reward column '{wanted}' (columns: {', '.join(names)})",
-                             path=str(path), field=wanted)
+            raise InputError(
+                f"no reward column '{wanted}' (columns: {', '.join(names)})", path=str(path), field=wanted
+            )
         return wanted
     cands = [n for n in names if n in numeric and n not in RESERVED]
     if len(cands) == 1:
@@ -40,8 +45,10 @@ def _reward_column(path: Path, names: list[str], numeric: set[str], wanted: str 
     acc = [n for n in cands if "accuracy" in n or "correct" in n]
     if len(acc) == 1:
         return acc[0]
-    raise InputError(f"cannot tell which reward column means correctness among "
-                     f"{cands or 'none'}; pass --reward-column", path=str(path))
+    raise InputError(
+        f"cannot tell which reward column means correctness among {cands or 'none'}; pass --reward-column",
+        path=str(path),
+    )
 
 
 def _prompt_text(value: object) -> str:
@@ -53,8 +60,9 @@ def _prompt_text(value: object) -> str:
     return str(value)
 
 
-def read_trl(files: list[Path], *, reward_column: str | None = None,
-             id_key: str | None = "auto") -> Trajectory:
+def read_trl(
+    files: list[Path], *, reward_column: str | None = None, id_key: str | None = "auto"
+) -> Trajectory:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
     import pyarrow.types as pat
@@ -76,8 +84,11 @@ def read_trl(files: list[Path], *, reward_column: str | None = None,
             raise InputError(f"cannot read Parquet ({e})", path=str(path)) from None
         schema = pf.schema_arrow
         names = schema.names
-        numeric = {f.name for f in schema if pat.is_integer(f.type) or pat.is_floating(f.type)
-                   or pat.is_boolean(f.type)}
+        numeric = {
+            f.name
+            for f in schema
+            if pat.is_integer(f.type) or pat.is_floating(f.type) or pat.is_boolean(f.type)
+        }
         col = _reward_column(path, names, numeric, reward_column or col)
         key = ("sample_id" if "sample_id" in names else None) if id_key == "auto" else id_key
         if reg is None:
@@ -89,10 +100,10 @@ def read_trl(files: list[Path], *, reward_column: str | None = None,
         if had_epoch is None:
             had_epoch = with_epoch
         elif had_epoch != with_epoch:
-            raise InputError("some files have an epoch column and some do not", path=str(path),
-                             field="epoch")
-        table = pf.read(columns=[c for c in ("step", "prompt", col, key) if c]
-                        + (["epoch"] if with_epoch else []))
+            raise InputError("some files have an epoch column and some do not", path=str(path), field="epoch")
+        table = pf.read(
+            columns=[c for c in ("step", "prompt", col, key) if c] + (["epoch"] if with_epoch else [])
+        )
         stats.files += 1
         stats.bytes += path.stat().st_size
         stats.rows += table.num_rows
@@ -100,9 +111,10 @@ def read_trl(files: list[Path], *, reward_column: str | None = None,
         bad = ~np.isfinite(r)
         if bad.any():
             row = int(np.argmax(bad))
-            raise InputError(f"reward is NaN, missing or not finite ({r[row]})", path=str(path),
-                             line=row + 1, field=col)
-        enc = (table.column(key).cast("string") if key else table.column("prompt"))
+            raise InputError(
+                f"reward is NaN, missing or not finite ({r[row]})", path=str(path), line=row + 1, field=col
+            )
+        enc = table.column(key).cast("string") if key else table.column("prompt")
         if not key and not pat.is_string(enc.type) and not pat.is_large_string(enc.type):
             vals = [_prompt_text(v) for v in enc.to_pylist()]
             uniq = {v: reg.add_prompt(v) for v in dict.fromkeys(vals)}
@@ -116,8 +128,13 @@ def read_trl(files: list[Path], *, reward_column: str | None = None,
                 idx = d.indices.to_numpy(zero_copy_only=False)
                 for j, code in enumerate(idx):
                     first.setdefault(int(code), j)
-                remap = np.array([reg.add(str(v), normalize_prompt(_prompt_text(prompts[first[c]])))
-                                  for c, v in enumerate(dictionary)], dtype=np.int32)
+                remap = np.array(
+                    [
+                        reg.add(str(v), normalize_prompt(_prompt_text(prompts[first[c]])))
+                        for c, v in enumerate(dictionary)
+                    ],
+                    dtype=np.int32,
+                )
             else:
                 remap = np.array([reg.add_prompt(v) for v in dictionary], dtype=np.int32)
                 idx = d.indices.to_numpy(zero_copy_only=False)
@@ -129,6 +146,12 @@ def read_trl(files: list[Path], *, reward_column: str | None = None,
             epochs.append(table.column("epoch").to_numpy(zero_copy_only=False).astype(np.int32))
     if reg is None:
         raise InputError("no readable TRL completions files")
-    return Trajectory(format="trl", registry=reg, sample=np.concatenate(samples).astype(np.int32),
-                      step=np.concatenate(steps), reward=np.concatenate(rewards),
-                      epoch=np.concatenate(epochs) if epochs else None, stats=stats)
+    return Trajectory(
+        format="trl",
+        registry=reg,
+        sample=np.concatenate(samples).astype(np.int32),
+        step=np.concatenate(steps),
+        reward=np.concatenate(rewards),
+        epoch=np.concatenate(epochs) if epochs else None,
+        stats=stats,
+    )

@@ -30,8 +30,13 @@ import numpy as np
 import orjson
 
 from sample_forge.errors import InputError
-from sample_forge.impact.longtable import (ReadStats, SampleRegistry, Trajectory, as_array,
-                                           normalize_prompt, prompt_id)
+from sample_forge.impact.longtable import (
+    ReadStats,
+    SampleRegistry,
+    Trajectory,
+    normalize_prompt,
+    prompt_id,
+)
 
 __all__ = ["read_verl", "verl_files"]
 
@@ -133,18 +138,17 @@ class _Shard:
     def _new_id(self, raw: bytes, line: bytes) -> int:
         sid = orjson.loads(raw)
         e = _string_end(line, 11)
-        text = normalize_prompt(orjson.loads(line[10:e + 1])) if e > 0 else None
+        text = normalize_prompt(orjson.loads(line[10 : e + 1])) if e > 0 else None
         i = self._local(str(sid), text)
         self.cache[raw] = i
         return i
 
     # -- lines --------------------------------------------------------------------------------
-    def lines(self, lines: Sequence[bytes], path: str, where: "_Where", final_open: bool) -> None:
+    def lines(self, lines: Sequence[bytes], path: str, where: _Where, final_open: bool) -> None:
         """Parse ``lines``; ``final_open``: the last one had no newline (a run still writing)."""
         self._one_by_one(lines, path, where, final_open)
 
-    def buffer(self, buf: bytes, starts: list[int], ends: list[int], path: str,
-               where: "_Where") -> None:
+    def buffer(self, buf: bytes, starts: list[int], ends: list[int], path: str, where: _Where) -> None:
         """The complete lines ``buf[starts[k]:ends[k]]`` of a read buffer."""
         if not self._batch(buf, starts, ends):
             self._one_by_one([buf[a:b] for a, b in zip(starts, ends)], path, where, False)
@@ -169,20 +173,25 @@ class _Shard:
             return True
         arr = np.frombuffer(buf, dtype=np.uint8)
         s_np, e_np = np.asarray(starts), np.asarray(ends)
-        if (e_np - s_np < len(_HEAD) + 2).any() or (arr[e_np - 1] != 125).any() or (
-                arr[s_np[:, None] + _HEAD_RANGE] != _HEAD_NP).any():
+        if (
+            (e_np - s_np < len(_HEAD) + 2).any()
+            or (arr[e_np - 1] != 125).any()
+            or (arr[s_np[:, None] + _HEAD_RANGE] != _HEAD_NP).any()
+        ):
             return False
         rfind = buf.rfind
         # '"score": 1.0, "step": 5}': few distinct tails, each parsed once
         tcode = self.tail_code
         get_code = tcode.get
         # a new step file brings new tails: learn them from both ends of the buffer first
-        if not self._learn_tails(buf[rfind(b'"score": ', a, b):b]
-                                 for a, b in zip(starts[:32] + starts[-32:], ends[:32] + ends[-32:])):
+        if not self._learn_tails(
+            buf[rfind(b'"score": ', a, b) : b]
+            for a, b in zip(starts[:32] + starts[-32:], ends[:32] + ends[-32:])
+        ):
             return False
-        codes = [get_code(buf[rfind(b'"score": ', a, b):b], -1) for a, b in zip(starts, ends)]
+        codes = [get_code(buf[rfind(b'"score": ', a, b) : b], -1) for a, b in zip(starts, ends)]
         if min(codes) < 0:
-            tails = [buf[rfind(b'"score": ', a, b):b] for a, b in zip(starts, ends)]
+            tails = [buf[rfind(b'"score": ', a, b) : b] for a, b in zip(starts, ends)]
             if not self._learn_tails(set(tails)):
                 return False
             codes = [get_code(t) for t in tails]
@@ -191,14 +200,18 @@ class _Shard:
             find = buf.find
             get = self.cache.get
             # a line without the separator gives a key that is never in the cache (a miss below)
-            idx = [get(buf[a + 11:find(_SEP, a, b)], -1) for a, b in zip(starts, ends)]
+            idx = [get(buf[a + 11 : find(_SEP, a, b)], -1) for a, b in zip(starts, ends)]
         else:
             pat = self.id_pat
             n = len(pat)
-            ids = [buf[rfind(pat, a, b):b] for a, b in zip(starts, ends)]
-            keys = [v[n:v.find(b",")].strip() if v.startswith(pat) else b"" for v in ids]
-            if not all([k.isdigit() or (k[:1] == b'"' and k[-1:] == b'"' and len(k) > 1
-                                        and k[-2:-1] != b"\\") for k in keys]):
+            ids = [buf[rfind(pat, a, b) : b] for a, b in zip(starts, ends)]
+            keys = [v[n : v.find(b",")].strip() if v.startswith(pat) else b"" for v in ids]
+            if not all(
+                [
+                    k.isdigit() or (k[:1] == b'"' and k[-1:] == b'"' and len(k) > 1 and k[-2:-1] != b"\\")
+                    for k in keys
+                ]
+            ):
                 return False
             get = self.cache.get
             idx = [get(k, -1) for k in keys]
@@ -211,13 +224,16 @@ class _Shard:
                             q = buf.find(_SEP, a, ends[j])
                             if q < 0:
                                 return False
-                            k = buf[a + 11:q]
+                            k = buf[a + 11 : q]
                         else:
                             k = keys[j]
                         i = self.cache.get(k, -1)
                         if i < 0:
-                            i = (self._new_prompt(k) if self.id_pat is None
-                                 else self._new_id(k, buf[a:ends[j]]))
+                            i = (
+                                self._new_prompt(k)
+                                if self.id_pat is None
+                                else self._new_id(k, buf[a : ends[j]])
+                            )
                         idx[j] = i
             except ValueError:
                 return False
@@ -228,7 +244,7 @@ class _Shard:
         self.stats.rows += len(starts)
         return True
 
-    def _one_by_one(self, lines: Sequence[bytes], path: str, where: "_Where", final_open: bool) -> None:
+    def _one_by_one(self, lines: Sequence[bytes], path: str, where: _Where, final_open: bool) -> None:
         """Line by line: the shape of each line is checked, anything unusual goes to ``_slow``."""
         cache_get = self.cache.get
         s_app, t_app, r_app = self.sample.append, self.step.append, self.reward.append
@@ -280,7 +296,7 @@ class _Shard:
             self._slow(line, path, where, n, final_open and n == last)
         self.stats.rows += len(lines)
 
-    def _slow(self, line: bytes, path: str, where: "_Where", n: int, may_be_truncated: bool) -> None:
+    def _slow(self, line: bytes, path: str, where: _Where, n: int, may_be_truncated: bool) -> None:
         try:
             row = _loads_lenient(line)
             if not isinstance(row, dict):
@@ -300,18 +316,21 @@ class _Shard:
             if self.skip_bad:
                 self.stats.bad_lines.append(f"{path}:{where.line(n)}: missing {missing[0]}")
                 return
-            raise InputError("missing key in a verl dump line", path=path, line=where.line(n),
-                             field=missing[0])
+            raise InputError(
+                "missing key in a verl dump line", path=path, line=where.line(n), field=missing[0]
+            )
         score = row["score"]
         if isinstance(score, bool):
             score = float(score)
         if not isinstance(score, (int, float)) or not math.isfinite(score):
-            raise InputError(f"reward is not a finite number ({score!r})", path=path,
-                             line=where.line(n), field="score")
+            raise InputError(
+                f"reward is not a finite number ({score!r})", path=path, line=where.line(n), field="score"
+            )
         step = row["step"]
         if not isinstance(step, int) or isinstance(step, bool):
-            raise InputError(f"step is not an integer ({step!r})", path=path, line=where.line(n),
-                             field="step")
+            raise InputError(
+                f"step is not an integer ({step!r})", path=path, line=where.line(n), field="step"
+            )
         if key:
             text = row.get("input")
             i = self._local(str(row[key]), normalize_prompt(text) if isinstance(text, str) else None)
@@ -325,8 +344,14 @@ class _Shard:
         self.reward.append(float(score))
 
     def result(self) -> dict[str, Any]:
-        return {"ids": self.ids, "texts": self.texts, "sample": self.sample.tobytes(),
-                "step": self.step.tobytes(), "reward": self.reward.tobytes(), "stats": self.stats}
+        return {
+            "ids": self.ids,
+            "texts": self.texts,
+            "sample": self.sample.tobytes(),
+            "step": self.step.tobytes(),
+            "reward": self.reward.tobytes(),
+            "stats": self.stats,
+        }
 
 
 class _Where:
@@ -374,7 +399,7 @@ def _read_range(shard: _Shard, path: str, start: int, end: int, size: int) -> No
                 starts, ends = starts[1:], ends[1:]
             shard.buffer(buf, starts, ends, path, where)
             where.chunk_first += len(starts)
-            carry = buf[int(nl[-1]) + 1:]
+            carry = buf[int(nl[-1]) + 1 :]
     if carry:
         shard.lines([carry], path, where, end >= size)
 
@@ -415,8 +440,7 @@ def _plan(files: list[Path], workers: int) -> list[list[tuple[str, int, int, int
     return [s for s in shards if s]
 
 
-def _run_shard(pieces: list[tuple[str, int, int, int]], id_key: str | None,
-               skip_bad: bool) -> dict[str, Any]:
+def _run_shard(pieces: list[tuple[str, int, int, int]], id_key: str | None, skip_bad: bool) -> dict[str, Any]:
     shard = _Shard(id_key, skip_bad)
     try:
         for path, start, end, size in pieces:
@@ -438,8 +462,13 @@ def _id_key(first: Path) -> str | None:
     return "index" if isinstance(row, dict) and "index" in row else None
 
 
-def read_verl(files: list[Path], *, skip_bad_lines: bool = False, workers: int | None = None,
-              id_key: str | None = "auto") -> Trajectory:
+def read_verl(
+    files: list[Path],
+    *,
+    skip_bad_lines: bool = False,
+    workers: int | None = None,
+    id_key: str | None = "auto",
+) -> Trajectory:
     """Read verl ``{step}.jsonl`` dumps. ``id_key``: "auto" uses ``index`` when lines have it."""
     if not files:
         raise InputError("no verl {step}.jsonl files")
@@ -451,15 +480,13 @@ def read_verl(files: list[Path], *, skip_bad_lines: bool = False, workers: int |
         results = [_run_shard(plan[0], id_key, skip_bad_lines)]
     else:
         import multiprocessing as mp
-
         import threading
 
         # fork is cheapest, but forking a process that runs other threads can deadlock the child
         fork_ok = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
         ctx = mp.get_context("fork" if fork_ok else "spawn")
         with ProcessPoolExecutor(max_workers=len(plan), mp_context=ctx) as ex:
-            results = list(ex.map(_run_shard, plan, [id_key] * len(plan),
-                                  [skip_bad_lines] * len(plan)))
+            results = list(ex.map(_run_shard, plan, [id_key] * len(plan), [skip_bad_lines] * len(plan)))
     for r in results:
         if "error" in r:
             raise InputError(r["error"])
@@ -471,13 +498,21 @@ def merge_shards(fmt: str, results: list[dict[str, Any]], *, keyed_by: str) -> T
     stats = ReadStats()
     samples, steps, rewards = [], [], []
     for r in results:
-        remap = np.array([reg.add(sid, text) for sid, text in zip(r["ids"], r["texts"])],
-                         dtype=np.int32)
+        remap = np.array([reg.add(sid, text) for sid, text in zip(r["ids"], r["texts"])], dtype=np.int32)
         local = np.frombuffer(r["sample"], dtype=np.int32)
         samples.append(remap[local] if len(local) else local)
         steps.append(np.frombuffer(r["step"], dtype=np.int64))
         rewards.append(np.frombuffer(r["reward"], dtype=np.float64))
         stats.merge(r["stats"])
-    cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
-    return Trajectory(format=fmt, registry=reg, sample=cat(samples, np.int32),
-                      step=cat(steps, np.int64), reward=cat(rewards, np.float64), stats=stats)
+
+    def cat(xs, dt):
+        return np.concatenate(xs) if xs else np.zeros(0, dt)
+
+    return Trajectory(
+        format=fmt,
+        registry=reg,
+        sample=cat(samples, np.int32),
+        step=cat(steps, np.int64),
+        reward=cat(rewards, np.float64),
+        stats=stats,
+    )

@@ -1,9 +1,9 @@
 """The LLM layer: every LLM call of sample-forge goes through ``get_model(name).complete(...)``.
 
-    from sample_forge.llm import get_model, Request
-    m = get_model()                       # OPENAI_BASE_URL/OPENAI_API_KEY if set, else built-in "local"
-    [c] = m.complete([{"role": "user", "content": "2+2?"}], max_tokens=32)
-    results = m.complete_many([Request(msgs, n=4) for msgs in batch], failures_path="failures.jsonl")
+from sample_forge.llm import get_model, Request
+m = get_model()                       # OPENAI_BASE_URL/OPENAI_API_KEY if set, else built-in "local"
+[c] = m.complete([{"role": "user", "content": "2+2?"}], max_tokens=32)
+results = m.complete_many([Request(msgs, n=4) for msgs in batch], failures_path="failures.jsonl")
 """
 
 from __future__ import annotations
@@ -12,19 +12,44 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sample_forge.llm.base import (BudgetExceeded, ChatReply, LLMError, MalformedResponse, Model,
-                                   Request, Result)
+from sample_forge.llm.base import (
+    BudgetExceeded,
+    ChatReply,
+    LLMError,
+    MalformedResponse,
+    Model,
+    Request,
+    Result,
+)
 from sample_forge.llm.budget import Budget
 from sample_forge.llm.cache import Cache, default_cache_path
 from sample_forge.llm.config import ModelConfig, load_configs, resolve_config
 
-__all__ = ["get_model", "Model", "Request", "Result", "LLMError", "BudgetExceeded", "Budget", "Cache",
-           "ModelConfig", "load_configs", "default_cache_path"]
+__all__ = [
+    "get_model",
+    "Model",
+    "Request",
+    "Result",
+    "LLMError",
+    "BudgetExceeded",
+    "Budget",
+    "Cache",
+    "ModelConfig",
+    "load_configs",
+    "default_cache_path",
+    "ChatReply",
+    "MalformedResponse",
+    "resolve_config",
+]
 
 
-def get_model(name: str | None = None, *, cache: bool | str | os.PathLike[str] | Cache | None = True,
-              budget: float | Budget | None = None,
-              config_path: str | os.PathLike[str] | None = None) -> Model:
+def get_model(
+    name: str | None = None,
+    *,
+    cache: bool | str | os.PathLike[str] | Cache | None = True,
+    budget: float | Budget | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+) -> Model:
     """The model called ``name``: ``"local"`` (built-in SmolLM2), a ``[models.NAME]`` of the config
     file, ``"env"`` (OPENAI_BASE_URL/OPENAI_API_KEY/OPENAI_MODEL), or None (env if set, else the
     config's ``default``, else local).

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sample_forge.errors import SampleForgeError
+from sample_forge.errors import BudgetExceeded, LLMError
 from sample_forge.llm.budget import Budget, call_cost
 from sample_forge.llm.cache import Cache, payload_hash, sample_key
 from sample_forge.llm.config import ModelConfig, safe_url
@@ -33,14 +33,6 @@ from sample_forge.records import Completion
 __all__ = ["Model", "Request", "Result", "LLMError", "BudgetExceeded", "MalformedResponse"]
 
 log = logging.getLogger("sample_forge.llm")
-
-
-class LLMError(SampleForgeError):
-    """An LLM call failed after its retry budget (or could not start: unknown model, budget, ...)."""
-
-
-class BudgetExceeded(LLMError):
-    """The ``--budget-usd`` cap was reached; no new call was started."""
 
 
 class MalformedResponse(Exception):
@@ -127,8 +119,9 @@ class Model:
     #: first backoff delay (seconds) for malformed answers; doubles per attempt, +-25% jitter, max 8 s.
     backoff_base_s: float = 0.5
 
-    def __init__(self, config: ModelConfig, *, cache: Cache | None = None,
-                 budget: Budget | None = None) -> None:
+    def __init__(
+        self, config: ModelConfig, *, cache: Cache | None = None, budget: Budget | None = None
+    ) -> None:
         self.config = config
         self.name = config.name
         self.cache = cache
@@ -151,8 +144,9 @@ class Model:
         """``endpoint`` with credentials masked: the form for messages, logs and the cache's columns."""
         return safe_url(self.endpoint) or ""
 
-    async def _achat(self, messages: list[dict[str, Any]], *, n: int, temperature: float,
-                     max_tokens: int, seed: int | None) -> ChatReply:
+    async def _achat(
+        self, messages: list[dict[str, Any]], *, n: int, temperature: float, max_tokens: int, seed: int | None
+    ) -> ChatReply:
         """One call. Raise LLMError for a final failure (the HTTP client already retried),
         MalformedResponse for a body that is not an answer."""
         raise NotImplementedError
@@ -169,12 +163,19 @@ class Model:
         return None
 
     # -- public API ----------------------------------------------------------------------------
-    def complete(self, messages: list[dict[str, Any]], *, n: int = 1, temperature: float = 0.7,
-                 max_tokens: int = 512, seed: int | None = None, index: int = 0) -> list[Completion]:
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        n: int = 1,
+        temperature: float = 0.7,
+        max_tokens: int = 512,
+        seed: int | None = None,
+        index: int = 0,
+    ) -> list[Completion]:
         """``n`` completions of ``messages`` (cached ones first). Raises LLMError after the retry
         budget (BudgetExceeded when the budget cap stops it); samples that did succeed stay cached."""
-        req = Request(messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                      index=index)
+        req = Request(messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed, index=index)
         _validate(req)
         phash, slots = self._lookup(req)
         if all(c is not None for c in slots):
@@ -185,8 +186,9 @@ class Model:
             raise cls(f"model '{self.name}': {res.error}")
         return res.completions
 
-    def complete_many(self, requests: Sequence[Request], *, progress: bool = False,
-                      failures_path: str | Path | None = None) -> list[Result]:
+    def complete_many(
+        self, requests: Sequence[Request], *, progress: bool = False, failures_path: str | Path | None = None
+    ) -> list[Result]:
         """Run all requests (at most ``max_concurrency`` calls at a time); results in input order.
         Failures are recorded on ``Result.error`` and never raised; with ``failures_path`` they are
         also appended there as JSONL. ``self.last_summary`` counts what happened."""
@@ -215,12 +217,16 @@ class Model:
                 res, job = fut.result(), futures[fut]
                 for i, offset in job.members:
                     req = requests[i]
-                    mine = job.slots[offset:offset + req.n]
+                    mine = job.slots[offset : offset + req.n]
                     if all(c is not None for c in mine):
                         results[i] = Result(req, mine)  # type: ignore[arg-type]
                     else:
-                        results[i] = Result(req, [c for c in mine if c is not None],
-                                            res.error or "samples missing", res.error_kind or "internal")
+                        results[i] = Result(
+                            req,
+                            [c for c in mine if c is not None],
+                            res.error or "samples missing",
+                            res.error_kind or "internal",
+                        )
         except BaseException:
             for fut in futures:
                 fut.cancel()
@@ -240,7 +246,7 @@ class Model:
                 self._thread.join(timeout=10)
             loop.close()
 
-    def __enter__(self) -> "Model":
+    def __enter__(self) -> Model:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -251,8 +257,14 @@ class Model:
 
     # -- internals -----------------------------------------------------------------------------
     def _payload(self, req: Request) -> dict[str, Any]:
-        return {"model": self.config.model, "base_url": self.endpoint, "messages": req.messages,
-                "temperature": req.temperature, "max_tokens": req.max_tokens, "seed": req.seed}
+        return {
+            "model": self.config.model,
+            "base_url": self.endpoint,
+            "messages": req.messages,
+            "temperature": req.temperature,
+            "max_tokens": req.max_tokens,
+            "seed": req.seed,
+        }
 
     def _lookup(self, req: Request) -> tuple[str, list[Completion | None]]:
         phash = payload_hash(self._payload(req))
@@ -272,8 +284,9 @@ class Model:
                 self._pid = os.getpid()
                 self._loop = asyncio.new_event_loop()
                 self._sem = None
-                self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                                name=f"sample-forge-llm-{self.name}")
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, daemon=True, name=f"sample-forge-llm-{self.name}"
+                )
                 self._thread.start()
             loop = self._loop
         return asyncio.run_coroutine_threadsafe(coro, loop)
@@ -293,8 +306,7 @@ class Model:
             raise
         except Exception as e:  # a batch never raises: record it
             log.exception("unexpected error in an LLM call")
-            return Result(req, [c for c in slots if c is not None], f"{type(e).__name__}: {e}",
-                          "internal")
+            return Result(req, [c for c in slots if c is not None], f"{type(e).__name__}: {e}", "internal")
 
     async def _arun_inner(self, req: Request, phash: str, slots: list[Completion | None]) -> Result:
         cfg = self.config
@@ -310,8 +322,11 @@ class Model:
             missing = [j for j, c in enumerate(slots) if c is None and j not in given_up]
             if not missing:
                 if given_up:
-                    return fail(f"finish_reason=length twice for {len(given_up)} of {req.n} sample(s) "
-                                f"(max_tokens={req.max_tokens} too small?)", "length")
+                    return fail(
+                        f"finish_reason=length twice for {len(given_up)} of {req.n} sample(s) "
+                        f"(max_tokens={req.max_tokens} too small?)",
+                        "length",
+                    )
                 return Result(req, slots)  # type: ignore[arg-type]
             ask = len(missing) if self.supports_n else 1
             # One seed per sample index, so re-asking for a missing sample asks for the same sample.
@@ -325,8 +340,8 @@ class Model:
                 t0 = time.perf_counter()
                 try:
                     reply: ChatReply | None = await self._achat(
-                        req.messages, n=ask, temperature=req.temperature, max_tokens=req.max_tokens,
-                        seed=seed)
+                        req.messages, n=ask, temperature=req.temperature, max_tokens=req.max_tokens, seed=seed
+                    )
                     problem: Exception | None = None
                 except (LLMError, MalformedResponse) as e:
                     reply, problem = None, e
@@ -346,9 +361,17 @@ class Model:
             cost = call_cost(reply.prompt_tokens, reply.completion_tokens, cfg.price_in, cfg.price_out)
             if self.budget is not None:
                 self.budget.charge(cost, cfg.model)
-            self._log(phash, call_params, req, "ok", response=reply.choices,
-                      prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
-                      latency_s=latency, cost_usd=cost)
+            self._log(
+                phash,
+                call_params,
+                req,
+                "ok",
+                response=reply.choices,
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                latency_s=latency,
+                cost_usd=cost,
+            )
             if ask > 1 and len(reply.choices) < ask:
                 self.supports_n = False  # e.g. llama.cpp: ask for the rest one by one
             got = reply.choices[:ask]
@@ -363,9 +386,15 @@ class Model:
                 elif text is None or not text.strip():
                     n_empty += 1
                 else:
-                    c = Completion(text=text, finish_reason=finish, prompt_tokens=reply.prompt_tokens,
-                                   completion_tokens=each_tokens, latency_s=latency, cached=False,
-                                   model=reply.model or cfg.model)
+                    c = Completion(
+                        text=text,
+                        finish_reason=finish,
+                        prompt_tokens=reply.prompt_tokens,
+                        completion_tokens=each_tokens,
+                        latency_s=latency,
+                        cached=False,
+                        model=reply.model or cfg.model,
+                    )
                     slots[j] = c
                     if self.cache is not None:
                         self.cache.put(sample_key(phash, req.index + j), self.shown_endpoint, c)
@@ -375,38 +404,77 @@ class Model:
                     return fail(f"empty response {malformed} times", "malformed")
                 await asyncio.sleep(self._backoff(malformed))
 
-    def _log(self, phash: str, params: dict[str, Any], req: Request, status: str, *,
-             error: str | None = None, response: Any = None, prompt_tokens: int = 0,
-             completion_tokens: int = 0, latency_s: float = 0.0, cost_usd: float = 0.0) -> None:
+    def _log(
+        self,
+        phash: str,
+        params: dict[str, Any],
+        req: Request,
+        status: str,
+        *,
+        error: str | None = None,
+        response: Any = None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        latency_s: float = 0.0,
+        cost_usd: float = 0.0,
+    ) -> None:
         if status != "ok":
             log.debug("LLM call to %s failed (%s): %s", self.name, status, error)
         if self.cache is None:
             return
-        self.cache.log_call(phash=phash, model=self.config.model, base_url=self.shown_endpoint,
-                            params=params, messages=req.messages, status=status, error=error,
-                            response=response,
-                            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                            latency_s=latency_s, cost_usd=cost_usd)
+        self.cache.log_call(
+            phash=phash,
+            model=self.config.model,
+            base_url=self.shown_endpoint,
+            params=params,
+            messages=req.messages,
+            status=status,
+            error=error,
+            response=response,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_s=latency_s,
+            cost_usd=cost_usd,
+        )
 
-    def _summarize(self, results: list[Result], n_cached: int, failures_path: str | Path | None,
-                   progress: bool) -> None:
+    def _summarize(
+        self, results: list[Result], n_cached: int, failures_path: str | Path | None, progress: bool
+    ) -> None:
         failed = [(i, r) for i, r in enumerate(results) if not r.ok]
         kinds = Counter(r.error_kind for _, r in failed)
-        self.last_summary = {"requests": len(results), "from_cache": n_cached,
-                             "called": len(results) - n_cached, "failed": len(failed),
-                             "failed_by_kind": dict(kinds),
-                             "spent_usd": None if self.budget is None else self.budget.run_usd}
+        self.last_summary = {
+            "requests": len(results),
+            "from_cache": n_cached,
+            "called": len(results) - n_cached,
+            "failed": len(failed),
+            "failed_by_kind": dict(kinds),
+            "spent_usd": None if self.budget is None else self.budget.run_usd,
+        }
         if failed and failures_path is not None:
             from sample_forge.tables import append_jsonl
 
-            append_jsonl(failures_path, [
-                {"position": i, "id": r.request.id, "model": self.name, "error_kind": r.error_kind,
-                 "error": r.error, "messages": r.request.messages, "n": r.request.n,
-                 "index": r.request.index, "temperature": r.request.temperature,
-                 "max_tokens": r.request.max_tokens, "seed": r.request.seed,
-                 "completed": len(r.completions), "time": time.time()} for i, r in failed])
-        line = (f"LLM {self.name}: {len(results)} requests, {n_cached} from cache, "
-                f"{len(failed)} failed")
+            append_jsonl(
+                failures_path,
+                [
+                    {
+                        "position": i,
+                        "id": r.request.id,
+                        "model": self.name,
+                        "error_kind": r.error_kind,
+                        "error": r.error,
+                        "messages": r.request.messages,
+                        "n": r.request.n,
+                        "index": r.request.index,
+                        "temperature": r.request.temperature,
+                        "max_tokens": r.request.max_tokens,
+                        "seed": r.request.seed,
+                        "completed": len(r.completions),
+                        "time": time.time(),
+                    }
+                    for i, r in failed
+                ],
+            )
+        line = f"LLM {self.name}: {len(results)} requests, {n_cached} from cache, {len(failed)} failed"
         if kinds:
             line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) + ")"
         if failed and failures_path is not None:

@@ -80,18 +80,27 @@ class Budget:
                     with open(self.ledger, "ab") as f:  # one short append per billed call
                         f.write(line)
                 except OSError as e:  # the answer was paid for: keep it (it is cached next), say so
-                    log.warning("budget ledger %s not written (%s): a restart will not count $%.6f",
-                                self.ledger, e, usd)
+                    log.warning(
+                        "budget ledger %s not written (%s): a restart will not count $%.6f",
+                        self.ledger,
+                        e,
+                        usd,
+                    )
 
     @property
     def exhausted(self) -> bool:
         return self.limit_usd is not None and self.spent_usd >= self.limit_usd
 
     def message(self) -> str:
-        earlier = (f", ${self.earlier_usd:.4f} of it by earlier runs (ledger {self.ledger})"
-                   if self.earlier_usd else "")
-        return (f"budget exhausted: spent ${self.spent_usd:.4f} of the ${self.limit_usd:.4f} cap{earlier} "
-                "(--budget-usd); no new LLM calls were started")
+        earlier = (
+            f", ${self.earlier_usd:.4f} of it by earlier runs (ledger {self.ledger})"
+            if self.earlier_usd
+            else ""
+        )
+        return (
+            f"budget exhausted: spent ${self.spent_usd:.4f} of the ${self.limit_usd:.4f} cap{earlier} "
+            "(--budget-usd); no new LLM calls were started"
+        )
 
     def __repr__(self) -> str:
         return f"Budget(limit_usd={self.limit_usd}, spent_usd={self.spent_usd:.6f})"

@@ -29,7 +29,9 @@ CACHE_ENV = "SAMPLE_FORGE_CACHE_DB"
 
 # Append only: never edit or reorder an entry, add a new one. Each runs once, inside a transaction.
 MIGRATIONS: list[tuple[str, str]] = [
-    ("responses and calls", """
+    (
+        "responses and calls",
+        """
         CREATE TABLE responses (
             key TEXT PRIMARY KEY,
             model TEXT NOT NULL,
@@ -58,7 +60,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             cost_usd REAL NOT NULL DEFAULT 0
         );
         CREATE INDEX calls_time ON calls(time);
-    """),
+    """,
+    ),
 ]
 
 
@@ -92,13 +95,14 @@ class Cache:
             self._connect()
             self._migrate()
         except sqlite3.Error as e:
-            raise SampleForgeError(f"{self.path}: cannot open the LLM cache ({e}); use --cache-db or "
-                                   f"{CACHE_ENV} for another file, or --no-cache") from None
+            raise SampleForgeError(
+                f"{self.path}: cannot open the LLM cache ({e}); use --cache-db or "
+                f"{CACHE_ENV} for another file, or --no-cache"
+            ) from None
 
     def _connect(self) -> None:
         self._pid = os.getpid()
-        self._conn_obj = sqlite3.connect(self.path, timeout=60, check_same_thread=False,
-                                         isolation_level=None)
+        self._conn_obj = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
         self._conn_obj.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across a process kill in WAL mode (only an OS crash can lose the tail).
         self._conn_obj.execute("PRAGMA synchronous=NORMAL")
@@ -114,8 +118,10 @@ class Cache:
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, "
-                          "name TEXT NOT NULL, applied REAL NOT NULL)")
+                c.execute(
+                    "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, "
+                    "name TEXT NOT NULL, applied REAL NOT NULL)"
+                )
                 done = {r[0] for r in c.execute("SELECT version FROM migrations")}
                 for version, (name, sql) in enumerate(MIGRATIONS, start=1):
                     if version in done:
@@ -136,43 +142,90 @@ class Cache:
             if len(keys) == 1:
                 rows = self._conn.execute(
                     "SELECT key, model, text, finish_reason, prompt_tokens, completion_tokens, latency_s "
-                    "FROM responses WHERE key = ?", (keys[0],)).fetchall()
+                    "FROM responses WHERE key = ?",
+                    (keys[0],),
+                ).fetchall()
             else:
                 marks = ",".join("?" * len(keys))
                 rows = self._conn.execute(
                     "SELECT key, model, text, finish_reason, prompt_tokens, completion_tokens, latency_s "
-                    f"FROM responses WHERE key IN ({marks})", tuple(keys)).fetchall()
-        return {r[0]: Completion(text=r[2], finish_reason=r[3], prompt_tokens=r[4],
-                                 completion_tokens=r[5], latency_s=r[6], cached=True, model=r[1])
-                for r in rows}
+                    f"FROM responses WHERE key IN ({marks})",
+                    tuple(keys),
+                ).fetchall()
+        return {
+            r[0]: Completion(
+                text=r[2],
+                finish_reason=r[3],
+                prompt_tokens=r[4],
+                completion_tokens=r[5],
+                latency_s=r[6],
+                cached=True,
+                model=r[1],
+            )
+            for r in rows
+        }
 
     def put(self, key: str, base_url: str, c: Completion) -> None:
         with self._lock:
             self._conn.execute(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, c.model, base_url, c.text, c.finish_reason, c.prompt_tokens,
-                 c.completion_tokens, c.latency_s, time.time()))
+                (
+                    key,
+                    c.model,
+                    base_url,
+                    c.text,
+                    c.finish_reason,
+                    c.prompt_tokens,
+                    c.completion_tokens,
+                    c.latency_s,
+                    time.time(),
+                ),
+            )
 
-    def log_call(self, *, phash: str, model: str, base_url: str, params: dict[str, Any],
-                 messages: list[dict[str, Any]], status: str, error: str | None = None,
-                 response: Any = None, prompt_tokens: int = 0, completion_tokens: int = 0,
-                 latency_s: float = 0.0, cost_usd: float = 0.0) -> None:
+    def log_call(
+        self,
+        *,
+        phash: str,
+        model: str,
+        base_url: str,
+        params: dict[str, Any],
+        messages: list[dict[str, Any]],
+        status: str,
+        error: str | None = None,
+        response: Any = None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        latency_s: float = 0.0,
+        cost_usd: float = 0.0,
+    ) -> None:
         with self._lock:
             self._conn.execute(
                 "INSERT INTO calls (time, payload_hash, model, base_url, params, messages, status, error, "
                 "response, prompt_tokens, completion_tokens, latency_s, cost_usd) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), phash, model, base_url, orjson.dumps(params).decode(),
-                 orjson.dumps(messages).decode(), status, error,
-                 None if response is None else orjson.dumps(response).decode(),
-                 prompt_tokens, completion_tokens, latency_s, cost_usd))
+                (
+                    time.time(),
+                    phash,
+                    model,
+                    base_url,
+                    orjson.dumps(params).decode(),
+                    orjson.dumps(messages).decode(),
+                    status,
+                    error,
+                    None if response is None else orjson.dumps(response).decode(),
+                    prompt_tokens,
+                    completion_tokens,
+                    latency_s,
+                    cost_usd,
+                ),
+            )
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
             n_resp = self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
             row = self._conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), "
-                "COALESCE(SUM(status != 'ok'), 0) FROM calls").fetchone()
+                "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(SUM(status != 'ok'), 0) FROM calls"
+            ).fetchone()
         return {"responses": n_resp, "calls": row[0], "cost_usd": row[1], "failed_calls": row[2]}
 
     def close(self) -> None:

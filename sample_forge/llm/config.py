@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sample_forge.errors import InputError
+from sample_forge.errors import InputError, LLMError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -82,8 +82,15 @@ _FIELDS = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "backend"
 
 
 def _local_config() -> ModelConfig:
-    return ModelConfig(name=LOCAL, model="SmolLM2-135M-Instruct", base_url=None, max_concurrency=1,
-                       timeout=120.0, max_retries=1, backend="local")
+    return ModelConfig(
+        name=LOCAL,
+        model="SmolLM2-135M-Instruct",
+        base_url=None,
+        max_concurrency=1,
+        timeout=120.0,
+        max_retries=1,
+        backend="local",
+    )
 
 
 def load_configs(path: str | os.PathLike[str] | None = None) -> tuple[dict[str, ModelConfig], str | None]:
@@ -112,20 +119,29 @@ def load_configs(path: str | os.PathLike[str] | None = None) -> tuple[dict[str, 
 def _parse_one(p: Path, name: str, table: Any) -> ModelConfig:
     where = f"models.{name}"
     if name == LOCAL:
-        raise InputError(f"'{LOCAL}' is the built-in SmolLM2 model; pick another name", path=str(p),
-                         field=where)
+        raise InputError(
+            f"'{LOCAL}' is the built-in SmolLM2 model; pick another name", path=str(p), field=where
+        )
     if not isinstance(table, dict):
         raise InputError("must be a table", path=str(p), field=where)
     unknown = set(table) - _FIELDS
     if unknown:
-        raise InputError(f"unknown key(s) {sorted(unknown)}; known: {sorted(_FIELDS)}", path=str(p),
-                         field=where)
+        raise InputError(
+            f"unknown key(s) {sorted(unknown)}; known: {sorted(_FIELDS)}", path=str(p), field=where
+        )
     if not isinstance(table.get("model"), str) or not table["model"]:
         raise InputError("'model' (the served model id) is required", path=str(p), field=f"{where}.model")
     kwargs: dict[str, Any] = {"name": name}
-    types = {"model": str, "base_url": str, "api_key_env": str, "max_concurrency": int,
-             "price_in": (int, float), "price_out": (int, float), "timeout": (int, float),
-             "max_retries": int}
+    types = {
+        "model": str,
+        "base_url": str,
+        "api_key_env": str,
+        "max_concurrency": int,
+        "price_in": (int, float),
+        "price_out": (int, float),
+        "timeout": (int, float),
+        "max_retries": int,
+    }
     for key, value in table.items():
         if not isinstance(value, types[key]) or isinstance(value, bool):  # type: ignore[arg-type]
             raise InputError(f"wrong type {type(value).__name__}", path=str(p), field=f"{where}.{key}")
@@ -138,12 +154,17 @@ def _parse_one(p: Path, name: str, table: Any) -> ModelConfig:
 def _env_config() -> ModelConfig | None:
     if not (os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
         return None
-    return ModelConfig(name=ENV_NAME, model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
-                       base_url=os.environ.get("OPENAI_BASE_URL") or None, api_key_env="OPENAI_API_KEY")
+    return ModelConfig(
+        name=ENV_NAME,
+        model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+        base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        api_key_env="OPENAI_API_KEY",
+    )
 
 
-def resolve_config(name: str | None = None, *, config_path: str | os.PathLike[str] | None = None
-                   ) -> ModelConfig:
+def resolve_config(
+    name: str | None = None, *, config_path: str | os.PathLike[str] | None = None
+) -> ModelConfig:
     """``local``; a config name; ``env``; or, for None: OPENAI_* env when set, else the config's
     ``default``, else ``local``."""
     if name == LOCAL:
@@ -162,10 +183,7 @@ def resolve_config(name: str | None = None, *, config_path: str | os.PathLike[st
         env = _env_config()
         if env is not None:
             return env
-    from sample_forge.llm.base import LLMError
-
     from sample_forge.paths import config_path as _cp
 
     known = sorted({LOCAL, *configs})
-    raise LLMError(f"unknown model '{name}'; known: {', '.join(known)} (config: "
-                   f"{config_path or _cp()})")
+    raise LLMError(f"unknown model '{name}'; known: {', '.join(known)} (config: {config_path or _cp()})")

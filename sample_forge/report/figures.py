@@ -50,8 +50,9 @@ def skill_spectrum_png(tags: Sequence[dict[str, Any]], categories: Sequence[str]
     return _png(plt, fig)
 
 
-def curves_png(mean_curve: Sequence[float], chosen: dict[str, Sequence[float]],
-               typical: dict[str, Sequence[float]]) -> bytes | None:
+def curves_png(
+    mean_curve: Sequence[float], chosen: dict[str, Sequence[float]], typical: dict[str, Sequence[float]]
+) -> bytes | None:
     """Per-epoch accuracy of the chosen and of typical samples against the pool's mean curve."""
     if not len(mean_curve):
         return None

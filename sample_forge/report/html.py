@@ -13,8 +13,8 @@ import numpy as np
 
 from sample_forge import __version__
 from sample_forge.errors import InputError, SampleForgeError
+from sample_forge.forge.rundir import RunDir
 from sample_forge.report import figures
-from sample_forge.rundir import RunDir
 from sample_forge.subjects import CATEGORIES
 from sample_forge.tables import atomic_write, read_rows
 
@@ -52,26 +52,43 @@ def _curves(run: RunDir, chosen_ids: list[str], scores: list[dict[str, Any]]) ->
     chosen = {i: acc[i] for i in chosen_ids if i in acc}
     # "typical": the samples at the median LIM (or the first few when there are no scores)
     typical_ids: list[str] = []
-    ranked = sorted((s for s in scores if s.get("lim") is not None and str(s["id"]) in acc),
-                    key=lambda s: s["lim"])
+    ranked = sorted(
+        (s for s in scores if s.get("lim") is not None and str(s["id"]) in acc), key=lambda s: s["lim"]
+    )
     if ranked:
         mid = len(ranked) // 2
-        typical_ids = [str(s["id"]) for s in ranked[max(0, mid - 1): mid + 2]]
+        typical_ids = [str(s["id"]) for s in ranked[max(0, mid - 1) : mid + 2]]
     typical = {i: acc[i] for i in typical_ids if i not in chosen}
     return figures.curves_png(mean, chosen, typical)
 
 
-def build_report(run_dir: str | Path, out: str | Path | None = None, *,
-                 png_dir: str | Path | None = None, threshold: float = 0.6) -> Path:
+def build_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    *,
+    png_dir: str | Path | None = None,
+    threshold: float = 0.6,
+) -> Path:
     """Write ``report.html`` (or ``out``) for a run directory; ``png_dir`` also saves the figures."""
     run = RunDir(Path(run_dir))
     if not run.root.is_dir():
         raise SampleForgeError(f"{run.root}: not a run directory")
-    known = (run.pool, run.tags, run.scores, run.curves, run.selection, run.candidates, run.rejects,
-             run.manifest, run.markers)
+    known = (
+        run.pool,
+        run.tags,
+        run.scores,
+        run.curves,
+        run.selection,
+        run.candidates,
+        run.rejects,
+        run.manifest,
+        run.markers,
+    )
     if not any(p.exists() for p in known):
-        raise SampleForgeError(f"{run.root}: not a run directory (none of pool.parquet, tags.jsonl, "
-                               f"scores.jsonl, selection.jsonl, candidates.jsonl, export/ in it)")
+        raise SampleForgeError(
+            f"{run.root}: not a run directory (none of pool.parquet, tags.jsonl, "
+            f"scores.jsonl, selection.jsonl, candidates.jsonl, export/ in it)"
+        )
     import jinja2
 
     tags = _rows(run.tags)
@@ -91,13 +108,16 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *,
     pngs: dict[str, bytes | None] = {
         "spectrum": figures.skill_spectrum_png(tags, CATEGORIES),
         "curves": _curves(run, chosen_ids, scores),
-        "lim": figures.distribution_png([s.get("lim") for s in scores], name="LIM score",
-                                        threshold=threshold),
-        "hist_var": figures.distribution_png([s.get("hist_var") for s in scores],
-                                             name="historical variance"),
+        "lim": figures.distribution_png(
+            [s.get("lim") for s in scores], name="LIM score", threshold=threshold
+        ),
+        "hist_var": figures.distribution_png([s.get("hist_var") for s in scores], name="historical variance"),
     }
-    env = jinja2.Environment(loader=jinja2.PackageLoader("sample_forge", "report"),
-                             autoescape=True, undefined=jinja2.ChainableUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("sample_forge", "report"),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,
+    )
     env.filters["num"] = _num
     html = env.get_template("template.html.j2").render(
         title=run.root.name,

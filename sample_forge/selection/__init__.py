@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sample_forge.errors import SampleForgeError
 from sample_forge.selection.columns import normalize_row, normalize_text
 from sample_forge.selection.join import SCORE_KEYS, JoinResult, join_tables, read_table
 from sample_forge.selection.rules import (
@@ -17,11 +18,22 @@ from sample_forge.selection.rules import (
     select_prime,
     select_top,
 )
-from sample_forge.errors import SampleForgeError
 from sample_forge.tables import read_rows
 
-__all__ = ["Selection", "select", "PolymathConfig", "TopConfig", "select_polymath", "select_top",
-           "select_prime", "join_tables", "read_table", "normalize_row", "normalize_text", "RULES"]
+__all__ = [
+    "Selection",
+    "select",
+    "PolymathConfig",
+    "TopConfig",
+    "select_polymath",
+    "select_top",
+    "select_prime",
+    "join_tables",
+    "read_table",
+    "normalize_row",
+    "normalize_text",
+    "RULES",
+]
 
 RULES = ("polymath", "top", "prime")
 
@@ -40,10 +52,18 @@ class Selection:
     n_pool: int = 0
 
 
-def select(rule: str, *, pool: PathLike | None = None, scores: PathLike | None = None,
-           skills: PathLike | None = None, candidates: PathLike | None = None,
-           columns: Mapping[str, str] | None = None, polymath: PolymathConfig = PolymathConfig(),
-           top: TopConfig = TopConfig(), k: int = 1) -> Selection:
+def select(
+    rule: str,
+    *,
+    pool: PathLike | None = None,
+    scores: PathLike | None = None,
+    skills: PathLike | None = None,
+    candidates: PathLike | None = None,
+    columns: Mapping[str, str] | None = None,
+    polymath: PolymathConfig = PolymathConfig(),
+    top: TopConfig = TopConfig(),
+    k: int = 1,
+) -> Selection:
     """Run one rule over files. ``columns`` maps our names to a table's (``{"lim": "lim_score"}``);
     the LIMR / One-Shot-RLVR / verl column names are recognised without it."""
     if rule not in RULES:

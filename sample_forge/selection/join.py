@@ -14,8 +14,17 @@ from sample_forge.tables import iter_rows
 
 __all__ = ["JoinResult", "join_tables", "read_table", "SCORE_KEYS"]
 
-SCORE_KEYS = ("lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc", "n_epochs",
-              "filled_epochs", "rank")
+SCORE_KEYS = (
+    "lim",
+    "hist_var",
+    "learnability",
+    "mean_acc",
+    "first_acc",
+    "last_acc",
+    "n_epochs",
+    "filled_epochs",
+    "rank",
+)
 
 
 @dataclass
@@ -27,8 +36,13 @@ class JoinResult:
     unjoined: list[dict[str, Any]] = field(default_factory=list)
 
 
-def read_table(path: str | os.PathLike[str], mapping: Mapping[str, str] | None = None,
-               *, need: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def read_table(
+    path: str | os.PathLike[str],
+    mapping: Mapping[str, str] | None = None,
+    *,
+    need: tuple[str, ...] = (),
+    numeric: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
     """Rows of a table with our column names filled in; ``_line`` is the 1-based row number.
     A row missing a ``need`` field, or with a ``numeric`` one that is not a number, is an InputError
     naming file, line and field."""
@@ -37,8 +51,12 @@ def read_table(path: str | os.PathLike[str], mapping: Mapping[str, str] | None =
         row = normalize_row(raw, mapping)
         for f in need:
             if row.get(f) is None or (isinstance(row.get(f), str) and not row[f].strip()):
-                raise InputError(f"missing {f} (columns: {', '.join(sorted(raw))}; map one with "
-                                 f"--columns {f}=NAME)", path=str(path), line=i, field=f)
+                raise InputError(
+                    f"missing {f} (columns: {', '.join(sorted(raw))}; map one with --columns {f}=NAME)",
+                    path=str(path),
+                    line=i,
+                    field=f,
+                )
         for f in numeric:
             row[f] = _number(row.get(f), path, i, f)
         if row.get("id") is None:
@@ -73,8 +91,11 @@ def _skill_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: row.get(k) for k in keep if k in row}
 
 
-def join_tables(pool: list[dict[str, Any]], scores: list[dict[str, Any]] | None = None,
-                skills: list[dict[str, Any]] | None = None) -> JoinResult:
+def join_tables(
+    pool: list[dict[str, Any]],
+    scores: list[dict[str, Any]] | None = None,
+    skills: list[dict[str, Any]] | None = None,
+) -> JoinResult:
     """Attach ``scores`` (dict of SCORE_KEYS) and ``skills`` (SkillTag fields) to each pool row.
 
     A pool row that already carries a score (the LIMR file has ``lim_score`` inline) keeps it when no
@@ -97,19 +118,35 @@ def join_tables(pool: list[dict[str, Any]], scores: list[dict[str, Any]] | None 
             return by_text.get(normalize_text(row["problem"]))
         return None
 
-    for table, rows, key, sink in (("scores", scores, "id", score_of), ("skills", skills, "problem_id", skill_of)):
+    for table, rows, key, sink in (
+        ("scores", scores, "id", score_of),
+        ("skills", skills, "problem_id", skill_of),
+    ):
         if rows is None:
             continue
         for r in rows:
-            target = match(r, key) if key == "id" else match({**r, "id": r.get("problem_id") or r.get("id")}, "id")
+            target = (
+                match(r, key) if key == "id" else match({**r, "id": r.get("problem_id") or r.get("id")}, "id")
+            )
             if target is None:
-                unjoined.append({"table": table, "id": r.get(key) or r.get("id"), "line": r.get("_line"),
-                                 "reason": "no pool row with this id or problem text"})
+                unjoined.append(
+                    {
+                        "table": table,
+                        "id": r.get(key) or r.get("id"),
+                        "line": r.get("_line"),
+                        "reason": "no pool row with this id or problem text",
+                    }
+                )
                 continue
             if target["id"] in sink:
-                unjoined.append({"table": table, "id": r.get(key) or r.get("id"), "line": r.get("_line"),
-                                 "reason": f"duplicate {table} row for pool id {target['id']} (the first "
-                                           f"is used)"})
+                unjoined.append(
+                    {
+                        "table": table,
+                        "id": r.get(key) or r.get("id"),
+                        "line": r.get("_line"),
+                        "reason": f"duplicate {table} row for pool id {target['id']} (the first is used)",
+                    }
+                )
                 continue
             sink[target["id"]] = r
 
@@ -118,13 +155,25 @@ def join_tables(pool: list[dict[str, Any]], scores: list[dict[str, Any]] | None 
         row = dict(p)
         s = score_of.get(p["id"], p if scores is None else None)
         if scores is not None and s is None:
-            unjoined.append({"table": "pool", "id": p["id"], "line": p.get("_line"),
-                             "reason": "no scores row for this sample"})
+            unjoined.append(
+                {
+                    "table": "pool",
+                    "id": p["id"],
+                    "line": p.get("_line"),
+                    "reason": "no scores row for this sample",
+                }
+            )
         row["scores"] = {k: s.get(k) for k in SCORE_KEYS if s is not None and s.get(k) is not None}
         k = skill_of.get(p["id"])
         if skills is not None and k is None:
-            unjoined.append({"table": "pool", "id": p["id"], "line": p.get("_line"),
-                             "reason": "no skills row for this sample"})
+            unjoined.append(
+                {
+                    "table": "pool",
+                    "id": p["id"],
+                    "line": p.get("_line"),
+                    "reason": "no skills row for this sample",
+                }
+            )
         row["skills"] = _skill_dict(k) if k is not None else None
         out.append(row)
     return JoinResult(out, unjoined)

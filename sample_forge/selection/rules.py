@@ -19,8 +19,17 @@ from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.records import Problem
 from sample_forge.subjects import category_of
 
-__all__ = ["PolymathConfig", "TopConfig", "select_polymath", "select_top", "select_prime",
-           "selection_row", "candidate_to_row", "GROUP_BY", "TOP_BY"]
+__all__ = [
+    "PolymathConfig",
+    "TopConfig",
+    "select_polymath",
+    "select_top",
+    "select_prime",
+    "selection_row",
+    "candidate_to_row",
+    "GROUP_BY",
+    "TOP_BY",
+]
 
 GROUP_BY = ("subject", "category", "none")
 TOP_BY = {"lim": "lim", "variance": "hist_var", "hist_var": "hist_var", "learnability": "learnability"}
@@ -71,8 +80,13 @@ def _score(row: Mapping[str, Any], key: str) -> float | None:
 
 def selection_row(row: Mapping[str, Any], rule: str, reason: str) -> dict[str, Any]:
     """The selection table row: Problem fields + rule, reason, scores, skills."""
-    p = Problem.from_dict({k: v for k, v in row.items()
-                           if not k.startswith("_") and k not in ("scores", "skills", "rule", "reason")})
+    p = Problem.from_dict(
+        {
+            k: v
+            for k, v in row.items()
+            if not k.startswith("_") and k not in ("scores", "skills", "rule", "reason")
+        }
+    )
     d = p.to_dict()
     d.update(rule=rule, reason=reason, scores=dict(row.get("scores") or {}), skills=row.get("skills"))
     return d
@@ -86,8 +100,9 @@ def _group_key(row: Mapping[str, Any], group_by: str) -> str:
     return "all"
 
 
-def select_polymath(rows: Sequence[Mapping[str, Any]], cfg: PolymathConfig = PolymathConfig()
-                    ) -> tuple[list[dict[str, Any]], dict[str, list[Mapping[str, Any]]]]:
+def select_polymath(
+    rows: Sequence[Mapping[str, Any]], cfg: PolymathConfig = PolymathConfig()
+) -> tuple[list[dict[str, Any]], dict[str, list[Mapping[str, Any]]]]:
     """One sample per group; also returns the eligible rows (LIM >= theta) of each group."""
     if cfg.group_by not in GROUP_BY:
         raise SampleForgeError(f"--group-by must be one of {', '.join(GROUP_BY)}, got '{cfg.group_by}'")
@@ -108,11 +123,15 @@ def select_polymath(rows: Sequence[Mapping[str, Any]], cfg: PolymathConfig = Pol
         tied = [r for r in eligible if abs(_score(r, "lim") - low) < _EPS]
         tie = ""
         if len(tied) > 1:
-            tie = (f"; {len(tied)} tied at {low:g}, broken by skill breadth ({_breadth(best)}) then id"
-                   if any(_breadth(t) for t in tied) else f"; {len(tied)} tied at {low:g}, broken by id")
+            tie = (
+                f"; {len(tied)} tied at {low:g}, broken by skill breadth ({_breadth(best)}) then id"
+                if any(_breadth(t) for t in tied)
+                else f"; {len(tied)} tied at {low:g}, broken by id"
+            )
         where = "overall" if cfg.group_by == "none" else f"in {cfg.group_by} {g}"
-        reason = (f"lowest LIM >= {cfg.theta:g} {where}: {low:g} ({len(eligible)} of {len(members)} "
-                  f"eligible){tie}")
+        reason = (
+            f"lowest LIM >= {cfg.theta:g} {where}: {low:g} ({len(eligible)} of {len(members)} eligible){tie}"
+        )
         chosen.append(selection_row(best, "polymath", reason))
     return chosen, eligible_by_group
 
@@ -133,10 +152,15 @@ def select_top(rows: Sequence[Mapping[str, Any]], cfg: TopConfig = TopConfig()) 
     else:
         picks = list(enumerate(ranked[: max(cfg.k, 0)], start=1))
     label = "historical variance" if key == "hist_var" else key
-    return [selection_row(r, f"top-{cfg.by}",
-                          f"rank {i} of {len(ranked)} by {label} ({_score(r, key):.6g})"
-                          + (" = pi_" + str(i) if key == "hist_var" else ""))
-            for i, r in picks]
+    return [
+        selection_row(
+            r,
+            f"top-{cfg.by}",
+            f"rank {i} of {len(ranked)} by {label} ({_score(r, key):.6g})"
+            + (" = pi_" + str(i) if key == "hist_var" else ""),
+        )
+        for i, r in picks
+    ]
 
 
 def candidate_to_row(c: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,17 +170,28 @@ def candidate_to_row(c: Mapping[str, Any]) -> dict[str, Any]:
         import orjson
 
         spectrum = orjson.loads(spectrum)
-    skills = {"spectrum": spectrum, "total": sum(int(v or 0) for v in spectrum.values()),
-              "breadth": sum(1 for v in spectrum.values() if v)}
+    skills = {
+        "spectrum": spectrum,
+        "total": sum(int(v or 0) for v in spectrum.values()),
+        "breadth": sum(1 for v in spectrum.values() if v),
+    }
     meta = {k: c.get(k) for k in ("generator", "style", "skills_requested", "generator_answer") if k in c}
-    return {"id": str(c["id"]), "problem": c.get("problem"), "answer": c.get("golden_answer"),
-            "source": f"synthetic:{c.get('generator') or 'unknown'}", "meta": meta,
-            "scores": {"agreement": c.get("agreement"), "pass_rate": c.get("pass_rate")},
-            "skills": skills, "accepted": bool(c.get("accepted")), "_line": c.get("_line")}
+    return {
+        "id": str(c["id"]),
+        "problem": c.get("problem"),
+        "answer": c.get("golden_answer"),
+        "source": f"synthetic:{c.get('generator') or 'unknown'}",
+        "meta": meta,
+        "scores": {"agreement": c.get("agreement"), "pass_rate": c.get("pass_rate")},
+        "skills": skills,
+        "accepted": bool(c.get("accepted")),
+        "_line": c.get("_line"),
+    }
 
 
-def select_prime(candidates: Sequence[Mapping[str, Any]], k: int = 1
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def select_prime(
+    candidates: Sequence[Mapping[str, Any]], k: int = 1
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The broadest accepted candidate(s); also returns the rejected ones (id, reason) for the report."""
     rows = [candidate_to_row(c) for c in candidates]
     rejected = [{"id": r["id"], "reason": "not accepted by validation"} for r in rows if not r["accepted"]]
@@ -174,7 +209,9 @@ def select_prime(candidates: Sequence[Mapping[str, Any]], k: int = 1
     out = []
     for i, r in enumerate(ranked[:k], start=1):
         s = r["scores"]
-        reason = (f"broadest skill spectrum among {len(ok)} accepted candidates: {_breadth(r)} categories, "
-                  f"{_total(r)} skills (agreement {s.get('agreement')}, pass rate {s.get('pass_rate')})")
+        reason = (
+            f"broadest skill spectrum among {len(ok)} accepted candidates: {_breadth(r)} categories, "
+            f"{_total(r)} skills (agreement {s.get('agreement')}, pass rate {s.get('pass_rate')})"
+        )
         out.append(selection_row(r, "prime", reason if i == 1 else f"rank {i}: " + reason))
     return out, rejected

@@ -21,9 +21,30 @@ from sample_forge.skills.llm_tagger import LLMTagConfig, LLMTagger
 from sample_forge.skills.parse import parse_answer
 from sample_forge.skills.spectrum import fill_spectrum, plot_spectrum, pool_stats
 
-__all__ = ["tag_problems", "default_method", "load_catalog", "load_thresholds", "EmbedTagger",
-           "EmbedConfig", "LLMTagger", "LLMTagConfig", "Canonicalizer", "discover_skills",
-           "parse_answer", "pool_stats", "plot_spectrum"]
+__all__ = [
+    "tag_problems",
+    "default_method",
+    "load_catalog",
+    "load_thresholds",
+    "EmbedTagger",
+    "EmbedConfig",
+    "LLMTagger",
+    "LLMTagConfig",
+    "Canonicalizer",
+    "discover_skills",
+    "parse_answer",
+    "pool_stats",
+    "plot_spectrum",
+    "CanonicalConfig",
+    "CROSS_DOMAIN",
+    "GROUPS",
+    "Catalog",
+    "Skill",
+    "Thresholds",
+    "fill_spectrum",
+    "Problem",
+    "SkillTag",
+]
 
 
 def default_method(model: str | None = None) -> str:
@@ -39,11 +60,18 @@ def _as_problem(p: Problem | Mapping[str, Any]) -> Problem:
     return p if isinstance(p, Problem) else Problem.from_dict(dict(p))
 
 
-def tag_problems(problems: Iterable[Problem | Mapping[str, Any]], *, method: str | None = None,
-                 model: Any = None, catalog: Catalog | str | Path | None = None,
-                 thresholds: Thresholds | str | Path | None = None, top_k: int = 3,
-                 max_tokens: int = 256, failures_path: str | Path | None = None,
-                 progress: bool = False) -> list[SkillTag]:
+def tag_problems(
+    problems: Iterable[Problem | Mapping[str, Any]],
+    *,
+    method: str | None = None,
+    model: Any = None,
+    catalog: Catalog | str | Path | None = None,
+    thresholds: Thresholds | str | Path | None = None,
+    top_k: int = 3,
+    max_tokens: int = 256,
+    failures_path: str | Path | None = None,
+    progress: bool = False,
+) -> list[SkillTag]:
     """Tag problems with ``method`` ``"embed"`` (offline) or ``"llm"`` (``model``: a name for
     ``sample_forge.llm.get_model`` or a Model). Default: ``default_method(model)``."""
     probs = [_as_problem(p) for p in problems]

@@ -28,24 +28,30 @@ _GRID = np.round(np.arange(0.0, 0.8001, 0.005), 3)
 def labels_from_tags(tags: Iterable[SkillTag]) -> dict[str, set[str]]:
     """Reference categories from LLM tags: categories with at least one canonical skill. Problems
     with a failed category are left out (their label is unknown)."""
-    return {t.problem_id: {c for c in CATEGORIES if t.canonical.get(c)}
-            for t in tags if not t.failures}
+    return {t.problem_id: {c for c in CATEGORIES if t.canonical.get(c)} for t in tags if not t.failures}
 
 
 def labels_from_subjects(problems: Iterable[Problem]) -> dict[str, set[str]]:
     return {p.id: {category_of(p.subject)} for p in problems if category_of(p.subject)}  # type: ignore[misc]
 
 
-def calibrate(problems: Sequence[Problem], labels: dict[str, set[str]], *,
-              tagger: EmbedTagger | None = None, source: str = "",
-              cross_domain: float = DEFAULT_CROSS_DOMAIN, refine: float = 0.05) -> Thresholds:
+def calibrate(
+    problems: Sequence[Problem],
+    labels: dict[str, set[str]],
+    *,
+    tagger: EmbedTagger | None = None,
+    source: str = "",
+    cross_domain: float = DEFAULT_CROSS_DOMAIN,
+    refine: float = 0.05,
+) -> Thresholds:
     """Per-category thresholds from the labelled problems (those in ``labels``)."""
     probs = [p for p in problems if p.id in labels]
     if not probs:
         raise ValueError("no problem has a reference label")
     tagger = tagger or EmbedTagger()
-    zero = Thresholds({**{c: 0.0 for c in CATEGORIES}, CROSS_DOMAIN: cross_domain},
-                      tagger.thresholds.category_top)
+    zero = Thresholds(
+        {**{c: 0.0 for c in CATEGORIES}, CROSS_DOMAIN: cross_domain}, tagger.thresholds.category_top
+    )
     scorer = EmbedTagger(tagger.catalog, zero, tagger.config)
     scores = scorer.category_margins(scorer.similarities(probs))  # raw category scores
     values: dict[str, float] = {}
@@ -62,8 +68,12 @@ def calibrate(problems: Sequence[Problem], labels: dict[str, set[str]], *,
         best = int(np.argmax(f1))
         p_ = tp[best] / max(pred[:, best].sum(), 1)
         values[c] = float(_GRID[best])
-        metrics[c] = {"positives": int(y.sum()), "f1": round(float(f1[best]), 4),
-                      "precision": round(float(p_), 4), "recall": round(float(tp[best] / y.sum()), 4)}
+        metrics[c] = {
+            "positives": int(y.sum()),
+            "f1": round(float(f1[best]), 4),
+            "precision": round(float(p_), 4),
+            "recall": round(float(tp[best] / y.sum()), 4),
+        }
     single = [i for i, p in enumerate(probs) if len(labels[p.id]) == 1]
     gold = np.array([CATEGORIES.index(next(iter(labels[probs[i].id]))) for i in single])
     s1 = scores[single]
@@ -86,8 +96,11 @@ def calibrate(problems: Sequence[Problem], labels: dict[str, set[str]], *,
                 t[j] = max(accs)[2]
         values.update({c: float(t[j]) for j, c in enumerate(CATEGORIES)})
     values[CROSS_DOMAIN] = cross_domain
-    summary = {"problems": len(probs), "single_label_problems": len(single),
-               "top_category_agreement_f1_thresholds": round(before, 4) if single else None,
-               "top_category_agreement": round(agreement(t), 4) if single else None,
-               "per_category": metrics}
+    summary = {
+        "problems": len(probs),
+        "single_label_problems": len(single),
+        "top_category_agreement_f1_thresholds": round(before, 4) if single else None,
+        "top_category_agreement": round(agreement(t), 4) if single else None,
+        "per_category": metrics,
+    }
     return Thresholds(values, tagger.thresholds.category_top, source, summary)

@@ -56,16 +56,14 @@ class Canonicalizer:
             return np.zeros((0, 384), dtype=np.float32)
         return np.stack([self._vec_cache[k] for k in keys])
 
-    def nearest(self, texts: Sequence[str], category: str | None = None
-                ) -> list[tuple[str, float]]:
+    def nearest(self, texts: Sequence[str], category: str | None = None) -> list[tuple[str, float]]:
         """(catalog skill name, cosine similarity) of the nearest catalog skill per text, searched in
         ``category`` (+ cross-domain) or in the whole catalog."""
         if not texts:
             return []
         nn, idx = self._nn.get(category or "", self._nn[""])
         dist, pos = nn.kneighbors(self.vectors(texts), n_neighbors=1)
-        return [(self.catalog.skills[idx[p]].name, float(1.0 - d))
-                for d, p in zip(dist[:, 0], pos[:, 0])]
+        return [(self.catalog.skills[idx[p]].name, float(1.0 - d)) for d, p in zip(dist[:, 0], pos[:, 0])]
 
     def map(self, texts: Sequence[str], category: str | None = None) -> list[str | None]:
         floor = self.config.min_similarity
@@ -100,9 +98,14 @@ class Proposal:
     similarity: float = 0.0
 
 
-def discover_skills(items: Iterable[tuple[str, str]], *, canonicalizer: Canonicalizer | None = None,
-                    distance_threshold: float = 0.35, min_count: int = 2,
-                    include_matched: bool = False) -> list[Proposal]:
+def discover_skills(
+    items: Iterable[tuple[str, str]],
+    *,
+    canonicalizer: Canonicalizer | None = None,
+    distance_threshold: float = 0.35,
+    min_count: int = 2,
+    include_matched: bool = False,
+) -> list[Proposal]:
     """Cluster free-text skills ``(category, text)`` per category and propose new catalog entries,
     largest clusters first. Only texts below the canonicalizer's floor are clustered unless
     ``include_matched``. ``distance_threshold``: cosine distance at which clusters stop merging
@@ -130,8 +133,9 @@ def discover_skills(items: Iterable[tuple[str, str]], *, canonicalizer: Canonica
         if len(texts) == 1:
             labels = np.zeros(1, dtype=int)
         else:
-            labels = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
-                                             distance_threshold=distance_threshold).fit_predict(vecs)
+            labels = AgglomerativeClustering(
+                n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance_threshold
+            ).fit_predict(vecs)
         for lab in np.unique(labels):
             members = [texts[i] for i in np.flatnonzero(labels == lab)]
             count = sum(counts[m] for m in members)
@@ -142,7 +146,8 @@ def discover_skills(items: Iterable[tuple[str, str]], *, canonicalizer: Canonica
             rep = members[int(np.argmax(mv @ centre))]
             nearest_name, sim = canon.nearest([rep], cat)[0]
             members.sort(key=lambda m: -counts[m])
-            proposals.append(Proposal(display[rep], cat, count, [display[m] for m in members],
-                                      nearest_name, round(sim, 3)))
+            proposals.append(
+                Proposal(display[rep], cat, count, [display[m] for m in members], nearest_name, round(sim, 3))
+            )
     proposals.sort(key=lambda p: (-p.count, p.category, p.name))
     return proposals

@@ -91,7 +91,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     import yaml
 
     if path is None:
-        from sample_forge.resources import resource_path
+        from sample_forge.paths import resource_path
 
         path = resource_path("data/skills.yaml")
     p = Path(path)
@@ -108,8 +108,9 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     sections = [(c, doc["categories"].get(c) or []) for c in CATEGORIES]
     unknown = set(doc["categories"]) - set(CATEGORIES)
     if unknown:
-        raise InputError(f"unknown categories {sorted(unknown)}; use {list(CATEGORIES)}",
-                         path=str(p), field="categories")
+        raise InputError(
+            f"unknown categories {sorted(unknown)}; use {list(CATEGORIES)}", path=str(p), field="categories"
+        )
     sections.append((CROSS_DOMAIN, doc.get("cross_domain") or []))
     for group, entries in sections:
         for k, e in enumerate(entries):
@@ -118,8 +119,11 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
                 raise InputError("entry needs a 'name'", path=str(p), field=where)
             extra = set(e) - {"name", "description"}
             if extra:  # e.g. an unquoted comma in a YAML flow mapping splits the name
-                raise InputError(f"unexpected keys {sorted(map(str, extra))} (quote names with commas)",
-                                 path=str(p), field=where)
+                raise InputError(
+                    f"unexpected keys {sorted(map(str, extra))} (quote names with commas)",
+                    path=str(p),
+                    field=where,
+                )
             name = str(e["name"]).strip()
             desc = str(e.get("description") or "").strip()
             if not desc:

@@ -39,15 +39,19 @@ class Thresholds:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"thresholds": self.values, "category_top": self.category_top, "source": self.source,
-                "metrics": self.metrics}
+        return {
+            "thresholds": self.values,
+            "category_top": self.category_top,
+            "source": self.source,
+            "metrics": self.metrics,
+        }
 
 
 def load_thresholds(path: str | Path | None = None) -> Thresholds:
     """A thresholds JSON written by ``sample-forge tag calibrate`` (default: the shipped
     ``data/skill_thresholds.json``)."""
     if path is None:
-        from sample_forge.resources import resource_path
+        from sample_forge.paths import resource_path
 
         path = resource_path("data/skill_thresholds.json")
     p = Path(path)
@@ -67,8 +71,9 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
         values = {g: float(vals[g]) for g in GROUPS}
     except (TypeError, ValueError):
         raise InputError("thresholds must be numbers", path=str(p), field="thresholds") from None
-    return Thresholds(values, int(doc.get("category_top", 3)), str(doc.get("source", "")),
-                      dict(doc.get("metrics") or {}))
+    return Thresholds(
+        values, int(doc.get("category_top", 3)), str(doc.get("source", "")), dict(doc.get("metrics") or {})
+    )
 
 
 @dataclass(frozen=True)
@@ -92,8 +97,12 @@ def problem_text(p: Problem, use_solution: bool = True) -> str:
 
 
 class EmbedTagger:
-    def __init__(self, catalog: Catalog | None = None, thresholds: Thresholds | None = None,
-                 config: EmbedConfig = EmbedConfig()) -> None:
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        thresholds: Thresholds | None = None,
+        config: EmbedConfig = EmbedConfig(),
+    ) -> None:
         self.catalog = catalog or load_catalog()
         self.thresholds = thresholds or load_thresholds()
         self.config = config
@@ -150,12 +159,11 @@ class EmbedTagger:
         best = idx[np.argsort(-sims[idx])[:k]]
         return [self.catalog.skills[i].name for i in best if sims[i] >= self._t[i]]
 
-    def tag(self, problems: Sequence[Problem], *, chunk: int = 1024,
-            progress: Any = None) -> list[SkillTag]:
+    def tag(self, problems: Sequence[Problem], *, chunk: int = 1024, progress: Any = None) -> list[SkillTag]:
         """Tag in chunks (memory stays flat on large pools); ``progress(n_done)`` after each chunk."""
         out: list[SkillTag] = []
         for start in range(0, len(problems), chunk):
-            part = problems[start:start + chunk]
+            part = problems[start : start + chunk]
             out.extend(self.tags_from_similarities([p.id for p in part], self.similarities(part)))
             if progress is not None:
                 progress(len(part))
@@ -169,7 +177,9 @@ class EmbedTagger:
         for g in GROUPS:
             idx = np.flatnonzero(self._groups == g)
             best = idx[np.argsort(-sims[0, idx])[:top]]
-            out[g] = {"threshold": self.thresholds.values[g],
-                      "margin": float(margins[CATEGORIES.index(g)]) if g in CATEGORIES else None,
-                      "best": [(self.catalog.skills[i].name, round(float(sims[0, i]), 3)) for i in best]}
+            out[g] = {
+                "threshold": self.thresholds.values[g],
+                "margin": float(margins[CATEGORIES.index(g)]) if g in CATEGORIES else None,
+                "best": [(self.catalog.skills[i].name, round(float(sims[0, i]), 3)) for i in best],
+            }
         return out

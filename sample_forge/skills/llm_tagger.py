@@ -31,8 +31,13 @@ class LLMTagConfig:
 
 
 class LLMTagger:
-    def __init__(self, model: Any, canonicalizer: Canonicalizer | None = None,
-                 config: LLMTagConfig = LLMTagConfig(), template: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        canonicalizer: Canonicalizer | None = None,
+        config: LLMTagConfig = LLMTagConfig(),
+        template: str | None = None,
+    ) -> None:
         self.model = model
         self.canon = canonicalizer or Canonicalizer()
         self.config = config
@@ -42,13 +47,22 @@ class LLMTagger:
         from sample_forge.llm import Request
 
         c = self.config
-        return [Request(tag_messages(cat, p.problem, template=self.template), n=1,
-                        temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed,
-                        id=f"{p.id}\t{cat}")
-                for p in problems for cat in c.categories]
+        return [
+            Request(
+                tag_messages(cat, p.problem, template=self.template),
+                n=1,
+                temperature=c.temperature,
+                max_tokens=c.max_tokens,
+                seed=c.seed,
+                id=f"{p.id}\t{cat}",
+            )
+            for p in problems
+            for cat in c.categories
+        ]
 
-    def raw_answers(self, problems: Sequence[Problem], *, progress: bool = False,
-                    failures_path: str | Path | None = None) -> list[dict[str, Any]]:
+    def raw_answers(
+        self, problems: Sequence[Problem], *, progress: bool = False, failures_path: str | Path | None = None
+    ) -> list[dict[str, Any]]:
         """One row per (problem, category): the answer text or the call's error."""
         reqs = self.requests(problems)
         results = self.model.complete_many(reqs, progress=progress, failures_path=failures_path)
@@ -56,18 +70,24 @@ class LLMTagger:
         for req, res in zip(reqs, results):
             pid, cat = (req.id or "\t").split("\t", 1)
             text = res.completions[0].text if res.ok and res.completions else None
-            rows.append({"problem_id": pid, "category": cat, "text": text,
-                         "error": None if res.ok else f"{res.error_kind or 'error'}: {res.error}",
-                         "cached": bool(res.ok and res.completions and res.completions[0].cached)})
+            rows.append(
+                {
+                    "problem_id": pid,
+                    "category": cat,
+                    "text": text,
+                    "error": None if res.ok else f"{res.error_kind or 'error'}: {res.error}",
+                    "cached": bool(res.ok and res.completions and res.completions[0].cached),
+                }
+            )
         return rows
 
-    def tag(self, problems: Sequence[Problem], *, progress: bool = False,
-            failures_path: str | Path | None = None) -> list[SkillTag]:
+    def tag(
+        self, problems: Sequence[Problem], *, progress: bool = False, failures_path: str | Path | None = None
+    ) -> list[SkillTag]:
         rows = self.raw_answers(problems, progress=progress, failures_path=failures_path)
         return self.tags_from_answers(problems, rows)
 
-    def tags_from_answers(self, problems: Sequence[Problem], rows: list[dict[str, Any]]
-                          ) -> list[SkillTag]:
+    def tags_from_answers(self, problems: Sequence[Problem], rows: list[dict[str, Any]]) -> list[SkillTag]:
         """Parse and canonicalize the rows of ``raw_answers``."""
         tags = {p.id: SkillTag(problem_id=p.id, method="llm") for p in problems}
         for row in rows:

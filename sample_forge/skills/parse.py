@@ -13,7 +13,9 @@ __all__ = ["ParsedAnswer", "parse_answer", "clean_skill"]
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.I | re.S)
 _OPEN = re.compile(r"<answer>", re.I)
-_NONE = re.compile(r"^(none|n/?a|no (relevant )?(skills?|concepts?)( needed| required)?|nothing|null|-)$", re.I)
+_NONE = re.compile(
+    r"^(none|n/?a|no (relevant )?(skills?|concepts?)( needed| required)?|nothing|null|-)$", re.I
+)
 _NUMBERING = re.compile(r"^\s*(?:\(?\d{1,2}[.):]|\(?[a-z][.)](?=\s)|[-*•·–]+)\s*", re.I)
 _EDGE_PUNCT = " \t\r\n.,;:!?\"'`*_"
 MAX_WORDS = 12
@@ -46,8 +48,12 @@ def clean_skill(item: str) -> str:
 
 
 def _usable(s: str) -> bool:
-    return (bool(re.search(r"[A-Za-z]{2}", s)) and len(s) <= MAX_CHARS
-            and len(s.split()) <= MAX_WORDS and "<" not in s)
+    return (
+        bool(re.search(r"[A-Za-z]{2}", s))
+        and len(s) <= MAX_CHARS
+        and len(s.split()) <= MAX_WORDS
+        and "<" not in s
+    )
 
 
 def parse_answer(text: str | None) -> ParsedAnswer:

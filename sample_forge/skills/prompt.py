@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sample_forge.resources import read_prompt
+from sample_forge.paths import read_prompt
 
 __all__ = ["PROMPT_NAME", "render_prompt", "tag_messages"]
 

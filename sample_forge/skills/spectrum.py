@@ -25,8 +25,7 @@ def fill_spectrum(tag: SkillTag) -> SkillTag:
     return tag
 
 
-def pool_stats(tags: Iterable[SkillTag], subjects: dict[str, str | None] | None = None
-               ) -> dict[str, Any]:
+def pool_stats(tags: Iterable[SkillTag], subjects: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Saliency over a pool: how many problems carry each canonical skill, per group and per subject;
     the mean spectrum per group; the distribution of breadth; failure counts by reason."""
     subjects = subjects or {}
@@ -60,8 +59,9 @@ def pool_stats(tags: Iterable[SkillTag], subjects: dict[str, str | None] | None 
     }
 
 
-def plot_spectrum(stats: dict[str, Any], path: str | Path, *, kind: str = "bar", top: int = 8,
-                  title: str = "") -> Path:
+def plot_spectrum(
+    stats: dict[str, Any], path: str | Path, *, kind: str = "bar", top: int = 8, title: str = ""
+) -> Path:
     """``bar``: one panel per group with its ``top`` most frequent skills (share of problems);
     ``radar``: mean distinct skills per category, the paper's spectrum figure."""
     import matplotlib
@@ -85,8 +85,7 @@ def plot_spectrum(stats: dict[str, Any], path: str | Path, *, kind: str = "bar",
         ax.set_title(title or "mean distinct skills per category")
     elif kind == "bar":
         groups = [g for g in GROUPS if stats["skills"].get(g)]
-        fig, axes = plt.subplots(len(groups) or 1, 1, figsize=(8, 2.2 * max(len(groups), 1)),
-                                 squeeze=False)
+        fig, axes = plt.subplots(len(groups) or 1, 1, figsize=(8, 2.2 * max(len(groups), 1)), squeeze=False)
         for ax, g in zip(axes[:, 0], groups):
             items = list(stats["skills"][g].items())[:top][::-1]
             ax.barh([k for k, _ in items], [v / n for _, v in items])

@@ -1,7 +1,7 @@
 """Synthesis of prime samples: generation, validation checks, decontamination, prime pick.
 
-    from sample_forge.synth import SynthConfig, synthesize, pick_prime
-    run = synthesize(SynthConfig(skills=("Algebra",), n=8, generators=("m1",), solvers=("m1", "m2")))
+from sample_forge.synth import SynthConfig, synthesize, pick_prime
+run = synthesize(SynthConfig(skills=("Algebra",), n=8, generators=("m1",), solvers=("m1", "m2")))
 """
 
 from __future__ import annotations

@@ -90,8 +90,9 @@ class FormCheck(Check):
 
     name = "form"
 
-    def __init__(self, config: FormConfig | None = None, *,
-                 can_parse: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self, config: FormConfig | None = None, *, can_parse: Callable[[str], bool] | None = None
+    ) -> None:
         self.config = config or FormConfig()
         if self.config.answer not in ("integer", "any"):
             raise ValueError(f"answer must be 'integer' or 'any', got {self.config.answer!r}")
@@ -128,7 +129,9 @@ class FormCheck(Check):
         tok = _num(answer)
         if re.search(rf"\b(?:answers?|results?|solution)\b[^.?!\n]{{0,30}}?{tok}", problem, re.I):
             return "'answer … <value>'"
-        if re.search(rf"\b(?:so|thus|therefore|hence|which gives|giving)\b[^.?!\n]{{0,40}}?{tok}", problem, re.I):
+        if re.search(
+            rf"\b(?:so|thus|therefore|hence|which gives|giving)\b[^.?!\n]{{0,40}}?{tok}", problem, re.I
+        ):
             return "'so/thus … <value>'"
         return None
 
@@ -159,9 +162,12 @@ def _cluster(answers: list[str], same: Callable[[str, str], bool | None]) -> lis
     return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
 
 
-def judge_agreement(generator_answer: str | None, answers: Sequence[str | None],
-                    equivalent: Callable[[Sequence[tuple[str, str]]], list[bool | None]],
-                    min_agreement: float) -> CheckResult:
+def judge_agreement(
+    generator_answer: str | None,
+    answers: Sequence[str | None],
+    equivalent: Callable[[Sequence[tuple[str, str]]], list[bool | None]],
+    min_agreement: float,
+) -> CheckResult:
     """The joint-solving verdict from the solvers' final answers (None: no answer from that sample).
     ``agreement`` = size of the largest group of equivalent answers / all samples; the golden answer is
     that group's most common spelling; it must reach ``min_agreement`` and equal the generator's answer.
@@ -170,8 +176,12 @@ def judge_agreement(generator_answer: str | None, answers: Sequence[str | None],
     total = len(answers)
     given = [a.strip() for a in answers if a is not None and a.strip()]
     if total == 0 or not given:
-        return CheckResult(name, False, f"no final \\boxed answer in {total} solver samples",
-                           {"answers": list(answers), "agreement": 0.0})
+        return CheckResult(
+            name,
+            False,
+            f"no final \\boxed answer in {total} solver samples",
+            {"answers": list(answers), "agreement": 0.0},
+        )
     distinct = list(dict.fromkeys(given))
     pairs = [(distinct[i], distinct[j]) for i in range(len(distinct)) for j in range(i + 1, len(distinct))]
     gen = (generator_answer or "").strip()
@@ -181,14 +191,27 @@ def judge_agreement(generator_answer: str | None, answers: Sequence[str | None],
     top = groups[0]
     golden = Counter(given[i] for i in top).most_common(1)[0][0]
     agreement = len(top) / total
-    details = {"answers": list(answers), "agreement": round(agreement, 4), "golden": golden,
-               "votes": len(top), "samples": total}
+    details = {
+        "answers": list(answers),
+        "agreement": round(agreement, 4),
+        "golden": golden,
+        "votes": len(top),
+        "samples": total,
+    }
     if agreement < min_agreement:
-        return CheckResult(name, False, f"agreement {agreement:.2f} < {min_agreement:.2f} "
-                           f"({len(top)} of {total} on '{golden}')", details)
+        return CheckResult(
+            name,
+            False,
+            f"agreement {agreement:.2f} < {min_agreement:.2f} ({len(top)} of {total} on '{golden}')",
+            details,
+        )
     if not gen or not (golden == gen or verdicts.get((golden, gen))):
-        return CheckResult(name, False, f"agreed answer '{golden}' ({len(top)} of {total}) differs from "
-                           f"the generator's '{gen}'", details)
+        return CheckResult(
+            name,
+            False,
+            f"agreed answer '{golden}' ({len(top)} of {total}) differs from the generator's '{gen}'",
+            details,
+        )
     return CheckResult(name, True, f"agreement {agreement:.2f} on '{golden}' = generator's answer", details)
 
 
@@ -198,8 +221,9 @@ def _solve_messages(problem: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": render("solve", problem=problem)}]
 
 
-def _sample(models: Sequence[Any], cands: Sequence[Candidate], k: int, temperature: float,
-            max_tokens: int) -> list[list[tuple[str, list[str | None], list[str]]]]:
+def _sample(
+    models: Sequence[Any], cands: Sequence[Candidate], k: int, temperature: float, max_tokens: int
+) -> list[list[tuple[str, list[str | None], list[str]]]]:
     """For each candidate, per model: (model name, k final answers or None, errors). Samples a model
     did not return (failures, budget) count as no answer."""
     from sample_forge.answers import extract_boxed
@@ -207,8 +231,10 @@ def _sample(models: Sequence[Any], cands: Sequence[Candidate], k: int, temperatu
 
     out: list[list[tuple[str, list[str | None], list[str]]]] = [[] for _ in cands]
     for m in models:
-        reqs = [Request(_solve_messages(c.problem), n=k, temperature=temperature, max_tokens=max_tokens,
-                        id=c.id) for c in cands]
+        reqs = [
+            Request(_solve_messages(c.problem), n=k, temperature=temperature, max_tokens=max_tokens, id=c.id)
+            for c in cands
+        ]
         for i, res in enumerate(m.complete_many(reqs)):
             answers: list[str | None] = [extract_boxed(comp.text) for comp in res.completions]
             answers += [None] * (k - len(answers))
@@ -225,8 +251,9 @@ def _record_usage(cand: Candidate, model: Any, completions: Sequence[Any]) -> No
     for c in completions:
         u["prompt_tokens"] += c.prompt_tokens
         u["completion_tokens"] += c.completion_tokens
-        u["cost_usd"] += call_cost(c.prompt_tokens, c.completion_tokens, model.config.price_in,
-                                   model.config.price_out)
+        u["cost_usd"] += call_cost(
+            c.prompt_tokens, c.completion_tokens, model.config.price_in, model.config.price_out
+        )
 
 
 class JointSolveCheck(Check):
@@ -236,8 +263,16 @@ class JointSolveCheck(Check):
 
     name = "joint_solve"
 
-    def __init__(self, solvers: Sequence[Any], checker: Any, *, k: int = 4, min_agreement: float = 0.6,
-                 temperature: float = 0.7, max_tokens: int = 2048) -> None:
+    def __init__(
+        self,
+        solvers: Sequence[Any],
+        checker: Any,
+        *,
+        k: int = 4,
+        min_agreement: float = 0.6,
+        temperature: float = 0.7,
+        max_tokens: int = 2048,
+    ) -> None:
         if not solvers:
             raise ValueError("at least one solver model is needed")
         self.solvers, self.checker, self.k = list(solvers), checker, k
@@ -273,8 +308,16 @@ class LearnabilityCheck(Check):
 
     name = "learnability"
 
-    def __init__(self, target: Any, checker: Any, *, k: int = 8, band: tuple[float, float] = (0.2, 0.8),
-                 temperature: float = 1.0, max_tokens: int = 2048) -> None:
+    def __init__(
+        self,
+        target: Any,
+        checker: Any,
+        *,
+        k: int = 8,
+        band: tuple[float, float] = (0.2, 0.8),
+        temperature: float = 1.0,
+        max_tokens: int = 2048,
+    ) -> None:
         lo, hi = band
         if not 0 <= lo <= hi <= 1:
             raise ValueError(f"pass band must satisfy 0 <= lo <= hi <= 1, got {band}")
@@ -290,7 +333,9 @@ class LearnabilityCheck(Check):
             else:
                 todo.append(i)
         if todo:
-            sampled = _sample([self.target], [cands[i] for i in todo], self.k, self.temperature, self.max_tokens)
+            sampled = _sample(
+                [self.target], [cands[i] for i in todo], self.k, self.temperature, self.max_tokens
+            )
             pairs, spans = [], []
             for i, per_model in zip(todo, sampled):
                 _, answers, errors = per_model[0]
@@ -307,8 +352,11 @@ class LearnabilityCheck(Check):
                 rate = got / self.k
                 cands[i].pass_rate = rate
                 d = {"pass_rate": rate, "correct": got, "samples": self.k, "answers": answers}
-                out[i] = (self._keep(f"pass rate {rate:.2f} in [{lo}, {hi}]", **d) if lo <= rate <= hi
-                          else self._drop(f"pass rate {rate:.2f} outside [{lo}, {hi}]", **d))
+                out[i] = (
+                    self._keep(f"pass rate {rate:.2f} in [{lo}, {hi}]", **d)
+                    if lo <= rate <= hi
+                    else self._drop(f"pass rate {rate:.2f} outside [{lo}, {hi}]", **d)
+                )
         return out  # type: ignore[return-value]
 
 
@@ -334,11 +382,13 @@ class SkillsCheck(Check):
         try:
             from sample_forge.skills import tag_problems
         except ImportError as e:  # the tagger is another stage; without it this check cannot decide
-            raise SampleForgeError(f"the skills check needs sample_forge.skills.tag_problems ({e}); "
-                                   "use --no-skills-check") from None
+            raise SampleForgeError(
+                f"the skills check needs sample_forge.skills.tag_problems ({e}); use --no-skills-check"
+            ) from None
 
-        probs = [Problem(id=c.id, problem=c.problem, answer=c.golden_answer or c.generator_answer)
-                 for c in cands]
+        probs = [
+            Problem(id=c.id, problem=c.problem, answer=c.golden_answer or c.generator_answer) for c in cands
+        ]
         tags = tag_problems(probs, method=self.method, model=self.model)
         out = []
         for cand, tag in zip(cands, tags):
@@ -346,8 +396,14 @@ class SkillsCheck(Check):
             present = {s.lower() for skills in tag.canonical.values() for s in skills}
             groups = {g.lower() for g, skills in tag.canonical.items() if skills}
             missing = [r for r in self.required if r.lower() not in present and r.lower() not in groups]
-            d = {"canonical": tag.canonical, "spectrum": tag.spectrum, "total": tag.total,
-                 "breadth": tag.breadth, "method": tag.method, "failures": tag.failures}
+            d = {
+                "canonical": tag.canonical,
+                "spectrum": tag.spectrum,
+                "total": tag.total,
+                "breadth": tag.breadth,
+                "method": tag.method,
+                "failures": tag.failures,
+            }
             if tag.failures and not tag.total:
                 out.append(self._drop(f"tagging failed: {next(iter(tag.failures.values()))}", **d))
             elif missing:
@@ -383,9 +439,14 @@ class DecontamCheck(Check):
             if hit:
                 m = closest_match(hit)
                 assert m is not None
-                out.append(self._drop(f"contaminated: {', '.join(x.benchmark for x in hit)} (closest "
-                                      f"{m.benchmark}:{m.closest_id}, n-gram {m.ngram_overlap:.2f}, cosine "
-                                      f"{m.cosine if m.cosine is not None else 'n/a'})", **d))
+                out.append(
+                    self._drop(
+                        f"contaminated: {', '.join(x.benchmark for x in hit)} (closest "
+                        f"{m.benchmark}:{m.closest_id}, n-gram {m.ngram_overlap:.2f}, cosine "
+                        f"{m.cosine if m.cosine is not None else 'n/a'})",
+                        **d,
+                    )
+                )
             else:
                 out.append(self._keep("clean", **d))
         return out
@@ -401,15 +462,16 @@ class NearDupCheck(Check):
 
     name = "near_dup"
 
-    def __init__(self, *, cosine: float = 0.95, ngram_overlap: float = 0.5, n: int = 8,
-                 seen: Sequence[Candidate] = ()) -> None:
+    def __init__(
+        self, *, cosine: float = 0.95, ngram_overlap: float = 0.5, n: int = 8, seen: Sequence[Candidate] = ()
+    ) -> None:
         self.cosine, self.ngram_overlap, self.n, self.seen = cosine, ngram_overlap, n, list(seen)
 
     def _grams(self, text: str) -> set[tuple[str, ...]]:
         from sample_forge.synth.decontam import normalize_words
 
         w = normalize_words(text)
-        return {tuple(w[i:i + self.n]) for i in range(len(w) - self.n + 1)}
+        return {tuple(w[i : i + self.n]) for i in range(len(w) - self.n + 1)}
 
     def check_many(self, cands: Sequence[Candidate]) -> list[CheckResult]:
         from sample_forge.embed import embed

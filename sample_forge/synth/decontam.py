@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -115,8 +116,10 @@ class DecontamConfig:
         from sample_forge.embed import SCREEN_MAX_ERROR
 
         if self.screen and not SCREEN_MAX_ERROR < self.screen_margin <= 2:
-            raise SampleForgeError(f"screen_margin must exceed the int8 screen's cosine error {SCREEN_MAX_ERROR} "
-                                   f"(or turn the screen off), got {self.screen_margin}")
+            raise SampleForgeError(
+                f"screen_margin must exceed the int8 screen's cosine error {SCREEN_MAX_ERROR} "
+                f"(or turn the screen off), got {self.screen_margin}"
+            )
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,12 @@ def load_benchmark(spec: BenchmarkSpec) -> Benchmark:
         raise InputError(f"benchmark '{spec.name}' is empty", path=source)
     text_field = spec.field or _pick(rows[0], TEXT_FIELDS)
     if text_field is None or text_field not in rows[0]:
-        raise InputError(f"no problem text column (tried {', '.join(spec.field and [spec.field] or TEXT_FIELDS)})",
-                         path=source, line=1, field=spec.field)
+        raise InputError(
+            f"no problem text column (tried {', '.join(spec.field and [spec.field] or TEXT_FIELDS)})",
+            path=source,
+            line=1,
+            field=spec.field,
+        )
     id_field = _pick(rows[0], ID_FIELDS)
     texts, ids = [], []
     for i, r in enumerate(rows):
@@ -215,8 +222,12 @@ def _builtin_path(name: str, roots: Sequence[Path]) -> Path | None:
     return None
 
 
-def resolve_benchmarks(names: Iterable[str], *, root: str | os.PathLike[str] | None = None,
-                       config: str | os.PathLike[str] | None = None) -> list[BenchmarkSpec]:
+def resolve_benchmarks(
+    names: Iterable[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    config: str | os.PathLike[str] | None = None,
+) -> list[BenchmarkSpec]:
     """Turn ``--against`` values into specs. Each value is a built-in name, ``all`` (every built-in found
     under the root), a name from the TOML ``config``, a file path, or ``hf:org/name[:split]``."""
     registry: dict[str, BenchmarkSpec] = {}
@@ -233,9 +244,13 @@ def resolve_benchmarks(names: Iterable[str], *, root: str | os.PathLike[str] | N
             if not isinstance(entry, dict) or not (entry.get("path") or entry.get("hf")):
                 raise InputError("needs 'path' or 'hf'", path=str(cfg_path), field=f"benchmarks.{name}")
             p = entry.get("path")
-            registry[name] = BenchmarkSpec(name, path=str((cfg_path.parent / p).resolve()) if p else None,
-                                           hf=entry.get("hf"), split=entry.get("split", "test"),
-                                           field=entry.get("field"))
+            registry[name] = BenchmarkSpec(
+                name,
+                path=str((cfg_path.parent / p).resolve()) if p else None,
+                hf=entry.get("hf"),
+                split=entry.get("split", "test"),
+                field=entry.get("field"),
+            )
     if root is not None:
         roots.insert(0, Path(root))
     if (r := _default_root()) is not None:
@@ -249,14 +264,18 @@ def resolve_benchmarks(names: Iterable[str], *, root: str | os.PathLike[str] | N
             elif v == "all":
                 found = [n for n in BUILTIN_BENCHMARKS if _builtin_path(n, roots)]
                 if not found:
-                    raise SampleForgeError("--against all: no built-in benchmark found; give --bench-root "
-                                           "(e.g. ../shared/data) or set SAMPLE_FORGE_BENCH_ROOT")
+                    raise SampleForgeError(
+                        "--against all: no built-in benchmark found; give --bench-root "
+                        "(e.g. ../shared/data) or set SAMPLE_FORGE_BENCH_ROOT"
+                    )
                 out += [BenchmarkSpec(n, path=str(_builtin_path(n, roots))) for n in found]
             elif v in BUILTIN_BENCHMARKS:
                 p = _builtin_path(v, roots)
                 if p is None:
-                    raise SampleForgeError(f"built-in benchmark '{v}' ({BUILTIN_BENCHMARKS[v]}) not found; give "
-                                           "--bench-root (e.g. ../shared/data) or set SAMPLE_FORGE_BENCH_ROOT")
+                    raise SampleForgeError(
+                        f"built-in benchmark '{v}' ({BUILTIN_BENCHMARKS[v]}) not found; give "
+                        "--bench-root (e.g. ../shared/data) or set SAMPLE_FORGE_BENCH_ROOT"
+                    )
                 out.append(BenchmarkSpec(v, path=str(p)))
             elif v.startswith("hf:"):
                 hf, _, split = v[3:].partition(":")
@@ -269,7 +288,9 @@ def resolve_benchmarks(names: Iterable[str], *, root: str | os.PathLike[str] | N
                 known = sorted(set(BUILTIN_BENCHMARKS) | set(registry))
                 close = difflib.get_close_matches(v, known, n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(known)}"
-                raise SampleForgeError(f"unknown benchmark '{v}' (not a file, hf:id or registered name){hint}")
+                raise SampleForgeError(
+                    f"unknown benchmark '{v}' (not a file, hf:id or registered name){hint}"
+                )
     seen: set[str] = set()
     for s in out:  # one flag column per benchmark: names must be unique
         if s.name in seen:
@@ -365,7 +386,7 @@ def cached_embeddings(texts: Sequence[str], max_words: int) -> tuple[np.ndarray,
     the flag says whether all of them came from the cache."""
     if not texts:
         return np.zeros((0, 384), np.float32), True
-    parts = [_cached_chunk(texts[i:i + _CHUNK], max_words) for i in range(0, len(texts), _CHUNK)]
+    parts = [_cached_chunk(texts[i : i + _CHUNK], max_words) for i in range(0, len(texts), _CHUNK)]
     return np.concatenate([p[0] for p in parts]), all(p[1] for p in parts)
 
 
@@ -391,7 +412,7 @@ class DecontamIndex:
     rescreened: int = 0  # of those, re-embedded with the float model (near the threshold)
 
     @classmethod
-    def build(cls, benchmarks: Sequence[Benchmark], config: DecontamConfig | None = None) -> "DecontamIndex":
+    def build(cls, benchmarks: Sequence[Benchmark], config: DecontamConfig | None = None) -> DecontamIndex:
         idx = cls(config or DecontamConfig())
         for b in benchmarks:
             idx.add(b)
@@ -407,7 +428,11 @@ class DecontamIndex:
         h, items, _ = _gram_hashes(docs, n)
         # count each n-gram once per item, then drop boilerplate n-grams shared by many items; both sides
         # of the overlap ratio are measured on the n-grams that remain
-        key = np.unique(np.stack([h, items.astype(np.uint64)], axis=1), axis=0) if len(h) else np.zeros((0, 2), np.uint64)
+        key = (
+            np.unique(np.stack([h, items.astype(np.uint64)], axis=1), axis=0)
+            if len(h)
+            else np.zeros((0, 2), np.uint64)
+        )
         h, items = key[:, 0], key[:, 1].astype(np.int64)
         stop = np.zeros(0, np.uint64)
         if len(h):
@@ -462,8 +487,13 @@ class DecontamIndex:
             out.append((best, best_item))
         return out
 
-    def embedding_scores(self, texts: Sequence[str], emb: np.ndarray | None = None, chunk: int = 2048,
-                         settled: Sequence[np.ndarray] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    def embedding_scores(
+        self,
+        texts: Sequence[str],
+        emb: np.ndarray | None = None,
+        chunk: int = 2048,
+        settled: Sequence[np.ndarray] | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per benchmark: (max cosine per text, argmax item per text). ``settled[b]``: texts already flagged
         for benchmark b by n-grams, whose cosine there cannot change the flag (the screen skips them)."""
         if emb is not None:
@@ -497,10 +527,10 @@ class DecontamIndex:
             best = np.full(len(emb), -1.0, dtype=np.float32)
             arg = np.zeros(len(emb), dtype=np.int64)
             for s in range(0, len(emb), chunk):
-                sims = emb[s:s + chunk] @ bi.emb.T
+                sims = emb[s : s + chunk] @ bi.emb.T
                 if sims.shape[1]:
-                    arg[s:s + chunk] = sims.argmax(axis=1)
-                    best[s:s + chunk] = sims[np.arange(len(sims)), arg[s:s + chunk]]
+                    arg[s : s + chunk] = sims.argmax(axis=1)
+                    best[s : s + chunk] = sims[np.arange(len(sims)), arg[s : s + chunk]]
             out.append((best, arg))
         return out
 
@@ -512,26 +542,41 @@ class DecontamIndex:
         ng = self.ngram_scores(texts)
         em = None
         if cfg.use_embeddings:
-            em = self.embedding_scores(texts, embeddings,
-                                       settled=[best >= cfg.ngram_threshold for best, _ in ng])
+            em = self.embedding_scores(
+                texts, embeddings, settled=[best >= cfg.ngram_threshold for best, _ in ng]
+            )
         results: list[list[Match]] = [[] for _ in texts]
         for b, bi in enumerate(self.benches):
             best, best_item = ng[b]
             for i in range(len(texts)):
                 ov = float(best[i])
                 item = int(best_item[i])
-                cos, citem = ((float(em[b][0][i]), int(em[b][1][i])) if em is not None and bi.bench.texts
-                              else (None, None))
+                cos, citem = (
+                    (float(em[b][0][i]), int(em[b][1][i]))
+                    if em is not None and bi.bench.texts
+                    else (None, None)
+                )
                 flagged = ov >= cfg.ngram_threshold or (cos is not None and cos >= cfg.cosine_threshold)
                 # the closest item: the n-gram match when it is the stronger evidence, else the embedding one
-                closest = item if item >= 0 and (cos is None or ov >= cfg.ngram_threshold or citem is None) else citem
-                results[i].append(Match(
-                    benchmark=bi.bench.name, flagged=flagged, ngram_overlap=round(ov, 4),
-                    ngram_item=item if item >= 0 else None,
-                    cosine=None if cos is None else round(cos, 4), cosine_item=citem,
-                    closest_id=bi.bench.ids[closest] if closest is not None and closest >= 0 else None,
-                    closest_text=bi.bench.texts[closest][:300] if closest is not None and closest >= 0 else None,
-                ))
+                closest = (
+                    item
+                    if item >= 0 and (cos is None or ov >= cfg.ngram_threshold or citem is None)
+                    else citem
+                )
+                results[i].append(
+                    Match(
+                        benchmark=bi.bench.name,
+                        flagged=flagged,
+                        ngram_overlap=round(ov, 4),
+                        ngram_item=item if item >= 0 else None,
+                        cosine=None if cos is None else round(cos, 4),
+                        cosine_item=citem,
+                        closest_id=bi.bench.ids[closest] if closest is not None and closest >= 0 else None,
+                        closest_text=bi.bench.texts[closest][:300]
+                        if closest is not None and closest >= 0
+                        else None,
+                    )
+                )
         return results
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sample_forge.errors import SampleForgeError
-from sample_forge.resources import read_prompt
+from sample_forge.paths import read_prompt
 
 if TYPE_CHECKING:
     from sample_forge.llm import Request
@@ -41,8 +41,9 @@ def render(template: str, **slots: str) -> str:
         raise SampleForgeError(f"prompt template '{template}' needs slot {e}") from None
 
 
-def generation_requests(n: int, skills: Sequence[str], generators: Sequence[str],
-                        config: GenerationConfig) -> list[tuple[str, Request]]:
+def generation_requests(
+    n: int, skills: Sequence[str], generators: Sequence[str], config: GenerationConfig
+) -> list[tuple[str, Request]]:
     """``(generator name, Request)`` per candidate i: generator i mod len(generators); the sample
     index is i so every candidate is its own cached sample and a re-run pays nothing."""
     from sample_forge.llm import Request
@@ -51,7 +52,17 @@ def generation_requests(n: int, skills: Sequence[str], generators: Sequence[str]
         raise SampleForgeError("at least one generator model is needed (--generators)")
     prompt = render(STYLES[config.style], skills=", ".join(skills) or "any", domain=config.domain)
     msgs = [{"role": "user", "content": prompt}]
-    return [(generators[i % len(generators)],
-             Request(msgs, n=1, temperature=config.temperature, max_tokens=config.max_tokens,
-                     index=i, id=f"cand-{i:05d}"))
-            for i in range(n)]
+    return [
+        (
+            generators[i % len(generators)],
+            Request(
+                msgs,
+                n=1,
+                temperature=config.temperature,
+                max_tokens=config.max_tokens,
+                index=i,
+                id=f"cand-{i:05d}",
+            ),
+        )
+        for i in range(n)
+    ]

@@ -48,7 +48,9 @@ def parse_generation(text: str | None) -> Parsed:
     for tag in ("problem", "answer"):
         found = _TAG[tag].findall(text)
         if not found:
-            reason = f"<{tag}> opened but not closed" if _OPEN[tag].search(text) else f"no <{tag}>…</{tag}> block"
+            reason = (
+                f"<{tag}> opened but not closed" if _OPEN[tag].search(text) else f"no <{tag}>…</{tag}> block"
+            )
             return Parsed(None, None, reason)
         if len(found) > 1:
             return Parsed(None, None, f"{len(found)} <{tag}> blocks (expected one)")

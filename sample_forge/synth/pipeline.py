@@ -124,9 +124,15 @@ def _usage(c: Candidate) -> dict[str, Any]:
     return c.meta.setdefault("usage", {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0})
 
 
-def synthesize(cfg: SynthConfig, *, index: Any = None, models: dict[str, Any] | None = None,
-               checker: Any = None, tagger_model: Any = None,
-               log: Callable[[str], None] | None = None) -> SynthRun:
+def synthesize(
+    cfg: SynthConfig,
+    *,
+    index: Any = None,
+    models: dict[str, Any] | None = None,
+    checker: Any = None,
+    tagger_model: Any = None,
+    log: Callable[[str], None] | None = None,
+) -> SynthRun:
     """Generate ``cfg.n`` candidates and validate them. ``index``: a DecontamIndex (None: no decontam
     check); ``models``: name -> Model (None: ``get_model`` each name with the shared budget)."""
     from sample_forge.llm import Budget, get_model
@@ -137,8 +143,7 @@ def synthesize(cfg: SynthConfig, *, index: Any = None, models: dict[str, Any] | 
 
     def model(name: str) -> Any:
         if name not in models:
-            models[name] = get_model(None if name == "default" else name, budget=budget,
-                                     cache=cfg.cache)
+            models[name] = get_model(None if name == "default" else name, budget=budget, cache=cfg.cache)
             opened.append(models[name])
         return models[name]
 
@@ -149,17 +154,33 @@ def synthesize(cfg: SynthConfig, *, index: Any = None, models: dict[str, Any] | 
             m.close()
 
 
-def _synthesize(cfg: SynthConfig, index: Any, model: Callable[[str], Any], checker: Any, tagger_model: Any,
-                budget: Any, log: Callable[[str], None] | None) -> SynthRun:
+def _synthesize(
+    cfg: SynthConfig,
+    index: Any,
+    model: Callable[[str], Any],
+    checker: Any,
+    tagger_model: Any,
+    budget: Any,
+    log: Callable[[str], None] | None,
+) -> SynthRun:
     from sample_forge.answers import AnswerChecker
-    from sample_forge.synth.checks import (DecontamCheck, FormCheck, FormConfig, JointSolveCheck,
-                                           LearnabilityCheck, NearDupCheck, SkillsCheck, _record_usage)
+    from sample_forge.synth.checks import (
+        DecontamCheck,
+        FormCheck,
+        FormConfig,
+        JointSolveCheck,
+        LearnabilityCheck,
+        NearDupCheck,
+        SkillsCheck,
+        _record_usage,
+    )
     from sample_forge.synth.generate import GenerationConfig, generation_requests
     from sample_forge.synth.parse import parse_generation
 
     say = log or (lambda _m: None)
-    gen_cfg = GenerationConfig(style=cfg.style, domain=cfg.domain, temperature=cfg.gen_temperature,
-                               max_tokens=cfg.gen_max_tokens)
+    gen_cfg = GenerationConfig(
+        style=cfg.style, domain=cfg.domain, temperature=cfg.gen_temperature, max_tokens=cfg.gen_max_tokens
+    )
     reqs = generation_requests(cfg.n, cfg.skills, cfg.generators, gen_cfg)
     rid = _run_id(cfg)
     cands: list[Candidate] = []
@@ -177,13 +198,22 @@ def _synthesize(cfg: SynthConfig, index: Any, model: Callable[[str], Any], check
     for i in range(cfg.n):
         m, res = replies[i]
         text = res.completions[0].text if res.completions else None
-        cand = Candidate(id=f"syn-{rid}-{i:05d}", problem="", generator_answer=None, generator=m.name,
-                         style=cfg.style, skills_requested=list(cfg.skills),
-                         meta={"raw": text, "index": i})
+        cand = Candidate(
+            id=f"syn-{rid}-{i:05d}",
+            problem="",
+            generator_answer=None,
+            generator=m.name,
+            style=cfg.style,
+            skills_requested=list(cfg.skills),
+            meta={"raw": text, "index": i},
+        )
         _record_usage(cand, m, res.completions)
         if res.error and not res.completions:
-            cand.checks.append(CheckResult("generate", False, f"generation failed: {res.error}",
-                                           {"error_kind": res.error_kind}))
+            cand.checks.append(
+                CheckResult(
+                    "generate", False, f"generation failed: {res.error}", {"error_kind": res.error_kind}
+                )
+            )
         else:
             p = parse_generation(text)
             if p.ok:
@@ -212,14 +242,34 @@ def _synthesize(cfg: SynthConfig, index: Any, model: Callable[[str], Any], check
         if index is not None:
             alive = stage(DecontamCheck(index), alive)
         alive = stage(NearDupCheck(cosine=cfg.near_dup_cosine), alive)
-        alive = stage(JointSolveCheck([model(s) for s in cfg.solvers], checker, k=cfg.k,
-                                      min_agreement=cfg.min_agreement, temperature=cfg.solve_temperature,
-                                      max_tokens=cfg.solve_max_tokens), alive)
+        alive = stage(
+            JointSolveCheck(
+                [model(s) for s in cfg.solvers],
+                checker,
+                k=cfg.k,
+                min_agreement=cfg.min_agreement,
+                temperature=cfg.solve_temperature,
+                max_tokens=cfg.solve_max_tokens,
+            ),
+            alive,
+        )
         if cfg.target_model:
-            alive = stage(LearnabilityCheck(model(cfg.target_model), checker, k=cfg.target_k,
-                                            band=cfg.pass_band, max_tokens=cfg.solve_max_tokens), alive)
+            alive = stage(
+                LearnabilityCheck(
+                    model(cfg.target_model),
+                    checker,
+                    k=cfg.target_k,
+                    band=cfg.pass_band,
+                    max_tokens=cfg.solve_max_tokens,
+                ),
+                alive,
+            )
         if cfg.check_skills and alive:
-            tm = tagger_model if tagger_model is not None else (model(cfg.tag_model) if cfg.tag_model else None)
+            tm = (
+                tagger_model
+                if tagger_model is not None
+                else (model(cfg.tag_model) if cfg.tag_model else None)
+            )
             alive = stage(SkillsCheck(cfg.skills, method=cfg.tag_method, model=tm), alive)
     finally:
         if own_checker:
@@ -272,12 +322,19 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The summary as (label, value) rows for a table."""
     rows = [("generated", str(summary["generated"]))]
     rows += [(f"rejected: {k}", str(v)) for k, v in sorted(summary["rejected"].items())]
-    rows += [("accepted", str(summary["accepted"])), ("tokens (all calls)", str(summary["tokens"])),
-             ("cost (USD)", f"{summary['cost_usd']:.4f}"),
-             ("tokens per accepted", "n/a" if summary["tokens_per_accepted"] is None
-              else str(summary["tokens_per_accepted"])),
-             ("cost per accepted (USD)", "n/a" if summary["cost_per_accepted_usd"] is None
-              else f"{summary['cost_per_accepted_usd']:.4f}")]
+    rows += [
+        ("accepted", str(summary["accepted"])),
+        ("tokens (all calls)", str(summary["tokens"])),
+        ("cost (USD)", f"{summary['cost_usd']:.4f}"),
+        (
+            "tokens per accepted",
+            "n/a" if summary["tokens_per_accepted"] is None else str(summary["tokens_per_accepted"]),
+        ),
+        (
+            "cost per accepted (USD)",
+            "n/a" if summary["cost_per_accepted_usd"] is None else f"{summary['cost_per_accepted_usd']:.4f}",
+        ),
+    ]
     if summary.get("spent_usd"):
         rows.append(("paid by this run (USD)", f"{summary['spent_usd']:.4f}"))
     if summary.get("spent_earlier_usd"):

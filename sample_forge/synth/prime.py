@@ -29,17 +29,24 @@ def pick_prime(cands: Sequence[Candidate]) -> tuple[Candidate | None, str]:
     best = ranked[0]
     b, t, a, _ = spectrum_key(best)
     pr = "n/a" if best.pass_rate is None else f"{best.pass_rate:.2f}"
-    why = (f"{best.id}: broadest skill spectrum ({t} skills over {b} categories: "
-           + ", ".join(f"{k} {v}" for k, v in best.spectrum.items() if v) + ")")
+    why = (
+        f"{best.id}: broadest skill spectrum ({t} skills over {b} categories: "
+        + ", ".join(f"{k} {v}" for k, v in best.spectrum.items() if v)
+        + ")"
+    )
     if len(ranked) > 1:
         nb, nt, na, nc = spectrum_key(ranked[1])
         if (nb, nt) == (b, t):
             if na != a:
-                why += f"; tied on spectrum with {ranked[1].id}, higher solver agreement ({a:.2f} vs {na:.2f})"
+                why += (
+                    f"; tied on spectrum with {ranked[1].id}, higher solver agreement ({a:.2f} vs {na:.2f})"
+                )
             else:
                 other = "n/a" if ranked[1].pass_rate is None else f"{ranked[1].pass_rate:.2f}"
-                why += (f"; tied on spectrum and agreement with {ranked[1].id}, pass rate {pr} closer to 0.5 "
-                        f"than {other}")
+                why += (
+                    f"; tied on spectrum and agreement with {ranked[1].id}, pass rate {pr} closer to 0.5 "
+                    f"than {other}"
+                )
         else:
             why += f"; next: {ranked[1].id} with {nt} skills over {nb} categories"
     return best, why + f" (agreement {a:.2f}, pass rate {pr}, of {len(pool)} accepted)"

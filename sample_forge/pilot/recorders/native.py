@@ -14,10 +14,15 @@ def is_correct(reward: float) -> bool:
     return reward is not None and reward == reward and float(reward) >= 1.0
 
 
-def group_rows(sample_ids: Sequence[Any], rewards: Sequence[float], *, step: int,
-               epochs: Sequence[Any] | None = None,
-               correct: Callable[[float], bool] = is_correct,
-               keep: Sequence[bool] | None = None) -> list[dict[str, Any]]:
+def group_rows(
+    sample_ids: Sequence[Any],
+    rewards: Sequence[float],
+    *,
+    step: int,
+    epochs: Sequence[Any] | None = None,
+    correct: Callable[[float], bool] = is_correct,
+    keep: Sequence[bool] | None = None,
+) -> list[dict[str, Any]]:
     """Group one step's per-rollout rewards by sample, in first-seen order.
 
     ``keep[i] = False`` leaves rollout i out (the pilot's padding prompts). NaN rewards (a reward

@@ -37,7 +37,7 @@ def prompt_id(prompt: str) -> str:
 
 def _response(query: str, prompt: str) -> str:
     # queries are prompt + response; anything else is scored whole
-    return query[len(prompt):] if query.startswith(prompt) else query
+    return query[len(prompt) :] if query.startswith(prompt) else query
 
 
 def reward_func(queries: list[str], prompts: list[str], labels: list[str], **kwargs: Any) -> dict[str, Any]:

@@ -40,10 +40,16 @@ class RecordingReward:
     Rollouts whose ``skip_column`` value is true are trained on but not recorded.
     """
 
-    def __init__(self, reward_func: Callable[..., Sequence[float]], *, id_column: str = "sample_id",
-                 trajectory: str | os.PathLike[str] | None = None,
-                 extra_columns: Sequence[str] = ("epoch",), skip_column: str | None = None,
-                 correct: Callable[[float], bool] = is_correct) -> None:
+    def __init__(
+        self,
+        reward_func: Callable[..., Sequence[float]],
+        *,
+        id_column: str = "sample_id",
+        trajectory: str | os.PathLike[str] | None = None,
+        extra_columns: Sequence[str] = ("epoch",),
+        skip_column: str | None = None,
+        correct: Callable[[float], bool] = is_correct,
+    ) -> None:
         self.reward_func = reward_func
         self.id_column = id_column
         self.trajectory = trajectory
@@ -64,7 +70,8 @@ class RecordingReward:
         if ids is None:
             raise KeyError(
                 f"RecordingReward: the training dataset has no '{self.id_column}' column "
-                f"(columns passed to reward functions: {sorted(k for k in kwargs if k not in _TRL_KW)})")
+                f"(columns passed to reward functions: {sorted(k for k in kwargs if k not in _TRL_KW)})"
+            )
         ids = list(ids)
         log_extra = kwargs.get("log_extra")
         if log_extra is not None:

@@ -27,8 +27,13 @@ __all__ = ["compute_score"]
 TIMEOUT = 5.0  # seconds per answer check; a check that overruns scores 0
 
 
-def compute_score(data_source: Any, solution_str: str, ground_truth: Any,
-                  extra_info: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+def compute_score(
+    data_source: Any,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """verl's reward signature. Every call returns the same keys (verl stacks them per batch)."""
     from sample_forge.answers import extract_boxed
 

@@ -73,8 +73,16 @@ def run_stage(stage: Stage, markers: Path, *, force: bool = False) -> StageOutco
     counts = stage.run()
     markers.mkdir(parents=True, exist_ok=True)
     with atomic_write(marker, "w") as f:
-        json.dump({"stage": stage.name, "fingerprint": fp, "counts": counts,
-                   "outputs": [str(o) for o in stage.outputs],
-                   "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, f,
-                  indent=2, default=str)
+        json.dump(
+            {
+                "stage": stage.name,
+                "fingerprint": fp,
+                "counts": counts,
+                "outputs": [str(o) for o in stage.outputs],
+                "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            },
+            f,
+            indent=2,
+            default=str,
+        )
     return StageOutcome(stage.name, skipped=False, counts=counts)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sample_forge.errors import SampleForgeError
-from sample_forge.recipe import Recipe
-from sample_forge.resources import resource_path
-from sample_forge.rundir import RunDir
-from sample_forge.stages import Stage, StageOutcome, run_stage
+from sample_forge.forge.recipe import Recipe
+from sample_forge.forge.rundir import RunDir
+from sample_forge.forge.stages import Stage, StageOutcome, run_stage
+from sample_forge.paths import resource_path
 from sample_forge.tables import atomic_write, read_rows, write_rows
 
 __all__ = ["plan", "forge", "ForgeResult"]
@@ -90,26 +90,39 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         from sample_forge.pool import PoolStats, load_pool
 
         stats = PoolStats()
-        problems = load_pool(source, mapping=r.pool.map or None, subjects=r.pool.subjects or None,
-                             levels=r.pool.levels or None, limit=r.pool.limit, seed=r.pool.seed,
-                             stats=stats)
+        problems = load_pool(
+            source,
+            mapping=r.pool.map or None,
+            subjects=r.pool.subjects or None,
+            levels=r.pool.levels or None,
+            limit=r.pool.limit,
+            seed=r.pool.seed,
+            stats=stats,
+        )
         if not problems:
             raise SampleForgeError(f"pool {source}: no problems after filters")
         write_rows(run.pool, [p.to_dict() for p in problems])
-        return {"read": stats.read, "kept": stats.kept, "no_answer": stats.no_answer,
-                "dropped": dict(stats.dropped)}
+        return {
+            "read": stats.read,
+            "kept": stats.kept,
+            "no_answer": stats.no_answer,
+            "dropped": dict(stats.dropped),
+        }
 
-    stages.append(Stage("pool", _source_inputs(source), dataclasses.asdict(r.pool), [run.pool],
-                        pool_stage))
+    stages.append(Stage("pool", _source_inputs(source), dataclasses.asdict(r.pool), [run.pool], pool_stage))
 
     if r.tag.enabled:
+
         def tag_stage() -> dict[str, Any]:
             from sample_forge.skills import tag_problems
 
             tags = tag_problems(read_rows(run.pool), method=r.tag.method, model=r.tag.model)
             write_rows(run.tags, [t.to_dict() for t in tags])
-            return {"tagged": len(tags), "failures": sum(1 for t in tags if t.failures),
-                    "mean_breadth": round(sum(t.breadth for t in tags) / max(1, len(tags)), 3)}
+            return {
+                "tagged": len(tags),
+                "failures": sum(1 for t in tags if t.failures),
+                "mean_breadth": round(sum(t.breadth for t in tags) / max(1, len(tags)), 3),
+            }
 
         stages.append(Stage("tag", [run.pool], dataclasses.asdict(r.tag), [run.tags], tag_stage))
 
@@ -120,57 +133,99 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
 
         from sample_forge.impact import ScoreConfig, score_run
 
-        cfg = ScoreConfig(format=r.score.format, steps_per_epoch=r.score.steps_per_epoch,
-                          epoch_by=r.score.epoch_by or "auto", missing=r.score.missing)
+        cfg = ScoreConfig(
+            format=r.score.format,
+            steps_per_epoch=r.score.steps_per_epoch,
+            epoch_by=r.score.epoch_by or "auto",
+            missing=r.score.missing,
+        )
         res = score_run(traj, cfg, pool=run.pool)
         write_rows(run.scores, res.rows)
         m = res.matrix
         mean = np.nanmean(m.acc, axis=0) if len(m.acc) else np.zeros(0)
-        curves = [{"id": i, "acc": [None if v != v else float(v) for v in row]}
-                  for i, row in zip(m.ids, m.acc)]
+        curves = [
+            {"id": i, "acc": [None if v != v else float(v) for v in row]} for i, row in zip(m.ids, m.acc)
+        ]
         curves.append({"id": "__mean__", "acc": [float(v) for v in mean]})
         write_rows(run.curves, curves)
         rep = res.report
-        return {"format": res.trajectory_format, "samples_scored": rep.get("samples_scored"),
-                "dropped_incomplete": len(m.dropped), "filled": int(sum(m.filled)),
-                "notes": rep.get("notes", [])}
+        return {
+            "format": res.trajectory_format,
+            "samples_scored": rep.get("samples_scored"),
+            "dropped_incomplete": len(m.dropped),
+            "filled": int(sum(m.filled)),
+            "notes": rep.get("notes", []),
+        }
 
-    stages.append(Stage("score", [traj, run.pool], dataclasses.asdict(r.score),
-                        [run.scores, run.curves], score_stage))
+    stages.append(
+        Stage("score", [traj, run.pool], dataclasses.asdict(r.score), [run.scores, run.curves], score_stage)
+    )
 
     if r.synthesize.enabled:
+
         def synth_stage() -> dict[str, Any]:
-            from sample_forge.synth.decontam import Benchmark, DecontamIndex, load_benchmark, \
-                resolve_benchmarks
+            from sample_forge.synth.decontam import (
+                Benchmark,
+                DecontamIndex,
+                load_benchmark,
+                resolve_benchmarks,
+            )
             from sample_forge.synth.pipeline import SynthConfig, synthesize, write_outputs
 
             s = r.synthesize
             pool_rows = read_rows(run.pool)
-            benches = [Benchmark(name="pool", texts=[p["problem"] for p in pool_rows],
-                                 ids=[str(p["id"]) for p in pool_rows], source=str(run.pool))]
+            benches = [
+                Benchmark(
+                    name="pool",
+                    texts=[p["problem"] for p in pool_rows],
+                    ids=[str(p["id"]) for p in pool_rows],
+                    source=str(run.pool),
+                )
+            ]
             benches += [load_benchmark(spec) for spec in resolve_benchmarks(s.against)]
             index = DecontamIndex.build(benches)
-            cfg = SynthConfig(skills=tuple(s.skills), n=s.n, style=s.style,
-                              generators=tuple(s.generators), solvers=tuple(s.solvers), k=s.k,
-                              min_agreement=s.min_agreement, gen_max_tokens=s.gen_max_tokens,
-                              solve_max_tokens=s.solve_max_tokens, budget_usd=s.budget_usd,
-                              budget_ledger=str(Path(run.candidates).with_name("synthesize.spent.jsonl")))
+            cfg = SynthConfig(
+                skills=tuple(s.skills),
+                n=s.n,
+                style=s.style,
+                generators=tuple(s.generators),
+                solvers=tuple(s.solvers),
+                k=s.k,
+                min_agreement=s.min_agreement,
+                gen_max_tokens=s.gen_max_tokens,
+                solve_max_tokens=s.solve_max_tokens,
+                budget_usd=s.budget_usd,
+                budget_ledger=str(Path(run.candidates).with_name("synthesize.spent.jsonl")),
+            )
             result = synthesize(cfg, index=index)
             write_outputs(result, run.candidates, run.rejects)
             summary = result.summary
-            return {k: summary.get(k) for k in ("generated", "accepted", "rejected", "tokens",
-                                                "cost_usd", "budget_exhausted")}
+            return {
+                k: summary.get(k)
+                for k in ("generated", "accepted", "rejected", "tokens", "cost_usd", "budget_exhausted")
+            }
 
-        stages.append(Stage("synthesize", [run.pool], dataclasses.asdict(r.synthesize),
-                            [run.candidates, run.rejects], counter.measure(synth_stage)))
+        stages.append(
+            Stage(
+                "synthesize",
+                [run.pool],
+                dataclasses.asdict(r.synthesize),
+                [run.candidates, run.rejects],
+                counter.measure(synth_stage),
+            )
+        )
 
     def select_stage() -> dict[str, Any]:
         from sample_forge.selection import PolymathConfig, TopConfig, select
 
-        sel = select(r.select.rule, pool=run.pool, scores=run.scores,
-                     skills=run.tags if r.tag.enabled else None,
-                     polymath=PolymathConfig(theta=r.select.threshold, group_by=r.select.group_by),
-                     top=TopConfig(by=r.select.by, k=r.select.top))
+        sel = select(
+            r.select.rule,
+            pool=run.pool,
+            scores=run.scores,
+            skills=run.tags if r.tag.enabled else None,
+            polymath=PolymathConfig(theta=r.select.threshold, group_by=r.select.group_by),
+            top=TopConfig(by=r.select.by, k=r.select.top),
+        )
         rows = list(sel.rows)
         n_prime = 0
         notes = []
@@ -180,37 +235,63 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
                 rows += prime.rows
                 n_prime = len(prime.rows)
             else:
-                notes.append("no synthetic candidate passed validation: no prime sample "
-                             f"(reasons in {run.rejects.name})")
+                notes.append(
+                    "no synthetic candidate passed validation: no prime sample "
+                    f"(reasons in {run.rejects.name})"
+                )
         write_rows(run.selection, rows)
-        return {"chosen": len(rows), "prime": n_prime, "unjoined": len(sel.unjoined),
-                "ids": [str(x["id"]) for x in rows], "notes": notes}
+        return {
+            "chosen": len(rows),
+            "prime": n_prime,
+            "unjoined": len(sel.unjoined),
+            "ids": [str(x["id"]) for x in rows],
+            "notes": notes,
+        }
 
-    sel_inputs = [run.pool, run.scores] + ([run.tags] if r.tag.enabled else []) + \
-        ([run.candidates] if r.synthesize.enabled else [])
-    stages.append(Stage("select", sel_inputs, dataclasses.asdict(r.select), [run.selection],
-                        select_stage))
+    sel_inputs = (
+        [run.pool, run.scores]
+        + ([run.tags] if r.tag.enabled else [])
+        + ([run.candidates] if r.synthesize.enabled else [])
+    )
+    stages.append(Stage("select", sel_inputs, dataclasses.asdict(r.select), [run.selection], select_stage))
 
     def export_stage() -> dict[str, Any]:
         from sample_forge.export import ExportConfig, export
 
         e = r.export
         if not read_rows(run.selection):
-            raise SampleForgeError("the selection is empty: nothing to export (lower "
-                                   "[select] threshold or check the scores)")
-        res = export(run.selection, run.export_dir,
-                     ExportConfig(to=tuple(e.to), repeat=e.repeat, template=e.template,
-                                  data_source=e.data_source, split=e.split, force=e.force),
-                     command="sample-forge forge")
+            raise SampleForgeError(
+                "the selection is empty: nothing to export (lower [select] threshold or check the scores)"
+            )
+        res = export(
+            run.selection,
+            run.export_dir,
+            ExportConfig(
+                to=tuple(e.to),
+                repeat=e.repeat,
+                template=e.template,
+                data_source=e.data_source,
+                split=e.split,
+                force=e.force,
+            ),
+            command="sample-forge forge",
+        )
         return {"files": {k: [str(p) for p in v] for k, v in res.files.items()}, "rows": res.rows}
 
-    stages.append(Stage("export", [run.selection], dataclasses.asdict(r.export), [run.manifest],
-                        export_stage))
+    stages.append(
+        Stage("export", [run.selection], dataclasses.asdict(r.export), [run.manifest], export_stage)
+    )
     return stages
 
 
-def forge(recipe: Recipe, run_dir: str | Path | None = None, *, force: bool = False,
-          report: bool = True, on_stage: Callable[[StageOutcome], None] | None = None) -> ForgeResult:
+def forge(
+    recipe: Recipe,
+    run_dir: str | Path | None = None,
+    *,
+    force: bool = False,
+    report: bool = True,
+    on_stage: Callable[[StageOutcome], None] | None = None,
+) -> ForgeResult:
     run = RunDir(Path(run_dir or recipe.run_dir))
     run.root.mkdir(parents=True, exist_ok=True)
     with atomic_write(run.recipe, "w") as f:

@@ -18,8 +18,16 @@ else:  # pragma: no cover
 
 from sample_forge.errors import InputError
 
-__all__ = ["Recipe", "PoolStep", "TagStep", "ScoreStep", "SelectStep", "SynthStep", "ExportStep",
-           "load_recipe"]
+__all__ = [
+    "Recipe",
+    "PoolStep",
+    "TagStep",
+    "ScoreStep",
+    "SelectStep",
+    "SynthStep",
+    "ExportStep",
+    "load_recipe",
+]
 
 
 @dataclass(frozen=True)
@@ -119,8 +127,9 @@ def _matches(value: Any, tp: Any) -> bool:
     if origin is list:
         return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
     if origin is dict:
-        return isinstance(value, dict) and all(_matches(k, args[0]) and _matches(v, args[1])
-                                               for k, v in value.items())
+        return isinstance(value, dict) and all(
+            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items()
+        )
     if tp in (int, float):  # bool is an int to Python, not to a recipe
         return isinstance(value, (int, float) if tp is float else int) and not isinstance(value, bool)
     return isinstance(value, tp)
@@ -130,15 +139,17 @@ def _build(cls: type, data: dict[str, Any], path: str, section: str) -> Any:
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise InputError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(names)}",
-                         path=path, field=section)
+        raise InputError(
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(names)}", path=path, field=section
+        )
     hints = typing.get_type_hints(cls)
     for key, value in data.items():
         if not _matches(value, hints[key]):
             tp = hints[key]
             want = tp.__name__ if typing.get_origin(tp) is None and isinstance(tp, type) else str(tp)
-            raise InputError(f"expected {want}, got {type(value).__name__} {value!r}", path=path,
-                             field=f"{section}.{key}")
+            raise InputError(
+                f"expected {want}, got {type(value).__name__} {value!r}", path=path, field=f"{section}.{key}"
+            )
     return cls(**data)
 
 
@@ -153,8 +164,14 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
         raise InputError("no such recipe file", path=str(p)) from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"invalid TOML ({e})", path=str(p)) from None
-    sections = {"pool": PoolStep, "tag": TagStep, "score": ScoreStep, "select": SelectStep,
-                "synthesize": SynthStep, "export": ExportStep}
+    sections = {
+        "pool": PoolStep,
+        "tag": TagStep,
+        "score": ScoreStep,
+        "select": SelectStep,
+        "synthesize": SynthStep,
+        "export": ExportStep,
+    }
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key == "run_dir":
@@ -166,6 +183,7 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
                 raise InputError("expected a [table]", path=str(p), field=key)
             kwargs[key] = _build(sections[key], value, str(p), key)
         else:
-            raise InputError(f"unknown section; known: {', '.join(sections)}, run_dir",
-                             path=str(p), field=key)
+            raise InputError(
+                f"unknown section; known: {', '.join(sections)}, run_dir", path=str(p), field=key
+            )
     return Recipe(**kwargs)
