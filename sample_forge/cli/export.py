@@ -7,10 +7,9 @@ import shlex
 import click
 
 from sample_forge.cli.common import console, domain_errors, parse_kv_list, quiet_option
+from sample_forge.export.trainers import TRAINERS
 
 __all__ = ["export"]
-
-_TRAINERS = ("verl", "trl", "openrlhf", "slime", "roll")
 
 
 def _trainers(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -20,8 +19,8 @@ def _trainers(values: tuple[str, ...]) -> tuple[str, ...]:
             t = t.strip().lower()
             if not t:
                 continue
-            if t not in _TRAINERS:
-                raise click.BadParameter(f"'{t}' is not one of {', '.join(_TRAINERS)}", param_hint="--to")
+            if t not in TRAINERS:
+                raise click.BadParameter(f"'{t}' is not one of {', '.join(TRAINERS)}", param_hint="--to")
             out.append(t)
     return tuple(dict.fromkeys(out)) or ("verl",)
 
@@ -34,7 +33,7 @@ def _trainers(values: tuple[str, ...]) -> tuple[str, ...]:
     multiple=True,
     default=("verl",),
     show_default=True,
-    help="Trainer(s): verl, trl, openrlhf, slime, roll (repeat or comma-separate).",
+    help=f"Trainer(s): {', '.join(TRAINERS)} (repeat or comma-separate).",
 )
 @click.option(
     "--repeat",

@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from sample_forge.errors import InputError, SampleForgeError
-from sample_forge.export.commands import TRAINERS, PaperSettings, trainer_command
 from sample_forge.export.manifest import build_manifest, write_manifest
-from sample_forge.export.openrlhf import input_label_rows, roll_rows, write_jsonl, write_reward_func
 from sample_forge.export.samples import ExportSample
 from sample_forge.export.templates import Template, load_template
-from sample_forge.export.trl import trl_rows, trl_solution
-from sample_forge.export.verl import verl_rows, write_verl
+from sample_forge.export.trainers import TRAINERS, PaperSettings, RowOptions, Trainer
+from sample_forge.export.trainers.trl import trl_solution
 
 __all__ = [
     "ExportConfig",
@@ -27,6 +25,7 @@ __all__ = [
     "export_rows",
     "prepare_samples",
     "TRAINERS",
+    "Trainer",
     "load_template",
     "Template",
     "PaperSettings",
@@ -192,33 +191,19 @@ def export_rows(
     out = Path(out_dir)
     files: dict[str, list[Path]] = {}
     counts: dict[str, int] = {}
-    data_paths: dict[str, Path] = {}
-    for t in dict.fromkeys(cfg.to):
-        d = out / t
-        if t == "verl":
-            vrows = verl_rows(samples, repeat=cfg.repeat, data_source=cfg.data_source, split=cfg.split)
-            files[t], counts[t] = write_verl(vrows, d), len(vrows)
-            data_paths[t] = files[t][0]
-        elif t == "trl":
-            trows = trl_rows(samples, repeat=cfg.repeat)
-            files[t], counts[t] = write_jsonl(trows, d), len(trows)
-            data_paths[t] = d  # `trl grpo --dataset_name DIR` loads the directory's JSONL as split "train"
-        elif t in ("openrlhf", "slime"):
-            irows = input_label_rows(samples, repeat=cfg.repeat)
-            files[t], counts[t] = write_jsonl(irows, d), len(irows)
-            data_paths[t] = files[t][0]
-            if t == "openrlhf":
-                files[t].append(write_reward_func(d))
-        else:
-            rrows = roll_rows(samples, repeat=cfg.repeat)
-            files[t], counts[t] = write_jsonl(rrows, d), len(rrows)
-            data_paths[t] = files[t][0]
-    commands = {t: trainer_command(t, p, cfg.settings) for t, p in data_paths.items()}
+    commands: dict[str, str] = {}
+    opts = RowOptions(repeat=cfg.repeat, data_source=cfg.data_source, split=cfg.split)
+    for name in dict.fromkeys(cfg.to):
+        trainer, d = TRAINERS[name], out / name
+        rows_out = trainer.rows(samples, opts)
+        files[name], counts[name] = trainer.write(rows_out, d), len(rows_out)
+        commands[name] = trainer.command(trainer.data_path(d), cfg.settings)
     manifest = build_manifest(
         out_dir=out,
         samples=[_manifest_sample(s) for s in samples],
         files=files,
-        rows=counts,
+        # a file a trainer writes besides its rows (OpenRLHF's reward function) holds no rows
+        rows={p: None if p.name in TRAINERS[t].extras else counts[t] for t, ps in files.items() for p in ps},
         template={"name": template.name, "text": template.text, "sha256": template.sha256},
         settings={
             "repeat": cfg.repeat,

@@ -32,7 +32,7 @@ def build_manifest(
     out_dir: Path,
     samples: Sequence[Mapping[str, Any]],
     files: Mapping[str, list[Path]],
-    rows: Mapping[str, int],
+    rows: Mapping[Path, int | None],
     template: Mapping[str, Any],
     settings: Mapping[str, Any],
     command: str,
@@ -51,7 +51,7 @@ def build_manifest(
             {
                 "trainer": t,
                 "path": str(p.relative_to(out_dir)),
-                "rows": rows[t] if p.suffix != ".py" else None,
+                "rows": rows[p],
                 "bytes": p.stat().st_size,
                 "sha256": sha256_file(p),
             }

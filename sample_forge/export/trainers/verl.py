@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sample_forge.export.samples import ExportSample
+from sample_forge.export.trainers.base import PaperSettings, RowOptions, Trainer, join_command, quote
 from sample_forge.tables import atomic_write, write_rows
 
-__all__ = ["verl_rows", "write_verl"]
+__all__ = ["TRAINER", "verl_rows", "write_verl"]
 
 
 def _schema() -> Any:
@@ -31,19 +32,17 @@ def _schema() -> Any:
     )
 
 
-def verl_rows(
-    samples: Sequence[ExportSample], *, repeat: int, data_source: str | None, split: str
-) -> list[dict[str, Any]]:
+def verl_rows(samples: Sequence[ExportSample], opts: RowOptions) -> list[dict[str, Any]]:
     rows = []
     for s in samples:
         row = {
-            "data_source": data_source or s.data_source,
+            "data_source": opts.data_source or s.data_source,
             "prompt": [{"content": s.prompt, "role": "user"}],
             "ability": "math",
             "reward_model": {"ground_truth": s.answer, "style": "rule"},
-            "extra_info": {"index": s.index, "split": split},
+            "extra_info": {"index": s.index, "split": opts.split},
         }
-        rows.extend(row for _ in range(repeat))
+        rows.extend(row for _ in range(opts.repeat))
     return rows
 
 
@@ -58,3 +57,41 @@ def write_verl(rows: list[dict[str, Any]], out_dir: Path, stem: str = "train") -
         pq.write_table(table, f)
     write_rows(jsonl, rows)
     return [parquet, jsonl]
+
+
+def verl_command(data: Path, s: PaperSettings) -> str:
+    d = quote(data)
+    return join_command(
+        "python3 -m verl.trainer.main_ppo",
+        [
+            "algorithm.adv_estimator=grpo",
+            f"data.train_files={d}",
+            f"data.val_files={d}",
+            f"data.train_batch_size={s.batch}",
+            f"data.max_prompt_length={s.max_prompt}",
+            f"data.max_response_length={s.max_response}",
+            f"actor_rollout_ref.model.path={quote(s.model)}",
+            f"actor_rollout_ref.actor.optim.lr={s.lr:g}",
+            f"actor_rollout_ref.actor.ppo_mini_batch_size={s.batch}",
+            "actor_rollout_ref.actor.use_kl_loss=False",
+            "actor_rollout_ref.actor.kl_loss_coef=0.0",
+            "actor_rollout_ref.actor.entropy_coeff=0",
+            "algorithm.use_kl_in_reward=False",
+            f"actor_rollout_ref.rollout.n={s.rollouts}",
+            f"actor_rollout_ref.rollout.temperature={s.temperature:g}",
+            f"trainer.total_training_steps={s.steps}",
+            f"trainer.n_gpus_per_node={s.gpus}",
+            "trainer.nnodes=1",
+        ],
+    )
+
+
+TRAINER = Trainer(
+    name="verl",
+    description="verl `main_ppo`; it reads `.parquet` and `.json` (JSON Lines), not `.jsonl`",
+    rows=verl_rows,
+    write=write_verl,
+    files=("train.parquet", "train.json"),
+    command=verl_command,
+    reads="train.parquet",
+)

@@ -1,0 +1,79 @@
+"""What a trainer is to ``export``: the rows it reads, the files they go to, the command line that
+trains on them. One module per trainer in this package defines one ``TRAINER``; see docs/design.md,
+"Adding a trainer"."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sample_forge.export.samples import ExportSample
+from sample_forge.tables import write_rows
+
+__all__ = ["Trainer", "PaperSettings", "RowOptions", "join_command", "quote", "write_jsonl"]
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PaperSettings:
+    """GRPO settings of the paper (one sample copied ``batch`` times into the batch)."""
+
+    model: str = "Qwen/Qwen2.5-7B"
+    batch: int = 128
+    rollouts: int = 16
+    temperature: float = 1.0
+    lr: float = 1e-6
+    max_response: int = 2048
+    max_prompt: int = 1024
+    steps: int = 140
+    gpus: int = 8
+
+
+@dataclass(frozen=True)
+class RowOptions:
+    """The export settings a trainer's rows may use (the prompt template is already in ``prompt``)."""
+
+    repeat: int
+    data_source: str | None = None  # None: each sample's own
+    split: str = "train"
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """One GRPO trainer ``export --to NAME`` writes for.
+
+    ``write(rows, dir)`` writes the rows to ``dir / f`` for each f in ``files`` (plus ``extras``, files
+    without rows such as a reward function) and returns their paths; the command line reads
+    ``dir / reads`` (``reads`` None: the directory itself)."""
+
+    name: str
+    description: str  # one line, for the docs table
+    rows: Callable[[Sequence[ExportSample], RowOptions], list[Row]]
+    write: Callable[[list[Row], Path], list[Path]]
+    command: Callable[[Path, PaperSettings], str]
+    files: tuple[str, ...] = ("train.jsonl",)
+    extras: tuple[str, ...] = ()
+    reads: str | None = "train.jsonl"
+
+    def data_path(self, out_dir: Path) -> Path:
+        """What the command line is given: the data file, or the directory (``reads`` None)."""
+        return out_dir / self.reads if self.reads else out_dir
+
+
+def quote(value: object) -> str:
+    return shlex.quote(str(value))
+
+
+def join_command(head: str, args: list[str]) -> str:
+    """One option per line, continued with a backslash, ready to paste into a shell."""
+    return " \\\n  ".join([head, *args])
+
+
+def write_jsonl(rows: list[Row], out_dir: Path, stem: str = "train") -> list[Path]:
+    path = out_dir / f"{stem}.jsonl"
+    write_rows(path, rows)
+    return [path]

@@ -1,0 +1,78 @@
+"""OpenRLHF rows (``input`` + ``label``, read with ``--input_key input --label_key label``) and the
+math-verify reward function ``--remote_rm_url`` loads, copied next to them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sample_forge.export.samples import ExportSample
+from sample_forge.export.trainers.base import (
+    PaperSettings,
+    RowOptions,
+    Trainer,
+    join_command,
+    quote,
+    write_jsonl,
+)
+from sample_forge.tables import atomic_write
+
+__all__ = ["TRAINER", "input_label_rows", "REWARD_FUNC_NAME"]
+
+REWARD_FUNC_NAME = "reward_func.py"
+# self-contained (it runs inside the trainer), so it lives outside this package as a plain file
+_REWARD_SOURCE = Path(__file__).resolve().parent.parent / "openrlhf_reward.py"
+
+
+def input_label_rows(samples: Sequence[ExportSample], opts: RowOptions) -> list[dict[str, Any]]:
+    rows = []
+    for s in samples:
+        row = {"input": s.prompt, "label": s.answer, "sample_id": s.id}
+        rows.extend(dict(row) for _ in range(opts.repeat))
+    return rows
+
+
+def write_with_reward(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    files = write_jsonl(rows, out_dir)
+    path = out_dir / REWARD_FUNC_NAME
+    with atomic_write(path, "wb") as f:
+        f.write(_REWARD_SOURCE.read_bytes())
+    return [*files, path]
+
+
+def openrlhf_command(data: Path, s: PaperSettings) -> str:
+    return join_command(
+        "python3 -m openrlhf.cli.train_ppo_ray",
+        [
+            f"--pretrain {quote(s.model)}",
+            f"--prompt_data {quote(data)}",
+            "--input_key input",
+            "--label_key label",
+            "--apply_chat_template",
+            "--advantage_estimator group_norm",
+            f"--n_samples_per_prompt {s.rollouts}",
+            f"--rollout_batch_size {s.batch}",
+            f"--train_batch_size {s.batch * s.rollouts}",
+            f"--temperature {s.temperature:g}",
+            f"--actor_learning_rate {s.lr:g}",
+            f"--generate_max_len {s.max_response}",
+            f"--prompt_max_len {s.max_prompt}",
+            "--init_kl_coef 0",
+            f"--remote_rm_url {quote(data.with_name(REWARD_FUNC_NAME))}",
+            f"--num_episodes {s.steps}",
+            "--max_epochs 1",
+            f"--actor_num_gpus_per_node {s.gpus}",
+            "--save_path runs/openrlhf-grpo",
+        ],
+    )
+
+
+TRAINER = Trainer(
+    name="openrlhf",
+    description="OpenRLHF `train_ppo_ray`, with a math-verify reward function for `--remote_rm_url`",
+    rows=input_label_rows,
+    write=write_with_reward,
+    command=openrlhf_command,
+    extras=(REWARD_FUNC_NAME,),
+)

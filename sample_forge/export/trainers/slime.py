@@ -1,0 +1,44 @@
+"""slime rows: OpenRLHF's ``input`` + ``label`` (read with ``--input-key input --label-key label``),
+scored by slime's own math rule reward (``--rm-type math``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sample_forge.export.trainers.base import PaperSettings, Trainer, join_command, quote, write_jsonl
+from sample_forge.export.trainers.openrlhf import input_label_rows
+
+__all__ = ["TRAINER"]
+
+
+def slime_command(data: Path, s: PaperSettings) -> str:
+    return join_command(
+        "python3 train.py",
+        [
+            f"--hf-checkpoint {quote(s.model)}",
+            f"--prompt-data {quote(data)}",
+            "--input-key input",
+            "--label-key label",
+            "--apply-chat-template",
+            "--rm-type math",
+            "--advantage-estimator grpo",
+            f"--num-rollout {s.steps}",
+            f"--rollout-batch-size {s.batch}",
+            f"--n-samples-per-prompt {s.rollouts}",
+            f"--rollout-temperature {s.temperature:g}",
+            f"--rollout-max-response-len {s.max_response}",
+            f"--global-batch-size {s.batch * s.rollouts}",
+            f"--lr {s.lr:g}",
+            "--kl-coef 0.00",
+            "--entropy-coef 0.00",
+        ],
+    )
+
+
+TRAINER = Trainer(
+    name="slime",
+    description="slime `train.py`, scored by its math rule reward (`--rm-type math`)",
+    rows=input_label_rows,
+    write=write_jsonl,
+    command=slime_command,
+)

@@ -1,0 +1,79 @@
+"""TRL ``GRPOTrainer`` rows: a chat ``prompt``, a ``solution`` for ``trl.rewards.accuracy_reward`` and a
+``sample_id`` (TRL passes every extra column to the reward functions and to ``log_extra``).
+
+``accuracy_reward`` parses the solution with math-verify's default extraction: a bare ``\\frac{\\sqrt{3}}{2}``
+would parse as ``3``. ``$\\boxed{answer}$`` parses whole, and a completion equal to it scores 1.0."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sample_forge.answers import extract_boxed
+from sample_forge.export.samples import ExportSample
+from sample_forge.export.trainers.base import (
+    PaperSettings,
+    RowOptions,
+    Trainer,
+    join_command,
+    quote,
+    write_jsonl,
+)
+
+__all__ = ["TRAINER", "trl_rows", "trl_solution"]
+
+
+def trl_solution(answer: str) -> str:
+    """``$\\boxed{answer}$``; an answer already boxed or in ``$...$`` is unwrapped first."""
+    a = str(answer).strip()
+    inner = extract_boxed(a)
+    if inner is not None:
+        a = inner
+    elif len(a) >= 2 and a.startswith("$") and a.endswith("$") and not a.startswith("\\$"):
+        a = a.strip("$").strip()
+    return "$\\boxed{" + a + "}$"
+
+
+def trl_rows(samples: Sequence[ExportSample], opts: RowOptions) -> list[dict[str, Any]]:
+    rows = []
+    for s in samples:
+        row = {
+            "prompt": [{"role": "user", "content": s.prompt}],
+            "solution": trl_solution(s.answer),
+            "sample_id": s.id,
+        }
+        rows.extend(dict(row) for _ in range(opts.repeat))
+    return rows
+
+
+def trl_command(data: Path, s: PaperSettings) -> str:
+    # one optimizer step = batch prompts x rollouts completions (divide grad accumulation by #GPUs)
+    completions = s.batch * s.rollouts
+    return join_command(
+        "trl grpo",
+        [
+            f"--model_name_or_path {quote(s.model)}",
+            f"--dataset_name {quote(data)}",
+            "--reward_funcs accuracy_reward",
+            f"--num_generations {s.rollouts}",
+            f"--per_device_train_batch_size {s.rollouts}",
+            f"--gradient_accumulation_steps {completions // s.rollouts}",
+            f"--temperature {s.temperature:g}",
+            f"--learning_rate {s.lr:g}",
+            f"--max_completion_length {s.max_response}",
+            "--beta 0.0",
+            f"--max_steps {s.steps}",
+            "--output_dir runs/trl-grpo",
+        ],
+    )
+
+
+TRAINER = Trainer(
+    name="trl",
+    description="TRL `trl grpo` (`GRPOTrainer`); `--dataset_name` is the directory",
+    rows=trl_rows,
+    write=write_jsonl,
+    command=trl_command,
+    reads=None,  # `trl grpo --dataset_name DIR` loads the directory's JSONL as split "train"
+)
