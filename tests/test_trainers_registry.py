@@ -19,10 +19,11 @@ from click.testing import CliRunner
 import sample_forge.export.trainers as trainers_pkg
 from sample_forge.cli.export import _trainers
 from sample_forge.cli.main import cli
-from sample_forge.errors import SampleForgeError
+from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.export import ExportConfig, export, export_rows
 from sample_forge.export.trainers import TRAINERS, RowOptions, get_trainer
-from sample_forge.forge.recipe import ExportStep
+from sample_forge.forge.recipe import ExportStep, Recipe
+from sample_forge.forge.run import plan
 from sample_forge.paths import resource_path
 from sample_forge.tables import read_rows
 
@@ -98,8 +99,14 @@ def test_unknown_trainer_is_one_clear_error(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
-def test_forge_recipe_default_trainers_are_registered() -> None:
+def test_forge_recipe_trainers_are_checked_against_the_registry(tmp_path: Path) -> None:
     assert set(ExportStep().to) <= set(TRAINERS)
+    assert plan(Recipe(export=ExportStep(to=list(TRAINERS))), tmp_path)[-1].name == "export"
+    # a misspelt trainer fails when the run is planned, before any stage pays for a model
+    with pytest.raises(
+        InputError, match=f"field 'export.to': trll: not a trainer; one of {', '.join(TRAINERS)}"
+    ):
+        plan(Recipe(export=ExportStep(to=["verl", "trll"])), tmp_path)
 
 
 def _docs_table() -> list[list[str]]:

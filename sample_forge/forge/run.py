@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sample_forge.errors import SampleForgeError
+from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.forge.recipe import Recipe
 from sample_forge.forge.rundir import RunDir
 from sample_forge.forge.stages import Stage, StageOutcome, run_stage
@@ -278,6 +278,13 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         )
         return {"files": {k: [str(p) for p in v] for k, v in res.files.items()}, "rows": res.rows}
 
+    from sample_forge.export.trainers import TRAINERS
+
+    unknown = [t for t in r.export.to if t not in TRAINERS]
+    if unknown:  # found when the run is planned, not after the paid stages before export
+        raise InputError(
+            f"{', '.join(unknown)}: not a trainer; one of {', '.join(TRAINERS)}", field="export.to"
+        )
     stages.append(
         Stage("export", [run.selection], dataclasses.asdict(r.export), [run.manifest], export_stage)
     )
