@@ -10,10 +10,11 @@ from typing import Any
 import click
 
 from sample_forge.cli.common import console, domain_errors, quiet_option
+from sample_forge.impact import formats
 
 __all__ = ["score", "simulate_pilot"]
 
-_FORMATS = ("verl", "trl", "openrlhf", "oneshot", "native")
+_FORMATS = formats.names()  # the registry of log formats, impact/formats/
 _RANK = ("lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc", "n_epochs")
 
 
