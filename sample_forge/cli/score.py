@@ -53,10 +53,12 @@ def _default_trajectory() -> Path | None:
 @click.option("--first-step", type=int, help="Step that starts epoch 1 (default: the first logged step).")
 @click.option(
     "--missing",
-    type=click.Choice(["next", "drop", "interpolate"]),
-    default="next",
+    type=click.Choice(["limr", "chain", "drop", "interpolate", "next"]),
+    default="limr",
     show_default=True,
-    help="Missing epochs: next = LIMR (fill from the next epoch, drop samples still incomplete).",
+    help="Missing epochs: limr = LIMR's lim_selection.py (an epoch takes the next one's value if that "
+    "was logged; samples still incomplete are dropped); chain = fill whole runs from the next logged "
+    "epoch (next: deprecated spelling of chain).",
 )
 @click.option("--correct", help="Rule for a correct rollout, e.g. 'reward==1' (default per format).")
 @click.option("--reward-column", help="TRL: the reward column that means correctness.")
@@ -197,7 +199,7 @@ def _summary(res: Any, out: Path | None) -> None:
     con.print(f"  epochs: {rep['mode']} ({rep['epochs']}); {escape(str(rep['rule']))}")
     if rep["mode"] != "pass":
         con.print(
-            f"  missing epochs: {rep['missing_cells']} cells; filled {rep['filled_cells']} "
+            f"  missing epochs ({rep['missing_rule']} rule): {rep['missing_cells']} cells; filled {rep['filled_cells']} "
             f"epochs of {rep['filled_samples']} samples; dropped {rep['dropped_samples']} samples"
         )
     con.print(f"  {rep['correct']}; keyed by {rep['keyed_by']}")

@@ -34,7 +34,7 @@ class ScoreConfig:
     steps_per_epoch: int | None = None
     epoch_by: str = "auto"  # "auto" | "steps" | "pass"
     first_step: int | None = None
-    missing: str = "next"
+    missing: str = "limr"  # see epochs.MISSING_RULES
     correct: str | None = None  # None: the format's default rule
     rank_by: str = "lim"
     ascending: bool = False
