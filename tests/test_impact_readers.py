@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.impact.detect import detect
+from sample_forge.impact.formats.verl import read_verl, verl_files
 from sample_forge.impact.longtable import normalize_prompt, prompt_id
 from sample_forge.impact.run import ScoreConfig, score_run
 from sample_forge.impact.simulate import SimConfig, simulate_run
-from sample_forge.impact.verl import read_verl, verl_files
 
 CFG = SimConfig(
     samples=24, epochs=4, steps_per_epoch=3, rollouts=4, response_chars=120, seed=3, missing_rate=0.08
@@ -95,7 +95,7 @@ def test_invariant_to_how_lines_are_spread_over_files(runs: dict[str, Path], tmp
 
 
 def test_parallel_reader_equals_single(runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    import sample_forge.impact.verl as verl
+    import sample_forge.impact.formats.verl as verl
 
     files = verl_files(runs["verl"])
     one = read_verl(files, workers=1)
@@ -251,7 +251,7 @@ def test_normalize_prompt_templates() -> None:
 def test_well_formed_verl_lines_never_take_the_line_by_line_path(
     runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sample_forge.impact.verl as verl
+    import sample_forge.impact.formats.verl as verl
 
     def boom(*a, **k):
         raise AssertionError("line-by-line path used")
@@ -265,7 +265,7 @@ def test_well_formed_verl_lines_never_take_the_line_by_line_path(
 def test_one_big_file_split_in_byte_ranges(
     runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sample_forge.impact.verl as verl
+    import sample_forge.impact.formats.verl as verl
 
     lines = [ln for p in verl_files(runs["verl"]) for ln in p.read_bytes().splitlines()]
     bad_at = len(lines) * 3 // 4

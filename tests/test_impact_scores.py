@@ -103,9 +103,14 @@ def test_invariant_to_the_order_of_records_and_of_sample_ids(counts: np.ndarray,
 def test_missing_rules() -> None:
     nan = np.nan
     acc = np.array([[0.5, nan, nan, 1.0], [nan, 0.25, 0.5, nan], [0.0, 0.5, 1.0, 1.0]])
-    filled, n, keep = fill_missing(acc, "next")  # LIMR: from the next epoch, chained
+    filled, n, keep = fill_missing(acc, "chain")  # from the next epoch, chained
     np.testing.assert_array_equal(filled[0], [0.5, 1.0, 1.0, 1.0])
     assert list(n) == [2, 1, 0] and list(keep) == [True, False, True]
+    # LIMR: one forward pass, so of the two missing epochs of row 0 only the second is filled
+    filled, n, keep = fill_missing(acc, "limr")
+    np.testing.assert_array_equal(filled[0], [0.5, nan, 1.0, 1.0])
+    np.testing.assert_array_equal(filled[1], [0.25, 0.25, 0.5, nan])
+    assert list(n) == [1, 1, 0] and list(keep) == [False, False, True]
     _, n, keep = fill_missing(acc, "drop")
     assert list(keep) == [False, False, True] and n.sum() == 0
     filled, n, keep = fill_missing(acc, "interpolate")
@@ -114,6 +119,15 @@ def test_missing_rules() -> None:
     assert list(n) == [2, 2, 0] and keep.all()
     with pytest.raises(SampleForgeError, match="unknown rule"):
         fill_missing(acc, "zero")
+
+
+def test_next_is_a_deprecated_alias_of_chain(capsys: pytest.CaptureFixture[str]) -> None:
+    acc = np.array([[0.5, np.nan, np.nan, 1.0]])
+    old = fill_missing(acc, "next")
+    err = capsys.readouterr().err
+    assert err == "warning: missing-epoch rule 'next' is deprecated; use 'chain'\n"
+    for a, b in zip(old, fill_missing(acc, "chain")):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_pass_mode_truncates_lim_to_the_common_passes() -> None:

@@ -10,10 +10,11 @@ from typing import Any
 import click
 
 from sample_forge.cli.common import console, domain_errors, quiet_option
+from sample_forge.impact import formats
 
 __all__ = ["score", "simulate_pilot"]
 
-_FORMATS = ("verl", "trl", "openrlhf", "oneshot", "native")
+_FORMATS = formats.names()  # the registry of log formats, impact/formats/
 _RANK = ("lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc", "n_epochs")
 
 
@@ -52,10 +53,12 @@ def _default_trajectory() -> Path | None:
 @click.option("--first-step", type=int, help="Step that starts epoch 1 (default: the first logged step).")
 @click.option(
     "--missing",
-    type=click.Choice(["next", "drop", "interpolate"]),
-    default="next",
+    type=click.Choice(["limr", "chain", "drop", "interpolate", "next"]),
+    default="limr",
     show_default=True,
-    help="Missing epochs: next = LIMR (fill from the next epoch, drop samples still incomplete).",
+    help="Missing epochs: limr = LIMR's lim_selection.py (an epoch takes the next one's value if that "
+    "was logged; samples still incomplete are dropped); chain = fill whole runs from the next logged "
+    "epoch (next: deprecated spelling of chain).",
 )
 @click.option("--correct", help="Rule for a correct rollout, e.g. 'reward==1' (default per format).")
 @click.option("--reward-column", help="TRL: the reward column that means correctness.")
@@ -196,7 +199,7 @@ def _summary(res: Any, out: Path | None) -> None:
     con.print(f"  epochs: {rep['mode']} ({rep['epochs']}); {escape(str(rep['rule']))}")
     if rep["mode"] != "pass":
         con.print(
-            f"  missing epochs: {rep['missing_cells']} cells; filled {rep['filled_cells']} "
+            f"  missing epochs ({rep['missing_rule']} rule): {rep['missing_cells']} cells; filled {rep['filled_cells']} "
             f"epochs of {rep['filled_samples']} samples; dropped {rep['dropped_samples']} samples"
         )
     con.print(f"  {rep['correct']}; keyed by {rep['keyed_by']}")

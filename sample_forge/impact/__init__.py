@@ -1,8 +1,13 @@
-"""Learning-impact scoring of training samples from a pilot RL run (LIMR, 1-shot RLVR)."""
+"""Learning-impact scoring of training samples from a pilot RL run (LIMR, 1-shot RLVR).
 
-from sample_forge.impact.run import ScoreConfig, ScoreResult, read_trajectory, score_run
-from sample_forge.impact.scores import compute_scores, lim_scores
-from sample_forge.impact.simulate import SimConfig, simulate_run
+The names below are loaded on first use, so importing ``sample_forge.impact.formats`` (the CLI's
+``--format`` choices) does not load NumPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "ScoreConfig",
@@ -14,3 +19,20 @@ __all__ = [
     "SimConfig",
     "simulate_run",
 ]
+
+_HOME = {
+    "ScoreConfig": "run",
+    "ScoreResult": "run",
+    "score_run": "run",
+    "read_trajectory": "run",
+    "compute_scores": "scores",
+    "lim_scores": "scores",
+    "SimConfig": "simulate",
+    "simulate_run": "simulate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)

@@ -1,4 +1,5 @@
-"""From the long table to the sample x epoch accuracy matrix, with LIMR's missing-epoch rule.
+"""From the long table to the sample x epoch accuracy matrix, with LIMR's missing-epoch rule
+(``limr``, lim_selection.py's) or another one.
 
 Epochs come from ``steps_per_epoch`` consecutive training steps (LIMR: 8), from an explicit epoch
 column (native logs), or by pass: the k-th time a sample was seen is its epoch k (One-Shot-RLVR).
@@ -6,15 +7,17 @@ column (native logs), or by pass: the k-th time a sample was seen is its epoch k
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sample_forge.errors import SampleForgeError
 
-__all__ = ["EpochMatrix", "build_matrix", "MISSING_RULES", "fill_missing"]
+__all__ = ["EpochMatrix", "build_matrix", "MISSING_RULES", "fill_missing", "missing_rule"]
 
-MISSING_RULES = ("next", "drop", "interpolate")
+MISSING_RULES = ("limr", "chain", "drop", "interpolate")
+_RENAMED = {"next": "chain"}  # old spelling -> name, accepted for this release
 
 
 @dataclass
@@ -30,26 +33,39 @@ class EpochMatrix:
     report: dict[str, object] = field(default_factory=dict)
 
 
-def fill_missing(acc: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply ``rule`` to NaN cells. Returns (matrix, filled cells per row, keep mask per row)."""
+def missing_rule(rule: str) -> str:
+    """The rule's name; an old spelling is accepted with one line on stderr."""
+    if rule in _RENAMED:
+        new = _RENAMED[rule]
+        sys.stderr.write(f"warning: missing-epoch rule '{rule}' is deprecated; use '{new}'\n")
+        return new
     if rule not in MISSING_RULES:
         raise SampleForgeError(f"--missing: unknown rule '{rule}'; one of {', '.join(MISSING_RULES)}")
+    return rule
+
+
+def fill_missing(acc: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply ``rule`` to NaN cells. Returns (matrix, filled cells per row, keep mask per row)."""
+    rule = missing_rule(rule)
     acc = acc.copy()
     missing = np.isnan(acc)
     if rule == "drop":
         return acc, np.zeros(len(acc), np.int64), ~missing.any(axis=1)
-    if rule == "next":  # LIMR: take the next epoch's value (chained); trailing gaps stay missing
+    if rule == "limr":
+        # lim_selection.py's single forward pass: epoch k takes epoch k+1's value when k+1 was
+        # logged, so of a run of missing epochs only the last is filled (and the sample dropped)
+        take = missing[:, :-1] & ~missing[:, 1:]
+        acc[:, :-1][take] = acc[:, 1:][take]
+    elif rule == "chain":  # from the next epoch, chained back over a whole run; trailing gaps stay
         for k in range(acc.shape[1] - 2, -1, -1):
             gap = np.isnan(acc[:, k])
             acc[gap, k] = acc[gap, k + 1]
-        filled = (missing & ~np.isnan(acc)).sum(axis=1)
-        return acc, filled, ~np.isnan(acc).any(axis=1)
-    # interpolate: linear between the epochs around a gap, nearest value at the ends
-    x = np.arange(acc.shape[1])
-    for i in np.flatnonzero(missing.any(axis=1)):
-        ok = ~missing[i]
-        if ok.any():
-            acc[i] = np.interp(x, x[ok], acc[i, ok])
+    else:  # interpolate: linear between the epochs around a gap, nearest value at the ends
+        x = np.arange(acc.shape[1])
+        for i in np.flatnonzero(missing.any(axis=1)):
+            ok = ~missing[i]
+            if ok.any():
+                acc[i] = np.interp(x, x[ok], acc[i, ok])
     filled = (missing & ~np.isnan(acc)).sum(axis=1)
     return acc, filled, ~np.isnan(acc).any(axis=1)
 
@@ -76,7 +92,7 @@ def build_matrix(
     steps_per_epoch: int | None = None,
     first_step: int | None = None,
     by_pass: bool = False,
-    missing: str = "next",
+    missing: str = "limr",
 ) -> EpochMatrix:
     """The accuracy matrix. ``correct`` may be counts or accuracies (with ``rollouts`` = 1)."""
     n = len(ids)
@@ -125,6 +141,7 @@ def build_matrix(
     width = int(col.max()) + 1
     acc = _cells(sample, col, n, width, rollouts, correct)
     raw_missing = int(np.isnan(acc).sum())
+    missing = missing_rule(missing)
     acc, filled, keep = fill_missing(acc, missing)
     dropped = [ids[i] for i in np.flatnonzero(~keep)]
     report.update(
@@ -136,8 +153,10 @@ def build_matrix(
         filled_cells=int(filled[keep].sum()),
         dropped_samples=len(dropped),
         rule={
-            "next": "LIMR: a missing epoch takes the next epoch's accuracy; samples "
-            "still incomplete are dropped",
+            "limr": "LIMR: a missing epoch takes the next epoch's accuracy if that one was logged "
+            "(one forward pass); samples still incomplete are dropped",
+            "chain": "a missing epoch takes the next logged epoch's accuracy (chained over runs of "
+            "missing epochs); samples still incomplete are dropped",
             "drop": "samples with any missing epoch are dropped",
             "interpolate": "missing epochs linearly interpolated (ends: nearest)",
         }[missing],

@@ -10,17 +10,18 @@ from typing import Any
 import numpy as np
 
 from sample_forge.errors import InputError, SampleForgeError
+from sample_forge.impact import formats
 from sample_forge.impact.detect import detect, files_of
 from sample_forge.impact.epochs import EpochMatrix, build_matrix
+from sample_forge.impact.formats.base import ReadOptions
 from sample_forge.impact.longtable import Trajectory, normalize_prompt, prompt_id
 from sample_forge.impact.rules import Rule, parse_rule
 from sample_forge.impact.scores import SCORE_COLUMNS, compute_scores
 from sample_forge.records import ImpactScore
 
-__all__ = ["ScoreConfig", "ScoreResult", "read_trajectory", "score_run", "DEFAULT_CORRECT", "RANK_COLUMNS"]
+__all__ = ["ScoreConfig", "ScoreResult", "read_trajectory", "score_run", "RANK_COLUMNS"]
 
-# Correctness of one rollout from its reward, per format (``acc``/``score``/``reward`` are aliases).
-DEFAULT_CORRECT = {"verl": "score>0", "trl": "reward>0", "openrlhf": "reward==1"}
+# ``acc``/``score``/``reward`` all name the logged reward in a --correct rule
 REWARD_NAMES = {"reward": "reward", "score": "reward", "acc": "reward"}
 RANK_COLUMNS = ("lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc", "n_epochs")
 
@@ -33,7 +34,7 @@ class ScoreConfig:
     steps_per_epoch: int | None = None
     epoch_by: str = "auto"  # "auto" | "steps" | "pass"
     first_step: int | None = None
-    missing: str = "next"
+    missing: str = "limr"  # see epochs.MISSING_RULES
     correct: str | None = None  # None: the format's default rule
     rank_by: str = "lim"
     ascending: bool = False
@@ -55,24 +56,15 @@ class ScoreResult:
 
 
 def read_trajectory(path: Path, cfg: ScoreConfig, rule: Rule | None = None) -> Trajectory:
-    from sample_forge.impact import native, oneshot, openrlhf, trl, verl
-
     path = Path(path)
-    fmt = cfg.format or detect(path)
-    files = files_of(path, fmt)
+    fmt = formats.get(cfg.format or detect(path))
+    files = files_of(path, fmt.name)
     if not files:
-        raise InputError(f"no {fmt} trajectory files", path=str(path))
-    if fmt == "verl":
-        return verl.read_verl(files, skip_bad_lines=cfg.skip_bad_lines, workers=cfg.workers)
-    if fmt == "trl":
-        return trl.read_trl(files, reward_column=cfg.reward_column)
-    if fmt == "openrlhf":
-        return openrlhf.read_openrlhf(files, skip_bad_lines=cfg.skip_bad_lines)
-    if fmt == "oneshot":
-        return oneshot.read_oneshot(files)
-    if fmt == "native":
-        return native.read_native(files, rule=rule, skip_bad_lines=cfg.skip_bad_lines)
-    raise SampleForgeError(f"unknown format '{fmt}'")
+        raise InputError(f"no {fmt.name} trajectory files", path=str(path))
+    opts = ReadOptions(
+        skip_bad_lines=cfg.skip_bad_lines, workers=cfg.workers, reward_column=cfg.reward_column, rule=rule
+    )
+    return fmt.read(files, opts)
 
 
 def _rank(ids: list[str], values: np.ndarray, ascending: bool) -> np.ndarray:
@@ -94,8 +86,10 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
     traj = read_trajectory(path, cfg, user_rule)
     t_read = time.perf_counter()
     notes = list(traj.stats.notes)
+    fmt = formats.get(traj.format)
     if traj.reward is not None:
-        rule_text = cfg.correct or DEFAULT_CORRECT[traj.format]
+        rule_text = cfg.correct or fmt.default_correct
+        assert rule_text is not None, f"{fmt.name} logs rewards but has no default_correct"
         rule = user_rule or parse_rule(rule_text, REWARD_NAMES, option="--correct")
         correct = rule.apply({"reward": traj.reward}).astype(np.float64)
         rollouts = np.ones(len(correct))
@@ -103,15 +97,10 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
     else:
         assert traj.rollouts is not None and traj.correct is not None
         correct, rollouts = traj.correct, traj.rollouts
-        correct_note = (
-            "accuracies as logged"
-            if traj.format == "oneshot"
-            else f"correct iff {cfg.correct}"
-            if cfg.correct
-            else "correct counts as logged"
-        )
-        if cfg.correct and traj.format == "oneshot":
-            notes.append("--correct ignored: One-Shot-RLVR logs hold accuracies, not rewards")
+        applies = cfg.correct and fmt.takes_correct_rule
+        correct_note = f"correct iff {cfg.correct}" if applies else f"{fmt.logged} as logged"
+        if cfg.correct and not fmt.takes_correct_rule:
+            notes.append(f"--correct ignored: {fmt.trainer} logs hold {fmt.logged}, not rewards")
     by_pass = cfg.epoch_by == "pass" or not traj.has_steps
     spe = cfg.steps_per_epoch
     use_epoch = traj.epoch is not None and not spe and cfg.epoch_by != "steps"

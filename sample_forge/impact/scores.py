@@ -24,8 +24,14 @@ SCORE_COLUMNS = ("lim", "hist_var", "learnability", "mean_acc", "first_acc", "la
 def lim_scores(acc: np.ndarray) -> np.ndarray:
     """LIM of each row of a complete (no NaN) matrix."""
     rbar = acc.mean(axis=0)
-    num = ((acc - rbar) ** 2).sum(axis=1)
-    den = float(((1.0 - rbar) ** 2).sum())
+    # Bit for bit as LIMR's lim_selection.py: its squares are scalar ``x ** 2`` (C pow(), which
+    # rounds differently from NumPy's x*x about once in a thousand) summed epoch by epoch, left to
+    # right (Python's sum), where NumPy would sum pairwise.
+    num = np.zeros(len(acc))
+    den = 0.0
+    for k in range(acc.shape[1]):
+        num += np.array([d**2 for d in (acc[:, k] - rbar[k]).tolist()], dtype=np.float64)
+        den += float(1.0 - rbar[k]) ** 2
     if den == 0.0:  # every sample always solved: all equal the mean curve
         return np.ones(len(acc))
     return 1.0 - num / den

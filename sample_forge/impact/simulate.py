@@ -4,7 +4,8 @@ Every sample has a logistic learning curve ``p(t) = lo + (hi - lo) / (1 + exp(-a
 training time t (in epochs); some samples are never solved, some always. Each epoch every sample
 is seen once, in a random step of that epoch, with ``rollouts`` binary-reward responses whose
 lengths are log-normal around ``response_chars``. The same seed gives the same run in every format,
-so scores read from the verl, TRL and OpenRLHF layouts must agree exactly.
+so scores read from the verl, TRL and OpenRLHF layouts must agree exactly. Each layout is written by
+its format's ``write`` (``impact/formats/``).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from sample_forge.impact import formats
+from sample_forge.impact.formats.base import SimRun
 from sample_forge.tables import write_rows
 
-__all__ = ["SimConfig", "simulate_accuracy", "simulate_run", "FORMATS"]
-
-FORMATS = ("verl", "trl", "openrlhf", "oneshot", "native")
+__all__ = ["SimConfig", "simulate_accuracy", "simulate_run"]
 
 _SUBJECTS = [
     "Algebra",
@@ -47,10 +48,6 @@ _WORDS = (
     "= + - \\cdot \\sqrt{3} note that which means since by the theorem simplify "
     "let us check: case 1 case 2 thus hence \\left( \\right) 2^{n} \\pi"
 ).split()
-_CHATML = (
-    "<|im_start|>system\nPlease reason step by step, and put your final answer within "
-    "\\boxed{{}}.<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
-)
 
 
 @dataclass(frozen=True)
@@ -129,132 +126,36 @@ class _Responses:
 
 def simulate_run(fmt: str, out: Path, cfg: SimConfig) -> dict[str, Any]:
     """Write a run in ``fmt`` under ``out`` (+ ``pool.jsonl``); returns a small summary."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if fmt not in formats.names():
+        raise ValueError(f"unknown format {fmt!r}; one of {', '.join(formats.names())}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed + 1)
     problems = _problems(cfg, rng)
     correct, step, seen = simulate_accuracy(cfg)
     write_rows(out / "pool.jsonl", problems)
-    n, E, R = cfg.samples, cfg.epochs, cfg.rollouts
-    total_steps = E * cfg.steps_per_epoch
-    # by_step[s] = [(sample, epoch), ...] in a fixed order
-    by_step: dict[int, list[tuple[int, int]]] = {s: [] for s in range(1, total_steps + 1)}
+    n, E = cfg.samples, cfg.epochs
+    by_step: dict[int, list[tuple[int, int]]] = {s: [] for s in range(1, E * cfg.steps_per_epoch + 1)}
     for i in range(n):
         for e in range(E):
             if seen[i, e]:
                 by_step[int(step[i, e])].append((i, e))
-    resp = _Responses(cfg.response_chars, rng)
-    lines = 0
-    nbytes = 0
-
-    def rollouts_of(i: int, e: int) -> list[bool]:
-        c = int(correct[i, e])
-        return [k < c for k in range(R)]
-
-    if fmt == "verl":
-        prompts = [json.dumps(_CHATML.format(q=p["problem"]), ensure_ascii=False).encode() for p in problems]
-        gts = [json.dumps(p["answer"], ensure_ascii=False).encode() for p in problems]
-        for s, items in by_step.items():
-            buf = bytearray()
-            for i, e in items:
-                for ok in rollouts_of(i, e):
-                    buf += b'{"input": ' + prompts[i] + b', "output": ' + resp.json[resp.next()]
-                    buf += b', "gts": ' + gts[i] + (b', "score": 1.0' if ok else b', "score": 0.0')
-                    buf += b', "step": ' + str(s).encode()
-                    if cfg.with_ids:
-                        buf += b', "index": ' + str(i).encode()
-                    buf += b"}\n"
-                    lines += 1
-            (out / f"{s}.jsonl").write_bytes(bytes(buf))
-            nbytes += len(buf)
-    elif fmt == "trl":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        (out / "completions").mkdir(exist_ok=True)
-        for s, items in by_step.items():
-            cols: dict[str, list[Any]] = {
-                "step": [],
-                "prompt": [],
-                "completion": [],
-                "accuracy_reward": [],
-                "advantage": [],
-            }
-            if cfg.with_ids:  # as sample-forge's TRL recorder logs them (log_extra)
-                cols["sample_id"] = []
-                cols["epoch"] = []
-            for i, e in items:
-                oks = rollouts_of(i, e)
-                mean = sum(oks) / R
-                for ok in oks:
-                    cols["step"].append(s)
-                    cols["prompt"].append(_CHATML.format(q=problems[i]["problem"]))
-                    cols["completion"].append(resp.texts[resp.next()])
-                    cols["accuracy_reward"].append(1.0 if ok else 0.0)
-                    cols["advantage"].append(float(ok) - mean)
-                    if cfg.with_ids:
-                        cols["sample_id"].append(str(i))
-                        cols["epoch"].append(e + 1)
-                    lines += 1
-            p = out / "completions" / f"completions_{s:05d}.parquet"
-            pq.write_table(pa.table(cols), p)
-            nbytes += p.stat().st_size
-    elif fmt == "openrlhf":
-        for s, items in by_step.items():
-            rows = []
-            for i, e in items:
-                for ok in rollouts_of(i, e):
-                    text = resp.texts[resp.next()]
-                    # LIMR's rule reward: +1 correct, -0.5 wrong answer, -1 no parsable answer
-                    reward = 1.0 if ok else (-0.5 if rng.random() < 0.7 else -1.0)
-                    rows.append(
-                        {
-                            "prompt": _CHATML.format(q=problems[i]["problem"]),
-                            "response": text,
-                            "reward": reward,
-                            "response_length": len(text) // 4,
-                        }
-                    )
-                    lines += 1
-            data = json.dumps(rows, ensure_ascii=False).encode()
-            (out / f"step_{s}.json").write_bytes(data)
-            nbytes += len(data)
-    elif fmt == "oneshot":
-        hist: dict[str, list[float]] = {}
-        for items in by_step.values():
-            for i, e in items:
-                hist.setdefault(str(i), []).append(float(correct[i, e]) / R)
-                lines += 1
-        data = json.dumps(hist, indent=4).encode()
-        (out / f"acc_step_{total_steps}.json").write_bytes(data)
-        nbytes = len(data)
-    else:  # native
-        rows = []
-        for s, items in by_step.items():
-            for i, e in items:
-                oks = rollouts_of(i, e)
-                rows.append(
-                    {
-                        "sample_id": str(i),
-                        "step": s,
-                        "rollouts": R,
-                        "correct": sum(oks),
-                        "rewards": [1.0 if ok else 0.0 for ok in oks],
-                        "epoch": e,
-                    }
-                )
-                lines += 1
-        nbytes = 0
-        write_rows(out / "trajectory.jsonl", rows)
-        nbytes = (out / "trajectory.jsonl").stat().st_size
+    run = SimRun(
+        problems=problems,
+        correct=correct,
+        by_step=by_step,
+        rollouts=cfg.rollouts,
+        with_ids=cfg.with_ids,
+        responses=_Responses(cfg.response_chars, rng),
+        rng=rng,
+    )
+    lines, nbytes = formats.get(fmt).write(out, run)
     return {
         "format": fmt,
         "dir": str(out),
         "samples": n,
         "epochs": E,
-        "steps": total_steps,
+        "steps": run.total_steps,
         "records": lines,
         "bytes": nbytes,
         "missing": int((~seen).sum()),

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sample_forge.errors import InputError
+from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
 from sample_forge.impact.longtable import ReadStats, SampleRegistry, Trajectory, normalize_prompt
 
-__all__ = ["read_trl", "trl_files", "RESERVED"]
+__all__ = ["FORMAT", "read_trl", "trl_files", "RESERVED"]
 
 _FILE = re.compile(r"^completions_(\d+)\.parquet$")
 RESERVED = {"step", "epoch", "prompt", "completion", "advantage", "sample_id", "index", "id", "image"}
@@ -155,3 +157,60 @@ def read_trl(
         epoch=np.concatenate(epochs) if epochs else None,
         stats=stats,
     )
+
+
+def _matches(path: Path) -> bool:
+    return bool(_FILE.match(path.name))
+
+
+def _read(files: list[Path], opts: ReadOptions) -> Trajectory:
+    return read_trl(files, reward_column=opts.reward_column)
+
+
+def _write(out: Path, run: SimRun) -> tuple[int, int]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (out / "completions").mkdir(exist_ok=True)
+    resp = run.responses
+    lines = nbytes = 0
+    for s, items in run.by_step.items():
+        cols: dict[str, list[Any]] = {
+            "step": [],
+            "prompt": [],
+            "completion": [],
+            "accuracy_reward": [],
+            "advantage": [],
+        }
+        if run.with_ids:  # as sample-forge's TRL recorder logs them (log_extra)
+            cols["sample_id"] = []
+            cols["epoch"] = []
+        for i, e in items:
+            oks = run.rollouts_of(i, e)
+            mean = sum(oks) / run.rollouts
+            for ok in oks:
+                cols["step"].append(s)
+                cols["prompt"].append(run.prompt(i))
+                cols["completion"].append(resp.texts[resp.next()])
+                cols["accuracy_reward"].append(1.0 if ok else 0.0)
+                cols["advantage"].append(float(ok) - mean)
+                if run.with_ids:
+                    cols["sample_id"].append(str(i))
+                    cols["epoch"].append(e + 1)
+                lines += 1
+        p = out / "completions" / f"completions_{s:05d}.parquet"
+        pq.write_table(pa.table(cols), p)
+        nbytes += p.stat().st_size
+    return lines, nbytes
+
+
+FORMAT = LogFormat(
+    name="trl",
+    trainer="TRL",
+    pattern="completions/completions_*.parquet",
+    files=trl_files,
+    matches=_matches,
+    read=_read,
+    write=_write,
+    default_correct="reward>0",
+)

@@ -8,6 +8,7 @@ correctness rule is ``reward==1``.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from array import array
@@ -16,9 +17,10 @@ from pathlib import Path
 import orjson
 
 from sample_forge.errors import InputError
+from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
 from sample_forge.impact.longtable import ReadStats, SampleRegistry, Trajectory, as_array
 
-__all__ = ["read_openrlhf", "openrlhf_files"]
+__all__ = ["FORMAT", "read_openrlhf", "openrlhf_files"]
 
 _FILE = re.compile(r"^step_(\d+)\.json$")
 
@@ -81,3 +83,48 @@ def read_openrlhf(files: list[Path], *, skip_bad_lines: bool = False) -> Traject
         reward=as_array(reward, "float64"),
         stats=stats,
     )
+
+
+def _matches(path: Path) -> bool:
+    return bool(_FILE.match(path.name))
+
+
+def _read(files: list[Path], opts: ReadOptions) -> Trajectory:
+    return read_openrlhf(files, skip_bad_lines=opts.skip_bad_lines)
+
+
+def _write(out: Path, run: SimRun) -> tuple[int, int]:
+    resp = run.responses
+    lines = nbytes = 0
+    for s, items in run.by_step.items():
+        rows = []
+        for i, e in items:
+            for ok in run.rollouts_of(i, e):
+                text = resp.texts[resp.next()]
+                # LIMR's rule reward: +1 correct, -0.5 wrong answer, -1 no parsable answer
+                reward = 1.0 if ok else (-0.5 if run.rng.random() < 0.7 else -1.0)
+                rows.append(
+                    {
+                        "prompt": run.prompt(i),
+                        "response": text,
+                        "reward": reward,
+                        "response_length": len(text) // 4,
+                    }
+                )
+                lines += 1
+        data = json.dumps(rows, ensure_ascii=False).encode()
+        (out / f"step_{s}.json").write_bytes(data)
+        nbytes += len(data)
+    return lines, nbytes
+
+
+FORMAT = LogFormat(
+    name="openrlhf",
+    trainer="OpenRLHF",
+    pattern="step_*.json",
+    files=openrlhf_files,
+    matches=_matches,
+    read=_read,
+    write=_write,
+    default_correct="reward==1",
+)

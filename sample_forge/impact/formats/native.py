@@ -15,10 +15,11 @@ import numpy as np
 import orjson
 
 from sample_forge.errors import InputError
+from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
 from sample_forge.impact.longtable import ReadStats, SampleRegistry, Trajectory, as_array
 from sample_forge.impact.rules import Rule
 
-__all__ = ["read_native", "is_native_file", "native_files"]
+__all__ = ["FORMAT", "read_native", "is_native_file", "native_files"]
 
 _KEYS = ("sample_id", "step", "rollouts", "correct")
 
@@ -116,3 +117,49 @@ def read_native(files: list[Path], *, rule: Rule | None = None, skip_bad_lines: 
         epoch=as_array(epoch, "int32") if has_epoch else None,
         stats=stats,
     )
+
+
+def _matches(path: Path) -> bool:
+    # a digit stem is verl's {step}.jsonl
+    return path.suffix == ".jsonl" and not path.stem.isdigit() and is_native_file(path)
+
+
+def _read(files: list[Path], opts: ReadOptions) -> Trajectory:
+    return read_native(files, rule=opts.rule, skip_bad_lines=opts.skip_bad_lines)
+
+
+def _write(out: Path, run: SimRun) -> tuple[int, int]:
+    from sample_forge.tables import write_rows
+
+    rows = []
+    for s, items in run.by_step.items():
+        for i, e in items:
+            oks = run.rollouts_of(i, e)
+            rows.append(
+                {
+                    "sample_id": str(i),
+                    "step": s,
+                    "rollouts": run.rollouts,
+                    "correct": sum(oks),
+                    "rewards": [1.0 if ok else 0.0 for ok in oks],
+                    "epoch": e,
+                }
+            )
+    path = out / "trajectory.jsonl"
+    write_rows(path, rows)
+    return len(rows), path.stat().st_size
+
+
+FORMAT = LogFormat(
+    name="native",
+    trainer="native",
+    pattern="*.jsonl with sample_id/step/rollouts/correct",
+    files=native_files,
+    matches=_matches,
+    read=_read,
+    write=_write,
+    default_correct=None,
+    logged="correct counts",
+    # `sample-forge pilot` writes both: its native trajectory is the complete record
+    supersedes=("trl",),
+)

@@ -17,6 +17,7 @@ line-aligned byte ranges of big files) over two reader processes.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -30,6 +31,7 @@ import numpy as np
 import orjson
 
 from sample_forge.errors import InputError
+from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
 from sample_forge.impact.longtable import (
     ReadStats,
     SampleRegistry,
@@ -38,7 +40,7 @@ from sample_forge.impact.longtable import (
     prompt_id,
 )
 
-__all__ = ["read_verl", "verl_files"]
+__all__ = ["FORMAT", "read_verl", "verl_files"]
 
 _STEP_FILE = re.compile(r"^(\d+)\.jsonl$")
 _NUM = re.compile(rb"\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity|true|false|null)")
@@ -516,3 +518,45 @@ def merge_shards(fmt: str, results: list[dict[str, Any]], *, keyed_by: str) -> T
         reward=cat(rewards, np.float64),
         stats=stats,
     )
+
+
+def _matches(path: Path) -> bool:
+    return bool(_STEP_FILE.match(path.name)) and path.is_file()
+
+
+def _read(files: list[Path], opts: ReadOptions) -> Trajectory:
+    return read_verl(files, skip_bad_lines=opts.skip_bad_lines, workers=opts.workers)
+
+
+def _write(out: Path, run: SimRun) -> tuple[int, int]:
+    """verl's own line layout (``json.dumps`` key order), built from bytes: runs of GBs stay quick."""
+    prompts = [json.dumps(run.prompt(i), ensure_ascii=False).encode() for i in range(len(run.problems))]
+    gts = [json.dumps(p["answer"], ensure_ascii=False).encode() for p in run.problems]
+    resp = run.responses
+    lines = nbytes = 0
+    for s, items in run.by_step.items():
+        buf = bytearray()
+        for i, e in items:
+            for ok in run.rollouts_of(i, e):
+                buf += b'{"input": ' + prompts[i] + b', "output": ' + resp.json[resp.next()]
+                buf += b', "gts": ' + gts[i] + (b', "score": 1.0' if ok else b', "score": 0.0')
+                buf += b', "step": ' + str(s).encode()
+                if run.with_ids:
+                    buf += b', "index": ' + str(i).encode()
+                buf += b"}\n"
+                lines += 1
+        (out / f"{s}.jsonl").write_bytes(bytes(buf))
+        nbytes += len(buf)
+    return lines, nbytes
+
+
+FORMAT = LogFormat(
+    name="verl",
+    trainer="verl",
+    pattern="{step}.jsonl",
+    files=verl_files,
+    matches=_matches,
+    read=_read,
+    write=_write,
+    default_correct="score>0",
+)

@@ -4,6 +4,7 @@ list position is the pass number (no training steps are recorded)."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -12,9 +13,10 @@ import numpy as np
 import orjson
 
 from sample_forge.errors import InputError
+from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
 from sample_forge.impact.longtable import ReadStats, SampleRegistry, Trajectory
 
-__all__ = ["read_oneshot", "oneshot_files"]
+__all__ = ["FORMAT", "read_oneshot", "oneshot_files"]
 
 _FILE = re.compile(r"(?:^|_)acc_step_(\d+)\.json$")
 
@@ -63,3 +65,38 @@ def read_oneshot(files: list[Path]) -> Trajectory:
         has_steps=False,
         stats=stats,
     )
+
+
+def _matches(path: Path) -> bool:
+    return bool(_FILE.search(path.name))
+
+
+def _read(files: list[Path], opts: ReadOptions) -> Trajectory:
+    return read_oneshot(files)
+
+
+def _write(out: Path, run: SimRun) -> tuple[int, int]:
+    """One final snapshot: each sample's accuracies in the order it was seen."""
+    hist: dict[str, list[float]] = {}
+    lines = 0
+    for items in run.by_step.values():
+        for i, e in items:
+            hist.setdefault(str(i), []).append(float(run.correct[i, e]) / run.rollouts)
+            lines += 1
+    data = json.dumps(hist, indent=4).encode()
+    (out / f"acc_step_{run.total_steps}.json").write_bytes(data)
+    return lines, len(data)
+
+
+FORMAT = LogFormat(
+    name="oneshot",
+    trainer="One-Shot-RLVR",
+    pattern="acc_step_*.json",
+    files=oneshot_files,
+    matches=_matches,
+    read=_read,
+    write=_write,
+    default_correct=None,
+    logged="accuracies",
+    takes_correct_rule=False,
+)
