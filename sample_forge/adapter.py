@@ -22,6 +22,9 @@ __all__ = [
     "SCORE_KEYS",
     "adapt_row",
     "check_map",
+    "column_of",
+    "first_present",
+    "subject_from_path",
     "chat_text",
     "lookup",
     "read_table",
@@ -119,7 +122,7 @@ def chat_text(value: Any) -> Any:
     return value
 
 
-def _subject_from_path(uid: Any) -> str | None:
+def subject_from_path(uid: Any) -> str | None:
     # PRM800K / MATH-500 ids name the subject folder: train/counting_and_probability/1.json
     if not isinstance(uid, str) or "/" not in uid:
         return None
@@ -153,37 +156,50 @@ def check_map(mapping: Mapping[str, str] | None, first: Mapping[str, Any], path:
             )
 
 
+def column_of(row: Mapping[str, Any], ours: str, mapping: Mapping[str, str] | None = None) -> str | None:
+    """The column of ``row`` that feeds our field ``ours``: the mapped one when the row has it, else the
+    first alias with a non-empty value (None: no column does)."""
+    theirs = (mapping or {}).get(ours)
+    if theirs is not None and lookup(row, theirs) is not _MISSING:
+        return theirs
+    return next((c for c in ALIASES.get(ours, ()) if not _empty(lookup(row, c))), None)
+
+
+def first_present(row: Mapping[str, Any], ours: str) -> str | None:
+    """The first alias of ``ours`` that ``row`` has at all, empty or not."""
+    return next((c for c in ALIASES.get(ours, ()) if lookup(row, c) is not _MISSING), None)
+
+
 def adapt_row(
     row: Mapping[str, Any],
     mapping: Mapping[str, str] | None = None,
     *,
     path: str | None = None,
     line: int | None = None,
+    scores: bool = True,
 ) -> dict[str, Any]:
     """A copy of ``row`` with our column names filled in (``id`` as text, ``problem`` as the user turn of
     a chat prompt, ``subject`` as a MATH subject when it names one, ``level`` 1..5 or None, scores as
     floats). A field is set only when a value is found, so a table's own columns are never padded.
-    A score that is not a number is an InputError naming ``path``, ``line`` and the field."""
+    A score that is not a number is an InputError naming ``path``, ``line`` and the field (``scores``
+    False: score columns are left as they are, for readers that do not use them)."""
     out = dict(row)
     mapping = mapping or {}
     for ours in dict.fromkeys([*mapping, *ALIASES]):
-        theirs = mapping.get(ours)
-        v = lookup(row, theirs) if theirs is not None else _MISSING
-        if v is _MISSING:  # a mapped column this table lacks: the aliases still apply
-            v = next((x for x in (lookup(row, c) for c in ALIASES.get(ours, ())) if not _empty(x)), _MISSING)
-        if v is not _MISSING:
-            out[ours] = v
+        col = column_of(row, ours, mapping)
+        if col is not None:
+            out[ours] = lookup(row, col)
     if "problem" in out:
         out["problem"] = chat_text(out["problem"])
     if out.get("id") is not None:
         out["id"] = str(out["id"]).strip()
     if out.get("subject") is not None:
         out["subject"] = normalize_subject(str(out["subject"])) or out["subject"]
-    elif (s := _subject_from_path(out.get("id"))) is not None:
+    elif (s := subject_from_path(out.get("id"))) is not None:
         out["subject"] = s
     if "level" in out:
         out["level"] = parse_level(out["level"])
-    for key in SCORE_KEYS:
+    for key in SCORE_KEYS if scores else ():
         if key in out:
             out[key] = _number(out[key], path, line, key)
     return out
