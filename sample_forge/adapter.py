@@ -27,6 +27,7 @@ __all__ = [
     "subject_from_path",
     "chat_text",
     "lookup",
+    "has",
     "read_table",
     "iter_table",
 ]
@@ -93,6 +94,11 @@ def lookup(row: Mapping[str, Any], col: str) -> Any:
             return _MISSING
         cur = cur[part]
     return cur
+
+
+def has(row: Mapping[str, Any], col: str) -> bool:
+    """Whether ``row`` has the (possibly dotted) column ``col`` at all."""
+    return lookup(row, col) is not _MISSING
 
 
 def _empty(v: Any) -> bool:
@@ -206,7 +212,7 @@ def adapt_row(
 
 
 def iter_table(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None,
     mapping: Mapping[str, str] | None = None,
     *,
     need: Iterable[str] = (),
@@ -219,8 +225,10 @@ def iter_table(
     from sample_forge.tables import iter_rows
 
     need = tuple(need)
-    label = str(path)
-    source = rows if rows is not None else iter_rows(path)
+    label = None if path is None else str(path)
+    if rows is None and path is None:
+        raise ValueError("iter_table needs a path or rows")
+    source = rows if rows is not None else iter_rows(path)  # type: ignore[arg-type]
     for i, raw in enumerate(source, start=1):
         row = adapt_row(raw, mapping, path=label, line=i)
         for f in need:
