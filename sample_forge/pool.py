@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sample_forge.adapter import ALIASES, adapt_row, check_map, column_of, first_present, subject_from_path
 from sample_forge.answers import extract_boxed
 from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.records import Problem
-from sample_forge.subjects import CATEGORIES, SUBJECTS, category_of, normalize_subject, parse_level
+from sample_forge.subjects import CATEGORIES, SUBJECTS, category_of, normalize_subject
 
 __all__ = [
     "load_pool",
@@ -47,15 +48,6 @@ HENDRYCKS_CONFIGS = (
 _DEFAULT_SPLIT = {"HuggingFaceH4/MATH-500": "test"}
 
 FIELDS = ("id", "problem", "answer", "solution", "subject", "level")
-# columns tried, in order, when --map does not name one (verl's reward_model.ground_truth included)
-_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "id": ("id", "unique_id", "idx", "index", "problem_id", "extra_info.index"),
-    "problem": ("problem", "question", "prompt", "input"),
-    "answer": ("answer", "ground_truth", "final_answer", "reward_model.ground_truth", "target"),
-    "solution": ("solution", "reasoning", "output"),
-    "subject": ("subject", "type", "category"),
-    "level": ("level", "difficulty"),
-}
 
 
 @dataclass
@@ -280,89 +272,36 @@ def _file_rows(path: Path) -> Iterator[tuple[dict[str, Any], str, dict[str, Any]
 # rows -> problems
 
 
-_MISSING = object()
-
-
-def _lookup(row: Mapping[str, Any], col: str) -> Any:
-    """``row[col]``; a dotted name reaches into nested columns (verl's ``reward_model.ground_truth``)."""
-    if col in row:
-        return row[col]
-    cur: Any = row
-    for part in col.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
-            return _MISSING
-        cur = cur[part]
-    return cur
-
-
-def _get(row: Mapping[str, Any], col: str) -> Any:
-    v = _lookup(row, col)
-    return None if v is _MISSING else v
-
-
-def _has(row: Mapping[str, Any], col: str) -> bool:
-    return _lookup(row, col) is not _MISSING
-
-
 def _text(v: Any) -> str | None:
-    """Column value -> stripped text; a chat-message list gives its last user message."""
-    if v is None:
+    """Column value -> stripped text (NaN from pandas/CSV and empty text are None)."""
+    if v is None or (isinstance(v, float) and v != v):
         return None
-    if isinstance(v, float) and v != v:  # NaN from pandas/CSV
-        return None
-    if isinstance(v, (list, tuple)):
-        msgs = [m for m in v if isinstance(m, Mapping) and "content" in m]
-        if msgs:
-            users = [m for m in msgs if m.get("role") == "user"] or msgs
-            v = users[-1]["content"]
-        else:
-            return None
     s = str(v).strip()
     return s or None
 
 
-def _subject_from_path(uid: str | None) -> str | None:
-    # PRM800K / MATH-500 ids: train/counting_and_probability/1.json
-    if not uid or "/" not in uid:
-        return None
-    parts = [p for p in str(uid).split("/") if p]
-    for p in reversed(parts[:-1]):
-        s = normalize_subject(p)
-        if s:
-            return s
-    return None
-
-
 class _Columns:
-    """Which column feeds each Problem field, fixed from the first row (checked against --map)."""
+    """The --map given (checked against the first row) and the top-level columns that fed our fields."""
 
     def __init__(self, mapping: Mapping[str, str] | None, first: Mapping[str, Any], label: str) -> None:
-        mapping = dict(mapping or {})
-        bad = [k for k in mapping if k not in FIELDS]
+        self.mapping = dict(mapping or {})
+        bad = [k for k in self.mapping if k not in FIELDS]
         if bad:
             raise SampleForgeError(
                 f"--map: unknown field(s) {', '.join(bad)}; map any of {', '.join(FIELDS)}"
             )
-        for k, col in mapping.items():
-            if not _has(first, col):
-                raise InputError(
-                    f"--map {k}={col}: no column '{col}' (columns: {', '.join(map(str, first))})",
-                    path=label,
-                    field=col,
-                )
-        self.cols: dict[str, str | None] = {}
-        for f in FIELDS:
-            if f in mapping:
-                self.cols[f] = mapping[f]
-            else:
-                self.cols[f] = next((c for c in _CANDIDATES[f] if _has(first, c)), None)
-        if self.cols["problem"] is None:
+        check_map(self.mapping, first, label)
+        if column_of(first, "problem", self.mapping) is None:
             raise InputError(
-                f"no problem column (tried {', '.join(_CANDIDATES['problem'])}); "
+                f"no problem column (tried {', '.join(ALIASES['problem'])}); "
                 f"name it with --map problem=COLUMN (columns: {', '.join(map(str, first))})",
                 path=label,
             )
-        self.used = {c.split(".")[0] for c in self.cols.values() if c}
+
+    def used(self, row: Mapping[str, Any]) -> set[str]:
+        # an empty value still comes from its column: it stays out of meta
+        cols = (column_of(row, f, self.mapping) or first_present(row, f) for f in FIELDS)
+        return {c.split(".")[0] for c in cols if c}
 
 
 def _to_problem(
@@ -374,28 +313,27 @@ def _to_problem(
     is_file: bool,
     stats: PoolStats,
 ) -> Problem:
-    c = cols.cols
     line = index + 1 if is_file else None
-    problem = _text(_get(row, c["problem"]))  # type: ignore[arg-type]
+    a = adapt_row(row, cols.mapping, path=label, line=line, scores=False)
+    problem = _text(a.get("problem"))
     if problem is None:
+        col = column_of(row, "problem", cols.mapping) or cols.mapping.get("problem", "problem")
         if is_file:
-            raise InputError("empty or missing problem text", path=label, line=line, field=c["problem"])
-        raise SampleForgeError(f"{label} row {index}: empty or missing problem text ({c['problem']})")
-    solution = _text(_get(row, c["solution"])) if c["solution"] else None
-    answer = _text(_get(row, c["answer"])) if c["answer"] else None
+            raise InputError("empty or missing problem text", path=label, line=line, field=col)
+        raise SampleForgeError(f"{label} row {index}: empty or missing problem text ({col})")
+    solution = _text(a.get("solution"))
+    answer = _text(a.get("answer"))
     if answer is None and solution:
         answer = extract_boxed(solution)
         if answer is not None:
             stats.answer_from_solution += 1
-    uid = _text(_get(row, c["id"])) if c["id"] else None
-    subject = None
-    if c["subject"]:
-        subject = normalize_subject(_text(_get(row, c["subject"])))
+    uid = _text(a.get("id"))
+    subject = normalize_subject(_text(a.get("subject")))
     if subject is None:
-        subject = _subject_from_path(uid) or normalize_subject(hint.get("config"))
+        subject = subject_from_path(uid) or normalize_subject(hint.get("config"))
     if subject is None:
         stats.unknown_subject += 1
-    level = parse_level(_get(row, c["level"])) if c["level"] else None
+    level = a.get("level")
     if level is None:
         stats.unknown_level += 1
     if uid is None:
@@ -404,7 +342,8 @@ def _to_problem(
     # a pool written by ``pool`` reads back as itself: its meta merges in, category is derived
     given_meta = row.get("meta")
     meta = dict(given_meta) if isinstance(given_meta, Mapping) else {}
-    meta.update({k: v for k, v in row.items() if k not in cols.used and k not in _DERIVED and _json_safe(v)})
+    used = cols.used(row)
+    meta.update({k: v for k, v in row.items() if k not in used and k not in _DERIVED and _json_safe(v)})
     if hint.get("config"):
         meta.setdefault("config", hint["config"])
     source = row.get("source") if isinstance(row.get("source"), str) and row.get("source") else label

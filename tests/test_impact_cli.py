@@ -123,7 +123,14 @@ def test_simulate_then_score_with_pool(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output)
     assert rep["format"] == "openrlhf" and rep["correct"] == "correct iff reward==1"
-    assert rep["join"] == {"joined": rep["rows_written"], "unjoined": 0}
+    assert rep["join"] == {
+        "joined": rep["rows_written"],
+        "left_unmatched": 0,
+        "right_unmatched": 0,  # every pool row was trained on (even samples later dropped)
+        "ambiguous": 0,
+        "unjoined": 0,
+    }
+    assert read_rows(tmp_path / "s.rejects.jsonl") == []
     assert rep["samples_scored"] == 20 - rep["dropped_samples"]
     rejects = read_rows(tmp_path / "rej.jsonl")
     assert sorted(x["id"] for x in rejects) == sorted(rep["dropped_ids"]) and len(rejects) == 3

@@ -133,7 +133,9 @@ def test_bad_score_is_one_input_error_and_duplicate_scores_are_reported(tmp_path
     res = CliRunner().invoke(
         cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")]
     )
-    assert res.exit_code == 0 and "duplicate scores row" in res.output
+    assert res.exit_code == 0 and "0 scores rows unmatched, 1 ambiguous" in res.output
+    [dup] = read_rows(tmp_path / "s.rejects.jsonl")
+    assert (dup["table"], dup["line"]) == ("scores", 2) and "duplicate scores row" in dup["reason"]
     write_rows(scores, [{"id": "p1", "lim": [0.7]}])
     res = CliRunner().invoke(
         cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")]

@@ -135,9 +135,10 @@ def score(
     rep = res.report
     if out is not None:
         write_rows(out, res.rows)
-        unjoined = rep.get("join", {}).get("unjoined") or []
-        if unjoined:
-            write_rows(out.with_name(out.stem + ".unjoined.jsonl"), unjoined)
+        if "join" in rep:
+            from sample_forge.join import rejects_path
+
+            write_rows(rejects_path(out), rep["join"]["rejects"])
     elif not as_json:
         for row in res.rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -152,10 +153,14 @@ def score(
     if as_json:
         slim = {k: v for k, v in rep.items() if k != "texts"}
         if "join" in slim:
-            slim["join"] = {"joined": slim["join"]["joined"], "unjoined": len(slim["join"]["unjoined"])}
+            j = slim["join"]
+            slim["join"] = {k: j[k] for k in _JOIN_COUNTS} | {"unjoined": len(j["unjoined"])}
         click.echo(json.dumps(slim, ensure_ascii=False))
     if not quiet:
         _summary(res, out)
+
+
+_JOIN_COUNTS = ("joined", "left_unmatched", "right_unmatched", "ambiguous")
 
 
 def _rejects(res: Any) -> list[dict[str, Any]]:
@@ -213,17 +218,14 @@ def _summary(res: Any, out: Path | None) -> None:
     for n in rep["notes"]:
         con.print(f"  note: {escape(n)}")
     if "join" in rep:
-        un = rep["join"]["unjoined"]
+        from sample_forge.join import rejects_path
+
+        j = rep["join"]
         con.print(
-            f"  pool join: {rep['join']['joined']} joined, {len(un)} not joined"
-            + (
-                f" (listed in {escape(str(out.with_name(out.stem + '.unjoined.jsonl')))})"
-                if un and out
-                else ""
-            )
+            f"  pool join: {j['joined']} joined, {j['left_unmatched']} scored samples not in the pool, "
+            f"{j['right_unmatched']} pool rows never trained on, {j['ambiguous']} ambiguous"
+            + (f" (listed in {escape(str(rejects_path(out)))})" if j["rejects"] and out else "")
         )
-        for u in un[:5]:
-            con.print(f"    not in pool: {escape(str(u['id']))} {escape((u['prompt'] or '')[:70])}")
     if not res.scores:
         con.print(
             "  [yellow]no sample has a complete curve[/]: try --missing interpolate, "

@@ -85,8 +85,9 @@ def select(
 ) -> None:
     """Choose sample(s) from POOL (joined with --scores and --skills on ids or problem text).
 
-    Prints one reason per chosen sample and every row that failed to join; writes the selection
-    table (Problem fields + rule, reason, scores, skills) for `sample-forge export`.
+    Prints one reason per chosen sample and the join counts; writes the selection table (Problem
+    fields + rule, reason, scores, skills) for `sample-forge export` and the rows that failed to join
+    to OUT's `.rejects.jsonl` (or --unjoined).
 
     \b
     Examples:
@@ -113,15 +114,15 @@ def select(
         top=TopConfig(by=by, k=k, rank=rank),
         k=k,
     )
+    from sample_forge.join import count_line, rejects_path
+
     con = console(quiet)
-    for miss in sel.unjoined:
-        con.print(
-            f"[yellow]unjoined[/] {miss['table']} id={miss['id']} line={miss['line']}: {miss['reason']}",
-            markup=True,
-            highlight=False,
-        )
-    if unjoined:
-        write_rows(unjoined, sel.unjoined)
+    for table, rep in sel.joins.items():
+        con.print(count_line(f"join pool + {table}", rep, "pool", table), highlight=False, soft_wrap=True)
+    if sel.joins or unjoined:
+        rejects = unjoined or rejects_path(out)
+        write_rows(rejects, sel.unjoined)
+        con.print(f"{len(sel.unjoined)} unjoined rows -> {rejects}", highlight=False, soft_wrap=True)
     if sel.rejected:
         con.print(f"{len(sel.rejected)} candidates not accepted by validation (skipped)", highlight=False)
     if not sel.rows:

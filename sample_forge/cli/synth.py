@@ -303,24 +303,14 @@ def decontam(
       sample-forge decontam ../shared/data/math/math_train.jsonl --against math500,aime24,aime25 \\
           --bench-root ../shared/data --out flagged.jsonl
     """
-    from sample_forge.synth.decontam import TEXT_FIELDS, closest_match
+    from sample_forge.synth.decontam import closest_match, problem_texts
     from sample_forge.tables import iter_rows, write_rows
 
     con = console(quiet)
     rows = list(iter_rows(file))
     if not rows:
         raise InputError("no rows", path=file)
-    field = text_field or next((f for f in TEXT_FIELDS if f in rows[0]), None)
-    if field is None:
-        raise InputError(
-            f"no problem text column (tried {', '.join(TEXT_FIELDS)}); use --field", path=file, line=1
-        )
-    texts = []
-    for i, r in enumerate(rows):
-        t = r.get(field)
-        if not isinstance(t, str) or not t.strip():
-            raise InputError("missing or empty problem text", path=file, line=i + 1, field=field)
-        texts.append(t)
+    _, texts = problem_texts(rows, file, text_field, need_text=True)
     index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed, exact_cosine)
     results = index.check(texts)
     counts = dict.fromkeys(index.names, 0)

@@ -248,7 +248,7 @@ def export(
 ) -> ExportResult:
     """Export rows of a selection table (or any pool-like table: DSR-sub, LIMR, verl Parquet) chosen by
     ``ids`` (all rows when None)."""
-    from sample_forge.selection.join import read_table
+    from sample_forge.adapter import read_table
 
     rows = read_table(table, columns)
     return export_rows(_pick(rows, ids, str(table)), out_dir, cfg, command=command, source=str(table))

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sample_forge.join import normalize_text
+
 __all__ = ["Trajectory", "SampleRegistry", "normalize_prompt", "prompt_id", "ReadStats"]
 
 # Chat templates: the last user turn is the prompt we key on.
@@ -32,12 +34,12 @@ _PLAIN_USER = re.compile(
     r"^(?:.*?\n)?(?:User|Human|Question):\s*(.*?)\s*(?:\n\s*)?(?:Assistant|AI):?\s*$", re.S
 )
 _SPECIAL = re.compile(r"<\|[^|>]{1,40}\|>|<｜[^｜>]{1,40}｜>|</?s>")
-_WS = re.compile(r"\s+")
 
 
 def normalize_prompt(text: str) -> str:
     """The user's problem text out of a rendered prompt: last user turn of a chat template,
-    leftover special tokens removed, whitespace collapsed."""
+    leftover special tokens removed, then :func:`sample_forge.join.normalize_text` (the one normalizer,
+    so a pool's text and a log's prompt meet on the same key)."""
     for marker, pat in _USER_TURN:
         found = pat.findall(text) if marker in text else None
         if found:
@@ -47,8 +49,7 @@ def normalize_prompt(text: str) -> str:
         m = _PLAIN_USER.match(text) if ":" in text else None
         if m:
             text = m.group(1)
-    text = _SPECIAL.sub(" ", text)
-    return _WS.sub(" ", text).strip()
+    return normalize_text(_SPECIAL.sub(" ", text))
 
 
 def prompt_id(normalized: str) -> str:

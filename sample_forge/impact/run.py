@@ -14,7 +14,7 @@ from sample_forge.impact import formats
 from sample_forge.impact.detect import detect, files_of
 from sample_forge.impact.epochs import EpochMatrix, build_matrix
 from sample_forge.impact.formats.base import ReadOptions
-from sample_forge.impact.longtable import Trajectory, normalize_prompt, prompt_id
+from sample_forge.impact.longtable import Trajectory
 from sample_forge.impact.rules import Rule, parse_rule
 from sample_forge.impact.scores import SCORE_COLUMNS, compute_scores
 from sample_forge.records import ImpactScore
@@ -210,26 +210,20 @@ def _row(s: ImpactScore) -> dict[str, Any]:
 def join_pool(
     rows: list[dict[str, Any]], pool: Path, *, keyed_by: str, texts: dict[str, str | None]
 ) -> dict[str, Any]:
-    """Add pool fields to ``rows`` in place: on id for id-keyed logs (an unknown id is an error),
-    else on the normalized prompt; every sample that does not join is listed."""
-    from sample_forge.tables import iter_rows
+    """Add pool fields to ``rows`` in place through the one join: on id for id-keyed logs (an unknown id
+    is an error), else on the normalized prompt, then on containment (a trainer's prompt may wrap the
+    problem in an instruction). Pool rows are reached from every sample the log saw (``texts``), so a
+    pool row counts as unreached only when the run never trained on it."""
+    from sample_forge.adapter import read_table
+    from sample_forge.join import join, rejects
 
-    by_key: dict[str, dict[str, Any]] = {}
-    pool_texts: dict[str, tuple[str, dict[str, Any]]] = {}
-    for prow in iter_rows(pool):
-        if "id" not in prow:
-            raise InputError("pool rows need an 'id'", path=str(pool), field="id")
-        if keyed_by == "id":
-            by_key[str(prow["id"])] = prow
-        else:
-            text = prow.get("problem") or prow.get("prompt")
-            if isinstance(text, str):
-                norm = normalize_prompt(text)
-                by_key[prompt_id(norm)] = prow
-                pool_texts[norm] = (norm, prow)
-    unjoined: list[dict[str, Any]] = []
-    if keyed_by == "id":
-        unknown = [r["id"] for r in rows if r["id"] not in by_key]
+    prows = read_table(pool, need=("id",), default_id=False)
+    seen = [{"id": sid, "problem": t} for sid, t in texts.items()]
+    by_id = keyed_by == "id"
+    rep = join(seen, prows, by_text=not by_id, containment=not by_id)
+    pool_of = {s["id"]: m for s, m in zip(seen, rep.match) if m is not None}
+    if by_id:
+        unknown = [r["id"] for r in rows if r["id"] not in pool_of]
         if unknown:
             raise InputError(
                 f"{len(unknown)} sample ids of the log are not in the pool "
@@ -237,22 +231,41 @@ def join_pool(
                 path=str(pool),
                 field="id",
             )
+    unjoined: list[dict[str, Any]] = []
     for r in rows:
-        prow = by_key.get(r["id"])
-        if prow is None and keyed_by != "id":
-            text = texts.get(r["id"]) or ""
-            # the trainer's prompt may wrap the problem in an instruction: containment
-            hits = [p for norm, (_, p) in pool_texts.items() if norm and norm in text]
-            if len(hits) == 1:
-                prow = hits[0]
+        prow = pool_of.get(r["id"])
         if prow is None:
             unjoined.append({"id": r["id"], "prompt": texts.get(r["id"])})
             continue
         log_id = r["id"]
         for k, v in prow.items():
-            if k != "id" and k not in r:
+            if k not in ("id", "_line") and k not in r:
                 r[k] = v
-        if keyed_by != "id":
+        if not by_id:
             r["log_id"] = log_id
         r["id"] = str(prow["id"])
-    return {"joined": len(rows) - len(unjoined), "unjoined": unjoined}
+    written = {r.get("log_id", r["id"]) for r in rows}
+    out_rejects = [
+        x
+        for x in rejects(
+            rep,
+            seen,
+            prows,
+            left_table="scores",
+            right_table="pool",
+            left_reason="no pool row with this id or prompt text",
+            right_reason="no sample of the log reached this pool row",
+        )
+        if x["table"] == "pool" or x["id"] in written
+    ]
+    ambiguous = [
+        a for a in rep.ambiguous if not a["left"] or any(seen[i]["id"] in written for i in a["left"])
+    ]
+    in_ambiguous = {seen[i]["id"] for a in ambiguous for i in a["left"]}
+    counts = {
+        "joined": len(rows) - len(unjoined),
+        "left_unmatched": sum(u["id"] not in in_ambiguous for u in unjoined),
+        "right_unmatched": len(rep.right_unmatched),
+        "ambiguous": len(ambiguous),
+    }
+    return {**counts, "unjoined": unjoined, "rejects": out_rejects}

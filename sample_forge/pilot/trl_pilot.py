@@ -95,34 +95,25 @@ def load_problems(
     ``per_subject``: keep the first N rows of each ``subject`` (rows without one form one group);
     ``limit`` then caps the total. A row without id, problem or answer, or a repeated id, is an error
     naming file, line and field."""
+    from sample_forge.adapter import iter_table
     from sample_forge.records import record_to_dict
-    from sample_forge.tables import iter_rows
 
     path = None
     if isinstance(pool, (str, os.PathLike)):
         path = str(pool)
         if not Path(path).exists():
             raise InputError("no such pool file", path=path)
-        rows: Iterable[Any] = iter_rows(path)
+        rows = iter_table(path, need=("id", "problem", "answer"))
     else:
-        rows = pool
+        records = (r if isinstance(r, dict) else record_to_dict(r) for r in pool)
+        rows = iter_table(None, need=("id", "problem", "answer"), rows=records)
     out: list[dict[str, str]] = []
     seen: set[str] = set()
     taken: dict[str, int] = {}
-    for line, row in enumerate(rows, start=1):
+    for row in rows:
+        line = row["_line"]
         if limit is not None and len(out) >= limit:
             break
-        if not isinstance(row, dict):
-            row = record_to_dict(row)
-        for key in ("id", "problem", "answer"):
-            value = row.get(key)
-            if value is None or str(value).strip() == "":
-                raise InputError(
-                    "missing or empty (the pilot needs id, problem and a gold answer)",
-                    path=path,
-                    line=line,
-                    field=key,
-                )
         pid = str(row["id"])
         if pid in seen:
             raise InputError(f"duplicate id '{pid}'", path=path, line=line, field="id")

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sample_forge.adapter import read_table
 from sample_forge.errors import SampleForgeError
-from sample_forge.selection.columns import normalize_row, normalize_text
-from sample_forge.selection.join import SCORE_KEYS, JoinResult, join_tables, read_table
+from sample_forge.join import JoinReport, normalize_text
+from sample_forge.selection.join import JoinResult, join_tables
 from sample_forge.selection.rules import (
     PolymathConfig,
     TopConfig,
@@ -30,7 +31,6 @@ __all__ = [
     "select_prime",
     "join_tables",
     "read_table",
-    "normalize_row",
     "normalize_text",
     "RULES",
 ]
@@ -50,6 +50,7 @@ class Selection:
     eligible: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     n_pool: int = 0
+    joins: dict[str, JoinReport] = field(default_factory=dict)  # per table joined: its counts
 
 
 def select(
@@ -81,11 +82,12 @@ def select(
         return Selection(rows, rejected=rejected, n_pool=len(cands))
     if pool is None:
         raise SampleForgeError(f"rule '{rule}' needs a pool table")
-    pool_rows = read_table(pool, columns, need=("problem",), numeric=SCORE_KEYS)
-    score_rows = read_table(scores, columns, numeric=SCORE_KEYS) if scores is not None else None
+    pool_rows = read_table(pool, columns, need=("problem",))
+    score_rows = read_table(scores, columns) if scores is not None else None
     skill_rows = read_table(skills) if skills is not None else None
     joined: JoinResult = join_tables(pool_rows, score_rows, skill_rows)
+    n, un, reps = len(pool_rows), joined.unjoined, joined.reports
     if rule == "polymath":
         rows, eligible = select_polymath(joined.rows, polymath)
-        return Selection(rows, joined.unjoined, eligible=eligible, n_pool=len(pool_rows))
-    return Selection(select_top(joined.rows, top), joined.unjoined, n_pool=len(pool_rows))
+        return Selection(rows, un, eligible=eligible, n_pool=n, joins=reps)
+    return Selection(select_top(joined.rows, top), un, n_pool=n, joins=reps)

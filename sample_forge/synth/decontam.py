@@ -74,8 +74,6 @@ BUILTIN_BENCHMARKS: dict[str, str] = {
 # GPQA-Diamond ships in a password-protected zip (its authors ask it not be stored in plain text):
 # register a decrypted copy by path yourself if you need it.
 
-TEXT_FIELDS = ("problem", "question", "problem_text", "Question", "prompt", "input", "text")
-ID_FIELDS = ("id", "unique_id", "question_id", "uuid", "problemid", "idx", "index", "Record ID")
 
 _LATEX_CMD = re.compile(r"\\[a-zA-Z]+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -162,11 +160,37 @@ class Match:
 # benchmark registry
 
 
-def _pick(row: dict[str, Any], names: Sequence[str]) -> str | None:
-    for n in names:
-        if n in row and row[n] not in (None, ""):
-            return n
-    return None
+def problem_texts(
+    rows: Sequence[dict[str, Any]], source: str, field: str | None = None, *, need_text: bool = False
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows through the one table adapter and their problem texts (``field`` names the text column,
+    else the adapter's aliases; chat prompts give their user turn). A text that is not a string, or
+    (``need_text``) an empty one, is an InputError naming file, line and field."""
+    from sample_forge.adapter import ALIASES, adapt_row, column_of, has
+
+    mapping = {"problem": field} if field else None
+    found = (
+        (lambda r: has(r, field))
+        if field
+        else (lambda r: column_of(r, "problem") is not None or "problem" in r)
+    )
+    if rows and not found(rows[0]):
+        tried = [field] if field else list(ALIASES["problem"])
+        raise InputError(
+            f"no problem text column (tried {', '.join(tried)})", path=source, line=1, field=field
+        )
+    adapted, texts = [], []
+    for i, r in enumerate(rows, start=1):
+        a = adapt_row(r, mapping, path=source, line=i, scores=False)
+        t = a.get("problem")
+        col = column_of(r, "problem", mapping) or field or "problem"
+        if not isinstance(t, str):
+            raise InputError("problem text is not a string", path=source, line=i, field=col)
+        if need_text and not t.strip():
+            raise InputError("missing or empty problem text", path=source, line=i, field=col)
+        adapted.append(a)
+        texts.append(t)
+    return adapted, texts
 
 
 def _load_rows(spec: BenchmarkSpec) -> tuple[list[dict[str, Any]], str]:
@@ -189,22 +213,8 @@ def load_benchmark(spec: BenchmarkSpec) -> Benchmark:
     rows, source = _load_rows(spec)
     if not rows:
         raise InputError(f"benchmark '{spec.name}' is empty", path=source)
-    text_field = spec.field or _pick(rows[0], TEXT_FIELDS)
-    if text_field is None or text_field not in rows[0]:
-        raise InputError(
-            f"no problem text column (tried {', '.join(spec.field and [spec.field] or TEXT_FIELDS)})",
-            path=source,
-            line=1,
-            field=spec.field,
-        )
-    id_field = _pick(rows[0], ID_FIELDS)
-    texts, ids = [], []
-    for i, r in enumerate(rows):
-        t = r.get(text_field)
-        if not isinstance(t, str):
-            raise InputError("problem text is not a string", path=source, line=i + 1, field=text_field)
-        texts.append(t)
-        ids.append(str(r.get(id_field, i)).strip() if id_field else str(i))
+    adapted, texts = problem_texts(rows, source, spec.field)
+    ids = [str(r["id"]) if r.get("id") is not None else str(i) for i, r in enumerate(adapted)]
     return Benchmark(spec.name, texts, ids, source)
 
 

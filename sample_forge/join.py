@@ -1,0 +1,220 @@
+"""The one join of two tables and the one text normalizer behind it.
+
+Rows are matched on ``id``, else on the whitespace-normalised problem text. The report holds both
+directions (left rows that found nothing, right rows nothing reached) and every ambiguous key; a
+command prints its counts and writes the unjoined rows to ``<out>.rejects.jsonl``, never one line per row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "normalize_text",
+    "join",
+    "contained_matches",
+    "JoinReport",
+    "rejects",
+    "rejects_path",
+    "count_line",
+]
+
+Row = Mapping[str, Any]
+
+
+def normalize_text(text: Any) -> str:
+    """Whitespace-normalised text: the one key tables that share no id are joined on."""
+    return " ".join(str(text or "").split())
+
+
+def rejects_path(out: str | os.PathLike[str]) -> Path:
+    """``<out>.rejects.jsonl`` next to the file a command writes (``sel.parquet`` -> ``sel.rejects.jsonl``)."""
+    p = Path(out)
+    return p.with_name(p.stem + ".rejects.jsonl") if p.suffix else p.with_name(p.name + ".rejects.jsonl")
+
+
+@dataclass
+class JoinReport:
+    """``match[i]``: the right row left row ``i`` joined (None: unmatched or ambiguous). ``left_unmatched``
+    and ``right_unmatched``: indexes of rows that found / were reached by nothing; ``ambiguous``: one entry
+    per ambiguous key (``side``, ``by``, ``key``, ``left``/``right`` indexes, ``used``: the right index
+    joined, or None when the key joined nothing)."""
+
+    match: list[Row | None]
+    left_unmatched: list[int] = field(default_factory=list)
+    right_unmatched: list[int] = field(default_factory=list)
+    ambiguous: list[dict[str, Any]] = field(default_factory=list)
+    by_text: int = 0  # left rows joined on text (no id matched)
+    by_containment: int = 0
+
+    @property
+    def joined(self) -> int:
+        return sum(m is not None for m in self.match)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "joined": self.joined,
+            "left_unmatched": len(self.left_unmatched),
+            "right_unmatched": len(self.right_unmatched),
+            "ambiguous": len(self.ambiguous),
+        }
+
+
+def _key_id(row: Row, key: str) -> str | None:
+    v = row.get(key)
+    return None if v is None or str(v).strip() == "" else str(v).strip()
+
+
+def join(
+    left: Sequence[Row],
+    right: Sequence[Row],
+    *,
+    left_key: str = "id",
+    right_key: str = "id",
+    text: str = "problem",
+    by_text: bool = True,
+    containment: bool = False,
+) -> JoinReport:
+    """Join each left row to one right row: on ``left_key``/``right_key``, else (``by_text``) on
+    :func:`normalize_text` of ``text``, else (``containment``) through :func:`contained_matches`.
+
+    Ambiguity is reported, never merged silently: a right id held by several rows joins the first of
+    them (the others are reported as duplicates); a text held by several right rows joins nothing
+    (which one is meant cannot be known: MATH train holds one problem twice under two ids).
+    """
+    by_id: dict[str, int] = {}
+    dup_ids: dict[str, list[int]] = {}
+    for j, r in enumerate(right):
+        k = _key_id(r, right_key)
+        if k is None:
+            continue
+        if k in by_id:
+            dup_ids.setdefault(k, [by_id[k]]).append(j)
+        else:
+            by_id[k] = j
+    text_index: dict[str, list[int]] | None = None  # built only when an id does not match
+    match: list[Row | None] = [None] * len(left)
+    reached = [False] * len(right)
+    rep = JoinReport(match)
+    ambiguous_text: dict[str, dict[str, Any]] = {}
+    pending: list[int] = []
+    for i, lrow in enumerate(left):
+        k = _key_id(lrow, left_key)
+        if k is not None and k in by_id:
+            match[i] = right[by_id[k]]
+            reached[by_id[k]] = True
+            continue
+        norm = normalize_text(lrow.get(text)) if by_text else ""
+        if norm:
+            if text_index is None:
+                text_index = {}
+                for j, r in enumerate(right):
+                    t = normalize_text(r.get(text))
+                    if t:
+                        text_index.setdefault(t, []).append(j)
+            hits = text_index.get(norm, [])
+            if len(hits) == 1:
+                match[i] = right[hits[0]]
+                reached[hits[0]] = True
+                rep.by_text += 1
+                continue
+            if len(hits) > 1:
+                entry = ambiguous_text.setdefault(
+                    norm,
+                    {"side": "right", "by": "text", "key": norm, "left": [], "right": hits, "used": None},
+                )
+                entry["left"].append(i)
+                continue
+        pending.append(i)
+    if containment and pending:
+        for i, hits in zip(pending, contained_matches([left[i] for i in pending], right, text=text)):
+            if len(hits) == 1:
+                match[i] = right[hits[0]]
+                reached[hits[0]] = True
+                rep.by_containment += 1
+            elif len(hits) > 1:
+                rep.ambiguous.append(
+                    {
+                        "side": "right",
+                        "by": "containment",
+                        "key": None,
+                        "left": [i],
+                        "right": hits,
+                        "used": None,
+                    }
+                )
+    for k, js in dup_ids.items():
+        rep.ambiguous.append({"side": "right", "by": "id", "key": k, "left": [], "right": js, "used": js[0]})
+    rep.ambiguous += ambiguous_text.values()
+    in_ambiguous = {i for a in rep.ambiguous for i in a["left"]}
+    rep.left_unmatched = [i for i, m in enumerate(match) if m is None and i not in in_ambiguous]
+    involved = {j for a in rep.ambiguous for j in a["right"]}
+    rep.right_unmatched = [j for j, hit in enumerate(reached) if not hit and j not in involved]
+    return rep
+
+
+def contained_matches(left: Sequence[Row], right: Sequence[Row], *, text: str = "problem") -> list[list[int]]:
+    """For each left row, the right rows whose normalised text is contained in the left row's: a
+    trainer's prompt may wrap the problem in an instruction. Quadratic; only rows no other key joined
+    reach it."""
+    right_texts = [(j, normalize_text(r.get(text))) for j, r in enumerate(right)]
+    right_texts = [(j, t) for j, t in right_texts if t]
+    out = []
+    for lrow in left:
+        t = normalize_text(lrow.get(text))
+        out.append([j for j, rt in right_texts if rt in t] if t else [])
+    return out
+
+
+def rejects(
+    rep: JoinReport,
+    left: Sequence[Row],
+    right: Sequence[Row],
+    *,
+    left_table: str,
+    right_table: str,
+    left_reason: str | None = None,
+    right_reason: str | None = None,
+    id_of: Callable[[Row], Any] = lambda r: r.get("id"),
+) -> list[dict[str, Any]]:
+    """The unjoined rows of a join as rejects rows (``table``, ``id``, ``line``, ``reason``)."""
+    out: list[dict[str, Any]] = []
+
+    def row(table: str, r: Row, reason: str) -> dict[str, Any]:
+        return {"table": table, "id": id_of(r), "line": r.get("_line"), "reason": reason}
+
+    for i in rep.left_unmatched:
+        out.append(row(left_table, left[i], left_reason or f"no {right_table} row with this id or text"))
+    for j in rep.right_unmatched:
+        out.append(row(right_table, right[j], right_reason or f"no {left_table} row with this id or text"))
+    for a in rep.ambiguous:
+        lines = ", ".join(str(right[j].get("_line", j + 1)) for j in a["right"])
+        if a["used"] is not None:
+            first = right[a["used"]]
+            for j in a["right"][1:]:
+                out.append(
+                    row(
+                        right_table,
+                        right[j],
+                        f"duplicate {right_table} row for id {a['key']} (line {first.get('_line')} is used)",
+                    )
+                )
+        else:
+            for i in a["left"]:
+                out.append(
+                    row(left_table, left[i], f"ambiguous: {a['by']} matches {right_table} lines {lines}")
+                )
+    return out
+
+
+def count_line(name: str, rep: JoinReport, left_table: str, right_table: str) -> str:
+    """One summary line of a join: counts only."""
+    c = rep.counts()
+    return (
+        f"{name}: {c['joined']} joined, {c['left_unmatched']} {left_table} rows unmatched, "
+        f"{c['right_unmatched']} {right_table} rows unmatched, {c['ambiguous']} ambiguous"
+    )
