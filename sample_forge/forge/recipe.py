@@ -17,13 +17,13 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from sample_forge.errors import InputError
+from sample_forge.selection.rules import SelectConfig
 
 __all__ = [
     "Recipe",
     "PoolStep",
     "TagStep",
     "ScoreStep",
-    "SelectStep",
     "SynthStep",
     "ExportStep",
     "load_recipe",
@@ -63,17 +63,6 @@ class ScoreStep:
 
 
 @dataclass(frozen=True)
-class SelectStep:
-    """Selection rule: ``polymath`` (lowest LIM >= threshold per group) or ``top``."""
-
-    rule: str = "polymath"
-    threshold: float = 0.6
-    group_by: str = "subject"
-    by: str = "lim"
-    top: int = 1
-
-
-@dataclass(frozen=True)
 class SynthStep:
     """Synthetic prime candidates through the LLM layer (off when ``enabled = false``)."""
 
@@ -108,7 +97,7 @@ class Recipe:
     pool: PoolStep = field(default_factory=PoolStep)
     tag: TagStep = field(default_factory=TagStep)
     score: ScoreStep = field(default_factory=ScoreStep)
-    select: SelectStep = field(default_factory=SelectStep)
+    select: SelectConfig = field(default_factory=SelectConfig)
     synthesize: SynthStep = field(default_factory=SynthStep)
     export: ExportStep = field(default_factory=ExportStep)
     run_dir: str = "runs/forge"
@@ -168,7 +157,7 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
         "pool": PoolStep,
         "tag": TagStep,
         "score": ScoreStep,
-        "select": SelectStep,
+        "select": SelectConfig,
         "synthesize": SynthStep,
         "export": ExportStep,
     }

@@ -216,15 +216,13 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         )
 
     def select_stage() -> dict[str, Any]:
-        from sample_forge.selection import PolymathConfig, TopConfig, select
+        from sample_forge.selection import select
 
         sel = select(
-            r.select.rule,
+            r.select,
             pool=run.pool,
             scores=run.scores,
             skills=run.tags if r.tag.enabled else None,
-            polymath=PolymathConfig(theta=r.select.threshold, group_by=r.select.group_by),
-            top=TopConfig(by=r.select.by, k=r.select.top),
         )
         rows = list(sel.rows)
         n_prime = 0
@@ -261,7 +259,7 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         e = r.export
         if not read_rows(run.selection):
             raise SampleForgeError(
-                "the selection is empty: nothing to export (lower [select] threshold or check the scores)"
+                "the selection is empty: nothing to export (lower [select] theta or check the scores)"
             )
         res = export(
             run.selection,
@@ -307,5 +305,5 @@ def forge(
     if report:
         from sample_forge.report import build_report
 
-        build_report(run.root, threshold=recipe.select.threshold)
+        build_report(run.root, threshold=recipe.select.theta)
     return ForgeResult(run.root, outcomes, counter.calls)

@@ -11,11 +11,12 @@ from typing import Any
 from sample_forge.errors import SampleForgeError
 from sample_forge.selection.columns import normalize_row, normalize_text
 from sample_forge.selection.join import SCORE_KEYS, JoinResult, join_tables, read_table
+from sample_forge.selection.prime import pick_prime, rank_prime, select_prime
 from sample_forge.selection.rules import (
     PolymathConfig,
+    SelectConfig,
     TopConfig,
     select_polymath,
-    select_prime,
     select_top,
 )
 from sample_forge.tables import read_rows
@@ -23,11 +24,14 @@ from sample_forge.tables import read_rows
 __all__ = [
     "Selection",
     "select",
+    "SelectConfig",
     "PolymathConfig",
     "TopConfig",
     "select_polymath",
     "select_top",
     "select_prime",
+    "pick_prime",
+    "rank_prime",
     "join_tables",
     "read_table",
     "normalize_row",
@@ -53,19 +57,19 @@ class Selection:
 
 
 def select(
-    rule: str,
+    config: SelectConfig | str = SelectConfig(),
     *,
     pool: PathLike | None = None,
     scores: PathLike | None = None,
     skills: PathLike | None = None,
     candidates: PathLike | None = None,
     columns: Mapping[str, str] | None = None,
-    polymath: PolymathConfig = PolymathConfig(),
-    top: TopConfig = TopConfig(),
-    k: int = 1,
 ) -> Selection:
-    """Run one rule over files. ``columns`` maps our names to a table's (``{"lim": "lim_score"}``);
-    the LIMR / One-Shot-RLVR / verl column names are recognised without it."""
+    """Run the rule of ``config`` (a rule name alone takes the rules' defaults) over files. ``columns``
+    maps our names to a table's (``{"lim": "lim_score"}``); the LIMR / One-Shot-RLVR / verl column
+    names are recognised without it."""
+    cfg = SelectConfig(rule=config) if isinstance(config, str) else config
+    rule = cfg.rule
     if rule not in RULES:
         raise SampleForgeError(f"unknown rule '{rule}'; use one of {', '.join(RULES)}")
     if rule == "prime":
@@ -77,7 +81,7 @@ def select(
             if c.get("id") is None:
                 c["id"] = str(i - 1)
             cands.append(c)
-        rows, rejected = select_prime(cands, k=k)
+        rows, rejected = select_prime(cands, k=cfg.top)
         return Selection(rows, rejected=rejected, n_pool=len(cands))
     if pool is None:
         raise SampleForgeError(f"rule '{rule}' needs a pool table")
@@ -86,6 +90,6 @@ def select(
     skill_rows = read_table(skills) if skills is not None else None
     joined: JoinResult = join_tables(pool_rows, score_rows, skill_rows)
     if rule == "polymath":
-        rows, eligible = select_polymath(joined.rows, polymath)
+        rows, eligible = select_polymath(joined.rows, cfg.polymath)
         return Selection(rows, joined.unjoined, eligible=eligible, n_pool=len(pool_rows))
-    return Selection(select_top(joined.rows, top), joined.unjoined, n_pool=len(pool_rows))
+    return Selection(select_top(joined.rows, cfg.top_config), joined.unjoined, n_pool=len(pool_rows))

@@ -19,11 +19,13 @@ from sample_forge.skills.catalog import CROSS_DOMAIN, GROUPS, Catalog, Skill, lo
 from sample_forge.skills.embed_tagger import EmbedConfig, EmbedTagger, Thresholds, load_thresholds
 from sample_forge.skills.llm_tagger import LLMTagConfig, LLMTagger
 from sample_forge.skills.parse import parse_answer
+from sample_forge.skills.resolve import resolve_skills
 from sample_forge.skills.spectrum import fill_spectrum, plot_spectrum, pool_stats
 
 __all__ = [
     "tag_problems",
     "default_method",
+    "resolve_skills",
     "load_catalog",
     "load_thresholds",
     "EmbedTagger",
