@@ -72,10 +72,11 @@ def tag_problems(
     top_k: int = 3,
     max_tokens: int = 256,
     failures_path: str | Path | None = None,
-    progress: bool = False,
+    progress: Any = None,
 ) -> list[SkillTag]:
     """Tag problems with ``method`` ``"embed"`` (offline) or ``"llm"`` (``model``: a name for
-    ``sample_forge.llm.get_model`` or a Model). Default: ``default_method(model)``."""
+    ``sample_forge.llm.get_model`` or a Model). Default: ``default_method(model)``. ``progress``: a bar
+    around the LLM calls (``sample_forge.llm.base.ProgressBar``)."""
     probs = [_as_problem(p) for p in problems]
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
     method = method or default_method(model if isinstance(model, str) else None)
