@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sample_forge.errors import SampleForgeError
-from sample_forge.forge.recipe import Recipe
+from sample_forge.forge.recipe import Recipe, library_config
 from sample_forge.forge.rundir import RunDir
 from sample_forge.forge.stages import Stage, StageOutcome, run_stage
 from sample_forge.paths import resource_path
@@ -133,13 +133,7 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
 
         from sample_forge.impact import ScoreConfig, score_run
 
-        cfg = ScoreConfig(
-            format=r.score.format,
-            steps_per_epoch=r.score.steps_per_epoch,
-            epoch_by=r.score.epoch_by or "auto",
-            missing=r.score.missing,
-        )
-        res = score_run(traj, cfg, pool=run.pool)
+        res = score_run(traj, library_config(r.score, ScoreConfig), pool=run.pool)
         write_rows(run.scores, res.rows)
         m = res.matrix
         mean = np.nanmean(m.acc, axis=0) if len(m.acc) else np.zeros(0)
@@ -184,17 +178,8 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
             ]
             benches += [load_benchmark(spec) for spec in resolve_benchmarks(s.against)]
             index = DecontamIndex.build(benches)
-            cfg = SynthConfig(
-                skills=tuple(s.skills),
-                n=s.n,
-                style=s.style,
-                generators=tuple(s.generators),
-                solvers=tuple(s.solvers),
-                k=s.k,
-                min_agreement=s.min_agreement,
-                gen_max_tokens=s.gen_max_tokens,
-                solve_max_tokens=s.solve_max_tokens,
-                budget_usd=s.budget_usd,
+            cfg = dataclasses.replace(
+                library_config(s, SynthConfig),
                 budget_ledger=str(Path(run.candidates).with_name("synthesize.spent.jsonl")),
             )
             result = synthesize(cfg, index=index)
