@@ -82,7 +82,6 @@ def main() -> None:
             prompts_per_step=a.prompts_per_step,
             max_completion_length=a.max_completion_length,
             save_steps=0,
-            quiet=True,
             threads=torch.get_num_threads(),
         )  # same threads as the baseline
     s = r.summary

@@ -129,13 +129,13 @@ def test_cli_export_parity_and_commands(shared_data: Path, tmp_path: Path) -> No
 
 def test_select_then_export_keeps_the_pool_data_source(shared_data: Path, tmp_path: Path) -> None:
     """select -> export of pi1 reproduces the authors' file too (data_source travels in the selection)."""
-    from sample_forge.selection import TopConfig, select
+    from sample_forge.selection import SelectConfig, select
     from sample_forge.tables import write_rows
 
     dsr = shared_file(shared_data, "one_shot_rlvr/dsr_sub.jsonl")
     scores = tmp_path / "scores.jsonl"
     write_rows(scores, [{"id": "124", "hist_var": 0.2}, {"id": "267", "hist_var": 0.1}])
-    sel = select("top", pool=dsr, scores=scores, top=TopConfig(by="variance", k=1))
+    sel = select(SelectConfig("top", by="variance", top=1), pool=dsr, scores=scores)
     assert [r["id"] for r in sel.rows] == ["124"]
     write_rows(tmp_path / "sel.jsonl", sel.rows)
     res = export(tmp_path / "sel.jsonl", tmp_path / "out", ExportConfig(to=("verl",), repeat=128))

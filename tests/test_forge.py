@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
 
 from sample_forge.cli.main import cli
-from sample_forge.forge.recipe import Recipe, load_recipe
+from sample_forge.forge.recipe import load_recipe
 from sample_forge.forge.run import forge
 from sample_forge.forge.rundir import RunDir
 from sample_forge.paths import resource_path
+from sample_forge.selection.prime import rank_prime
 from sample_forge.tables import read_rows
 
 pytestmark = pytest.mark.slow
@@ -31,35 +33,87 @@ def test_default_forge_runs_then_resumes_without_work(tmp_path, monkeypatch):
     _needs_demo_and_local()
     monkeypatch.chdir(tmp_path)
     run = RunDir(tmp_path / "runs" / "forge")
-    first = forge(Recipe())
+    demo = load_recipe()  # the packaged demo recipe: what `sample-forge forge` runs with no file
+    first = forge(demo)
     assert first.run_dir.resolve() == run.root.resolve()
     assert first.ran == ["pool", "tag", "score", "synthesize", "select", "export"]
     counts = {o.name: o.counts for o in first.outcomes}
-    assert counts["synthesize"]["generated"] == Recipe().synthesize.n
+    assert counts["synthesize"]["generated"] == demo.synthesize.n == 2
     assert first.llm_calls > 0  # the local model really was asked
 
-    # a trainer-ready export: verl Parquet with the exact schema, 128 copies per chosen sample
+    # the synthesis: every candidate is either accepted or rejected, each reject with its real reason
+    accepted, rejects = read_rows(run.candidates), read_rows(run.rejects)
+    ids = sorted(str(c["id"]) for c in accepted + rejects)
+    assert len(ids) == 2 and re.fullmatch(r"syn-[0-9a-f]{6}-00000", ids[0]) and ids[1] == ids[0][:-1] + "1"
+    assert counts["synthesize"]["accepted"] == len(accepted)
+    assert sum(counts["synthesize"]["rejected"].values()) == len(rejects)
+    for rej in rejects:
+        failing = [c for c in rej["checks"] if not c["keep"]]
+        assert not rej["accepted"] and failing and rej["rejected_by"] == [failing[0]["check"]]
+        assert rej["reason"] == failing[0]["reason"] and rej["reason"] != "accepted"
+
+    # the selection: polymath's one sample per subject of the demo pool, then the prime if any
     chosen = read_rows(run.selection)
-    assert chosen and all(c.get("reason") for c in chosen)
+    assert [c["id"] for c in chosen if c["rule"] == "polymath"] == [
+        "demo/algebra/001",
+        "demo/counting_and_probability/001",
+        "demo/geometry/002",
+        "demo/intermediate_algebra/003",
+        "demo/number_theory/003",
+        "demo/prealgebra/001",
+        "demo/precalculus/004",
+    ]
+    assert all(
+        c["reason"].startswith("lowest LIM >= 0.6 in subject ") for c in chosen if c["rule"] == "polymath"
+    )
+    assert [c["id"] for c in chosen if c["rule"] == "prime"] == [str(c["id"]) for c in rank_prime(accepted)][
+        :1
+    ]
+
+    # a trainer-ready export: verl Parquet with the exact schema, 128 copies per chosen sample
     import pyarrow.parquet as pq
 
     verl = [p for p in (run.export_dir / "verl").iterdir() if p.suffix == ".parquet"]
     table = pq.read_table(verl[0])
     assert set(table.column_names) >= {"data_source", "prompt", "ability", "reward_model", "extra_info"}
     assert table.num_rows == 128 * len(chosen)
+
+    # the manifest lists exactly the files written, with their rows and checksums, and the samples
+    from sample_forge.export.manifest import sha256_file
+
     manifest = json.loads(run.manifest.read_text())
-    assert manifest
+    assert manifest["command"] == "sample-forge forge"
+    assert manifest["settings"]["trainers"] == ["verl", "trl", "openrlhf"]
+    assert manifest["settings"]["repeat"] == 128
+    assert [s["id"] for s in manifest["samples"]] == [c["id"] for c in chosen]
+    files = {f["path"]: f for f in manifest["files"]}
+    assert sorted(files) == sorted(
+        [
+            "verl/train.parquet",
+            "verl/train.json",
+            "trl/train.jsonl",
+            "openrlhf/train.jsonl",
+            "openrlhf/reward_func.py",
+        ]
+    )
+    assert sorted(
+        str(p.relative_to(run.export_dir)) for p in run.export_dir.rglob("*") if p.is_file()
+    ) == sorted([*files, run.manifest.name])
+    for path, f in files.items():
+        assert f["trainer"] == path.split("/")[0]
+        assert f["rows"] == (None if path.endswith(".py") else 128 * len(chosen))
+        assert f["sha256"] == sha256_file(run.export_dir / path)
     assert json.loads(run.recipe.read_text())["export"]["repeat"] == 128
     html = run.report.read_text()
     assert "data:image/png;base64," in html and str(chosen[0]["id"]) in html
 
     # the same run again: every stage skipped, zero LLM requests
-    again = forge(Recipe())
+    again = forge(demo)
     assert again.ran == [] and again.llm_calls == 0
     assert len(again.skipped) == 6
 
     # a changed export setting re-runs export only
-    changed = dataclasses.replace(Recipe(), export=dataclasses.replace(Recipe().export, repeat=4))
+    changed = dataclasses.replace(demo, export=dataclasses.replace(demo.export, repeat=4))
     third = forge(changed)
     assert third.ran == ["export"] and third.llm_calls == 0
     assert pq.read_table(verl[0]).num_rows == 4 * len(chosen)
@@ -67,7 +121,10 @@ def test_default_forge_runs_then_resumes_without_work(tmp_path, monkeypatch):
     # forcing every stage: the LLM cache answers every call of the synthesis again
     forced = forge(changed, force=True)
     assert forced.ran == first.ran and forced.llm_calls == 0
-    assert read_rows(run.rejects) == read_rows(run.rejects)  # readable after the re-run
+    # the cache answered the same: the same candidates are rejected for the same reasons
+    assert [(r["id"], r["reason"]) for r in read_rows(run.rejects)] == [
+        (r["id"], r["reason"]) for r in rejects
+    ]
 
 
 def test_forge_dry_run_and_bad_recipe(tmp_path, monkeypatch):
@@ -102,5 +159,5 @@ def test_recipe_setting_of_the_wrong_type_is_one_line(tmp_path):
         assert r.exit_code == 1 and "Traceback" not in r.output, r.output
         assert r.output.strip().startswith(f"Error: {bad}, field '{field}': expected"), r.output
     ok = tmp_path / "ok.toml"
-    ok.write_text("[select]\nthreshold = 1\n[pool]\nlevels = [1, 2]\nmap = {problem = 'q'}\n")
-    assert load_recipe(ok).select.threshold == 1 and load_recipe(ok).pool.map == {"problem": "q"}
+    ok.write_text("[select]\ntheta = 1\n[pool]\nlevels = [1, 2]\nmap = {problem = 'q'}\n")
+    assert load_recipe(ok).select.theta == 1 and load_recipe(ok).pool.map == {"problem": "q"}

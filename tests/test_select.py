@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from sample_forge.cli.main import cli
 from sample_forge.errors import InputError
-from sample_forge.selection import PolymathConfig, TopConfig, select, select_prime
+from sample_forge.selection import SelectConfig, select, select_prime
 from sample_forge.subjects import SUBJECTS
 from sample_forge.tables import read_rows, write_rows
 from tests.conftest import shared_file
@@ -26,7 +26,7 @@ def limr_pool(shared_data: Path) -> Path:
 
 
 def test_polymath_on_limr_pool_matches_the_paper(limr_pool: Path, shared_data: Path) -> None:
-    sel = select("polymath", pool=limr_pool, polymath=PolymathConfig(theta=0.6))
+    sel = select(SelectConfig(theta=0.6), pool=limr_pool)
     # one sample per MATH subject, each at exactly the threshold (the lowest eligible score)
     assert sorted(r["subject"] for r in sel.rows) == sorted(SUBJECTS)
     assert all(r["scores"]["lim"] == pytest.approx(0.6, abs=1e-12) for r in sel.rows)
@@ -43,10 +43,10 @@ def test_polymath_on_limr_pool_matches_the_paper(limr_pool: Path, shared_data: P
 
 
 def test_polymath_group_by_category_and_none(limr_pool: Path) -> None:
-    by_cat = select("polymath", pool=limr_pool, polymath=PolymathConfig(group_by="category"))
+    by_cat = select(SelectConfig(group_by="category"), pool=limr_pool)
     assert len(by_cat.rows) == 5
     assert all("in category" in r["reason"] for r in by_cat.rows)
-    overall = select("polymath", pool=limr_pool, polymath=PolymathConfig(theta=0.85, group_by="none"))
+    overall = select(SelectConfig(theta=0.85, group_by="none"), pool=limr_pool)
     assert len(overall.rows) == 1
     assert overall.rows[0]["scores"]["lim"] >= 0.85
     # it is the lowest among all >= 0.85
@@ -167,11 +167,11 @@ def test_top_variance_reproduces_pi_k(shared_data: Path, tmp_path: Path) -> None
     scores = tmp_path / "scores.jsonl"
     write_rows(scores, [{"id": k, "hist_var": float(np.var(v))} for k, v in log.items()])
     pool = shared_file(shared_data, "one_shot_rlvr/dsr_sub.jsonl")
-    top2 = select("top", pool=pool, scores=scores, top=TopConfig(by="variance", k=2))
+    top2 = select(SelectConfig("top", by="variance", top=2), pool=pool, scores=scores)
     assert [r["id"] for r in top2.rows] == ["124", "267"]
     assert top2.rows[0]["reason"].startswith("rank 1 of 1209 by historical variance")
     assert "pi_1" in top2.rows[0]["reason"]
-    pi13 = select("top", pool=pool, scores=scores, top=TopConfig(by="variance", rank=13))
+    pi13 = select(SelectConfig("top", by="variance", rank=13), pool=pool, scores=scores)
     assert [r["id"] for r in pi13.rows] == ["682"]
     assert pi13.rows[0]["answer"] and pi13.unjoined == []
 

@@ -10,9 +10,9 @@ import pytest
 
 from sample_forge.errors import SampleForgeError
 from sample_forge.records import Candidate
+from sample_forge.selection.prime import pick_prime
 from sample_forge.synth.checks import FormCheck, FormConfig, NearDupCheck, judge_agreement, parse_integer
 from sample_forge.synth.parse import clean_answer, parse_generation
-from sample_forge.synth.prime import pick_prime
 
 SUITE = Path(__file__).parent / "data" / "synth_validation_suite.jsonl"
 
@@ -166,7 +166,7 @@ def test_near_duplicates_keep_the_first() -> None:
 
 
 def test_resolve_skills_unknown_name_lists_close_matches() -> None:
-    from sample_forge.synth.pipeline import resolve_skills
+    from sample_forge.skills import resolve_skills
 
     assert resolve_skills(["algebra", "Number_Theory"]) == ["Algebra", "Number Theory"]
     got = resolve_skills(["logic"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from typing import Any
 
 import click
 
@@ -113,7 +115,7 @@ def pilot(
         out,
         resume=resume,
         overwrite=overwrite,
-        quiet=quiet,
+        progress=None if quiet else PilotBar(),
         prompts_per_step=prompts_per_step,
         temperature=temperature,
         max_completion_length=max_completion_length,
@@ -138,3 +140,49 @@ def pilot(
     )
     con.print("accuracy per epoch: " + ", ".join(f"{e}: {a:.3f}" for e, a in s["epoch_accuracy"].items()))
     con.print(f"trajectory: {result.trajectory}  ({s['trajectory_rows']} rows)")
+
+
+class PilotBar:
+    """The pilot's progress: a rich bar with the running mean accuracy on a terminal, one line per
+    epoch elsewhere (pipes, CI)."""
+
+    def __init__(self) -> None:
+        self._con = console()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, p: Any) -> None:
+        if p.phase == "begin":
+            if sys.stderr.isatty():
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+
+                self._bar = Progress(
+                    TextColumn("[bold]pilot[/] {task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeRemainingColumn(),
+                    console=self._con,
+                )
+                self._bar.start()
+                self._task = self._bar.add_task("starting", total=p.total_steps, completed=p.step)
+        elif p.phase == "step":
+            acc = p.mean_accuracy
+            if self._bar is not None:
+                desc = f"epoch {p.epoch}  mean acc {acc:.3f}" if acc is not None else f"epoch {p.epoch}"
+                self._bar.update(self._task, completed=p.step, description=desc)
+            elif p.epoch_end:
+                nan = float("nan")
+                self._con.print(
+                    f"pilot: step {p.step}/{p.total_steps}, epoch {p.epoch} accuracy "
+                    f"{p.epoch_accuracy if p.epoch_accuracy is not None else nan:.3f}, "
+                    f"running mean {acc if acc is not None else nan:.3f}"
+                )
+        elif self._bar is not None:
+            self._bar.stop()
+            self._bar = None

@@ -96,7 +96,7 @@ def select(
       sample-forge select dsr_sub.jsonl --scores scores.jsonl --rule top --by variance --rank 1
       sample-forge select --rule prime --candidates candidates.jsonl
     """
-    from sample_forge.selection import PolymathConfig, TopConfig
+    from sample_forge.selection import SelectConfig
     from sample_forge.selection import select as run
     from sample_forge.tables import write_rows
 
@@ -104,15 +104,12 @@ def select(
     if rule != "prime" and pool is None:
         raise click.UsageError(f"--rule {rule} needs a POOL table")
     sel = run(
-        rule,
+        SelectConfig(rule=rule, theta=theta, group_by=group_by, by=by, top=k, rank=rank),
         pool=pool,
         scores=scores,
         skills=skills,
         candidates=candidates,
         columns=mapping,
-        polymath=PolymathConfig(theta=theta, group_by=group_by),
-        top=TopConfig(by=by, k=k, rank=rank),
-        k=k,
     )
     from sample_forge.join import count_line, rejects_path
 

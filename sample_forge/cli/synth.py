@@ -207,9 +207,10 @@ def synthesize(
     """
     import orjson
 
-    from sample_forge.synth.pipeline import SynthConfig, resolve_skills, summary_rows, write_outputs
+    from sample_forge.selection.prime import mark_prime
+    from sample_forge.skills import resolve_skills
+    from sample_forge.synth.pipeline import SynthConfig, summary_rows, write_outputs
     from sample_forge.synth.pipeline import synthesize as run_synth
-    from sample_forge.synth.prime import pick_prime
 
     con = console(quiet)
     skill_list = resolve_skills(_csv(skills))
@@ -243,10 +244,7 @@ def synthesize(
     run = run_synth(cfg, index=index, log=lambda m: con.print(m))
     why = None
     if prime:
-        best, why = pick_prime(run.candidates)
-        if best is not None:
-            best.meta["prime"] = True
-            best.meta["prime_reason"] = why
+        _, why = mark_prime(run.candidates)
     write_outputs(run, out, rejects)
     if as_json:
         click.echo(orjson.dumps({**run.summary, "prime": why}).decode())

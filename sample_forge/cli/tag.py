@@ -140,8 +140,9 @@ def run(
         failures = failures or f"{out}.failures.jsonl"
         with llm.get_model(ledger=f"{out}.spent.jsonl") as m:
             tags = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens)).tag(
-                problems, progress=not quiet, failures_path=failures
+                problems, progress=None if quiet else progress, failures_path=failures
             )
+            con.print(m.last_summary["message"], markup=False, highlight=False)
     n = write_rows(out, (_row(t) for t in tags))
     stats = pool_stats(tags, {p.id: p.subject for p in problems})
     if stats_path:

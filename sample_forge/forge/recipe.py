@@ -1,33 +1,36 @@
-"""The forge recipe: one TOML file naming every stage's settings. With no file, the embedded
-default runs offline on the demo pool, the demo pilot run and the built-in local model."""
+"""The forge recipe: one TOML file naming every stage's settings. A section is the stage's library
+config (``[score]`` a ScoreConfig, ``[select]`` a SelectConfig, ``[synthesize]`` a SynthConfig: the
+same names, the same defaults) plus the stage's inputs. With no file, the packaged demo recipe
+(``data/demo/recipe.toml``) runs offline on the demo pool, the demo pilot run and the built-in local model."""
 
 from __future__ import annotations
 
 import dataclasses
-import sys
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from typing import Any, TypeVar
 
 from sample_forge.errors import InputError
+from sample_forge.impact.run import ScoreConfig
+from sample_forge.selection.rules import SelectConfig
+from sample_forge.synth.pipeline import SynthConfig
+from sample_forge.tomlconfig import from_table, read_toml
 
 __all__ = [
     "Recipe",
     "PoolStep",
     "TagStep",
     "ScoreStep",
-    "SelectStep",
     "SynthStep",
     "ExportStep",
+    "SelectConfig",
     "load_recipe",
+    "library_config",
+    "DEMO_RECIPE",
 ]
+
+DEMO_RECIPE = "data/demo/recipe.toml"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,43 +55,19 @@ class TagStep:
 
 
 @dataclass(frozen=True)
-class ScoreStep:
-    """The pilot run to score: ``demo`` or a directory of any supported trainer format."""
+class ScoreStep(ScoreConfig):
+    """A ScoreConfig and the pilot run to score: ``demo`` or a directory of any supported trainer format."""
 
     trajectory: str = "demo"
-    format: str | None = None
-    steps_per_epoch: int | None = None
-    epoch_by: str | None = None
-    missing: str = "next"
 
 
 @dataclass(frozen=True)
-class SelectStep:
-    """Selection rule: ``polymath`` (lowest LIM >= threshold per group) or ``top``."""
-
-    rule: str = "polymath"
-    threshold: float = 0.6
-    group_by: str = "subject"
-    by: str = "lim"
-    top: int = 1
-
-
-@dataclass(frozen=True)
-class SynthStep:
-    """Synthetic prime candidates through the LLM layer (off when ``enabled = false``)."""
+class SynthStep(SynthConfig):
+    """A SynthConfig; ``enabled = false`` skips the stage (no LLM calls); ``against``: benchmarks to
+    decontaminate against (the pool is always checked)."""
 
     enabled: bool = True
-    skills: list[str] = field(default_factory=lambda: ["algebra", "kinematics"])
-    n: int = 2
-    style: str = "prime"
-    generators: list[str] = field(default_factory=lambda: ["local"])
-    solvers: list[str] = field(default_factory=lambda: ["local"])
-    k: int = 2
-    min_agreement: float = 0.5
-    gen_max_tokens: int = 384
-    solve_max_tokens: int = 256
-    against: list[str] = field(default_factory=list)  # benchmarks; the pool is always checked
-    budget_usd: float | None = None
+    against: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -108,7 +87,7 @@ class Recipe:
     pool: PoolStep = field(default_factory=PoolStep)
     tag: TagStep = field(default_factory=TagStep)
     score: ScoreStep = field(default_factory=ScoreStep)
-    select: SelectStep = field(default_factory=SelectStep)
+    select: SelectConfig = field(default_factory=SelectConfig)
     synthesize: SynthStep = field(default_factory=SynthStep)
     export: ExportStep = field(default_factory=ExportStep)
     run_dir: str = "runs/forge"
@@ -117,73 +96,38 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
-def _matches(value: Any, tp: Any) -> bool:
-    """Whether a TOML value fits a setting's annotation (str, int, float, bool, lists, dicts, X | None)."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, a) for a in args)
-    if tp is type(None):
-        return value is None
-    if origin is list:
-        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items()
-        )
-    if tp in (int, float):  # bool is an int to Python, not to a recipe
-        return isinstance(value, (int, float) if tp is float else int) and not isinstance(value, bool)
-    return isinstance(value, tp)
+def library_config(step: Any, cls: type[T]) -> T:
+    """The library config inside a recipe section (``library_config(recipe.score, ScoreConfig)``)."""
+    return cls(**{f.name: getattr(step, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
 
-def _build(cls: type, data: dict[str, Any], path: str, section: str) -> Any:
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise InputError(
-            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(names)}", path=path, field=section
-        )
-    hints = typing.get_type_hints(cls)
-    for key, value in data.items():
-        if not _matches(value, hints[key]):
-            tp = hints[key]
-            want = tp.__name__ if typing.get_origin(tp) is None and isinstance(tp, type) else str(tp)
-            raise InputError(
-                f"expected {want}, got {type(value).__name__} {value!r}", path=path, field=f"{section}.{key}"
-            )
-    return cls(**data)
+_SECTIONS: dict[str, type] = {
+    "pool": PoolStep,
+    "tag": TagStep,
+    "score": ScoreStep,
+    "select": SelectConfig,
+    "synthesize": SynthStep,
+    "export": ExportStep,
+}
+_RENAMED = {"select": {"threshold": "theta"}}
 
 
 def load_recipe(path: str | Path | None = None) -> Recipe:
-    """Read a recipe TOML; ``None`` gives the embedded default."""
+    """Read a recipe TOML; ``None`` reads the packaged demo recipe."""
     if path is None:
-        return Recipe()
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such recipe file", path=str(p)) from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"invalid TOML ({e})", path=str(p)) from None
-    sections = {
-        "pool": PoolStep,
-        "tag": TagStep,
-        "score": ScoreStep,
-        "select": SelectStep,
-        "synthesize": SynthStep,
-        "export": ExportStep,
-    }
+        from sample_forge.paths import resource_path
+
+        path = resource_path(DEMO_RECIPE)
+    p = str(path)
+    data = read_toml(p, missing="no such recipe file")
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key == "run_dir":
             if not isinstance(value, str):
-                raise InputError(f"expected a path (string), got {value!r}", path=str(p), field=key)
+                raise InputError(f"expected a path (string), got {value!r}", path=p, field=key)
             kwargs["run_dir"] = value
-        elif key in sections:
-            if not isinstance(value, dict):
-                raise InputError("expected a [table]", path=str(p), field=key)
-            kwargs[key] = _build(sections[key], value, str(p), key)
+        elif key in _SECTIONS:
+            kwargs[key] = from_table(_SECTIONS[key], value, path=p, section=key, renamed=_RENAMED.get(key))
         else:
-            raise InputError(
-                f"unknown section; known: {', '.join(sections)}, run_dir", path=str(p), field=key
-            )
+            raise InputError(f"unknown section; known: {', '.join(_SECTIONS)}, run_dir", path=p, field=key)
     return Recipe(**kwargs)

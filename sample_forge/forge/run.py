@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sample_forge.errors import InputError, SampleForgeError
-from sample_forge.forge.recipe import Recipe
+from sample_forge.forge.recipe import Recipe, library_config
 from sample_forge.forge.rundir import RunDir
 from sample_forge.forge.stages import Stage, StageOutcome, run_stage
 from sample_forge.paths import resource_path
@@ -133,13 +133,7 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
 
         from sample_forge.impact import ScoreConfig, score_run
 
-        cfg = ScoreConfig(
-            format=r.score.format,
-            steps_per_epoch=r.score.steps_per_epoch,
-            epoch_by=r.score.epoch_by or "auto",
-            missing=r.score.missing,
-        )
-        res = score_run(traj, cfg, pool=run.pool)
+        res = score_run(traj, library_config(r.score, ScoreConfig), pool=run.pool)
         write_rows(run.scores, res.rows)
         m = res.matrix
         mean = np.nanmean(m.acc, axis=0) if len(m.acc) else np.zeros(0)
@@ -184,17 +178,8 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
             ]
             benches += [load_benchmark(spec) for spec in resolve_benchmarks(s.against)]
             index = DecontamIndex.build(benches)
-            cfg = SynthConfig(
-                skills=tuple(s.skills),
-                n=s.n,
-                style=s.style,
-                generators=tuple(s.generators),
-                solvers=tuple(s.solvers),
-                k=s.k,
-                min_agreement=s.min_agreement,
-                gen_max_tokens=s.gen_max_tokens,
-                solve_max_tokens=s.solve_max_tokens,
-                budget_usd=s.budget_usd,
+            cfg = dataclasses.replace(
+                library_config(s, SynthConfig),
                 budget_ledger=str(Path(run.candidates).with_name("synthesize.spent.jsonl")),
             )
             result = synthesize(cfg, index=index)
@@ -216,15 +201,13 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         )
 
     def select_stage() -> dict[str, Any]:
-        from sample_forge.selection import PolymathConfig, TopConfig, select
+        from sample_forge.selection import select
 
         sel = select(
-            r.select.rule,
+            r.select,
             pool=run.pool,
             scores=run.scores,
             skills=run.tags if r.tag.enabled else None,
-            polymath=PolymathConfig(theta=r.select.threshold, group_by=r.select.group_by),
-            top=TopConfig(by=r.select.by, k=r.select.top),
         )
         rows = list(sel.rows)
         n_prime = 0
@@ -261,7 +244,7 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         e = r.export
         if not read_rows(run.selection):
             raise SampleForgeError(
-                "the selection is empty: nothing to export (lower [select] threshold or check the scores)"
+                "the selection is empty: nothing to export (lower [select] theta or check the scores)"
             )
         res = export(
             run.selection,
@@ -314,5 +297,5 @@ def forge(
     if report:
         from sample_forge.report import build_report
 
-        build_report(run.root, threshold=recipe.select.threshold)
+        build_report(run.root, threshold=recipe.select.theta)
     return ForgeResult(run.root, outcomes, counter.calls)

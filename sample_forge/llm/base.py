@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,11 @@ from sample_forge.records import Completion
 __all__ = ["Model", "Request", "Result", "LLMError", "BudgetExceeded", "MalformedResponse"]
 
 log = logging.getLogger("sample_forge.llm")
+
+
+# ``progress(items, total=N, description=TEXT)`` yields ``items`` while showing how far they got: the
+# CLI passes its rich bar; the library itself never prints.
+ProgressBar = Callable[..., Iterable[Any]]
 
 
 class MalformedResponse(Exception):
@@ -187,11 +192,16 @@ class Model:
         return res.completions
 
     def complete_many(
-        self, requests: Sequence[Request], *, progress: bool = False, failures_path: str | Path | None = None
+        self,
+        requests: Sequence[Request],
+        *,
+        progress: ProgressBar | None = None,
+        failures_path: str | Path | None = None,
     ) -> list[Result]:
         """Run all requests (at most ``max_concurrency`` calls at a time); results in input order.
         Failures are recorded on ``Result.error`` and never raised; with ``failures_path`` they are
-        also appended there as JSONL. ``self.last_summary`` counts what happened."""
+        also appended there as JSONL. ``progress`` wraps the finished calls as they come in (a bar).
+        ``self.last_summary`` counts what happened; its ``message`` is the line to show a user."""
         for r in requests:
             _validate(r)
         results: list[Result | None] = [None] * len(requests)
@@ -208,11 +218,9 @@ class Model:
             for phash, items in todo.items():
                 for job in _merge_ranges(items):
                     futures[self._submit(self._arun(job.request, phash, job.slots))] = job
-            done: Any = concurrent.futures.as_completed(futures)
-            if progress:
-                from sample_forge.cli.common import progress as _progress
-
-                done = _progress(done, total=len(futures), description=f"LLM {self.name}")
+            done: Iterable[Any] = concurrent.futures.as_completed(futures)
+            if progress is not None:
+                done = progress(done, total=len(futures), description=f"LLM {self.name}")
             for fut in done:
                 res, job = fut.result(), futures[fut]
                 for i, offset in job.members:
@@ -232,7 +240,7 @@ class Model:
                 fut.cancel()
             raise
         out: list[Result] = results  # type: ignore[assignment]
-        self._summarize(out, n_cached, failures_path, progress)
+        self._summarize(out, n_cached, failures_path)
         return out
 
     def close(self) -> None:
@@ -437,9 +445,7 @@ class Model:
             cost_usd=cost_usd,
         )
 
-    def _summarize(
-        self, results: list[Result], n_cached: int, failures_path: str | Path | None, progress: bool
-    ) -> None:
+    def _summarize(self, results: list[Result], n_cached: int, failures_path: str | Path | None) -> None:
         failed = [(i, r) for i, r in enumerate(results) if not r.ok]
         kinds = Counter(r.error_kind for _, r in failed)
         self.last_summary = {
@@ -479,14 +485,11 @@ class Model:
             line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) + ")"
         if failed and failures_path is not None:
             line += f"; failures in {failures_path}"
+        self.last_summary["message"] = line
         if failed:
             log.warning(line)
         else:
             log.info(line)
-        if progress:
-            from sample_forge.cli.common import console
-
-            console().print(line, markup=False, highlight=False)
 
 
 def _validate(req: Request) -> None:

@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sample_forge.errors import InputError, LLMError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from sample_forge.tomlconfig import from_table, read_toml
 
 __all__ = ["ModelConfig", "load_configs", "resolve_config", "safe_url", "LOCAL", "ENV_NAME"]
 
@@ -78,9 +73,6 @@ class ModelConfig:
         return f"ModelConfig({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
 
 
-_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "backend"}
-
-
 def _local_config() -> ModelConfig:
     return ModelConfig(
         name=LOCAL,
@@ -100,16 +92,11 @@ def load_configs(path: str | os.PathLike[str] | None = None) -> tuple[dict[str, 
     p = Path(path) if path is not None else config_path()
     if not p.exists():
         return {}, None
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"not valid TOML: {e}", path=str(p)) from None
+    data = read_toml(p)
     models = data.get("models", {})
     if not isinstance(models, dict):
         raise InputError("[models] must be a table of [models.NAME] tables", path=str(p), field="models")
-    out: dict[str, ModelConfig] = {}
-    for name, table in models.items():
-        out[name] = _parse_one(p, name, table)
+    out = {name: _parse_one(p, name, table) for name, table in models.items()}
     default = data.get("default")
     if default is not None and not isinstance(default, str):
         raise InputError("must be a model name (string)", path=str(p), field="default")
@@ -122,33 +109,14 @@ def _parse_one(p: Path, name: str, table: Any) -> ModelConfig:
         raise InputError(
             f"'{LOCAL}' is the built-in SmolLM2 model; pick another name", path=str(p), field=where
         )
-    if not isinstance(table, dict):
-        raise InputError("must be a table", path=str(p), field=where)
-    unknown = set(table) - _FIELDS
-    if unknown:
-        raise InputError(
-            f"unknown key(s) {sorted(unknown)}; known: {sorted(_FIELDS)}", path=str(p), field=where
-        )
-    if not isinstance(table.get("model"), str) or not table["model"]:
+    cfg = from_table(ModelConfig, table, path=p, section=where, skip=("name", "backend"), name=name)
+    if not cfg.model:
         raise InputError("'model' (the served model id) is required", path=str(p), field=f"{where}.model")
-    kwargs: dict[str, Any] = {"name": name}
-    types = {
-        "model": str,
-        "base_url": str,
-        "api_key_env": str,
-        "max_concurrency": int,
-        "price_in": (int, float),
-        "price_out": (int, float),
-        "timeout": (int, float),
-        "max_retries": int,
-    }
-    for key, value in table.items():
-        if not isinstance(value, types[key]) or isinstance(value, bool):  # type: ignore[arg-type]
-            raise InputError(f"wrong type {type(value).__name__}", path=str(p), field=f"{where}.{key}")
-        if isinstance(value, (int, float)) and ((key == "max_concurrency" and value < 1) or value < 0):
+    for key in ("max_concurrency", "price_in", "price_out", "timeout", "max_retries"):
+        value = getattr(cfg, key)
+        if value < (1 if key == "max_concurrency" else 0):
             raise InputError(f"out of range: {value}", path=str(p), field=f"{where}.{key}")
-        kwargs[key] = value
-    return ModelConfig(**kwargs)
+    return cfg
 
 
 def _env_config() -> ModelConfig | None:

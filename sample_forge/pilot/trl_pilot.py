@@ -23,10 +23,9 @@ import math
 import os
 import random
 import shutil
-import sys
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,8 @@ __all__ = [
     "PilotConfig",
     "PilotResult",
     "run_pilot",
+    "pilot_config",
+    "PilotStep",
     "load_problems",
     "load_model",
     "build_schedule",
@@ -311,58 +312,58 @@ _MUST_MATCH = (
 # progress
 
 
-def _progress_callback(recorder: Any, total_steps: int, steps_per_epoch: int, quiet: bool) -> Any:
+@dataclass(frozen=True)
+class PilotStep:
+    """What the pilot reports to its ``progress`` callback: once before the first step (``phase`` begin),
+    after every optimizer step (step), and once at the end (end)."""
+
+    phase: str
+    step: int
+    total_steps: int
+    epoch: int
+    epoch_accuracy: float | None  # of this epoch's rollouts so far
+    mean_accuracy: float | None  # of every rollout so far
+    epoch_end: bool = False  # the last step of an epoch, or of the run
+
+
+def _progress_callback(
+    recorder: Any, total_steps: int, steps_per_epoch: int, progress: Callable[[PilotStep], None]
+) -> Any:
     from transformers import TrainerCallback
 
-    from sample_forge.cli.common import console
-
     class PilotProgress(TrainerCallback):
-        """A rich bar with the running mean accuracy on a terminal; one line per epoch elsewhere."""
+        """Hands the running accuracies to ``progress`` (the CLI draws the bar)."""
 
         def __init__(self) -> None:
             self.epoch_stats: dict[int, list[int]] = {}
-            self._bar: Any = None
-            self._task: Any = None
-            self._con = console(quiet=quiet)
+
+        def _report(self, phase: str, step: int) -> None:
+            epoch = max(1, math.ceil(step / steps_per_epoch))
+            c, n = self.epoch_stats.get(epoch, [0, 0])
+            progress(
+                PilotStep(
+                    phase=phase,
+                    step=step,
+                    total_steps=total_steps,
+                    epoch=epoch,
+                    epoch_accuracy=c / n if n else None,
+                    mean_accuracy=recorder.mean_accuracy,
+                    epoch_end=phase == "step" and (step % steps_per_epoch == 0 or step == total_steps),
+                )
+            )
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if quiet or not sys.stderr.isatty():
-                return
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("[bold]pilot[/] {task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=self._con,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task("starting", total=total_steps, completed=state.global_step)
+            self._report("begin", state.global_step)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            epochs = set()
             for row in recorder.last_rows:
                 st = self.epoch_stats.setdefault(int(row.get("epoch", 0)), [0, 0])
                 st[0] += row["correct"]
                 st[1] += row["rollouts"]
-                epochs.add(int(row.get("epoch", 0)))
-            acc = recorder.mean_accuracy
-            epoch = math.ceil(state.global_step / steps_per_epoch)
-            desc = f"epoch {epoch}  mean acc {acc:.3f}" if acc is not None else f"epoch {epoch}"
-            if self._bar is not None:
-                self._bar.update(self._task, completed=state.global_step, description=desc)
-            elif state.global_step % steps_per_epoch == 0 or state.global_step == total_steps:
-                c, n = self.epoch_stats.get(epoch, [0, 0])
-                self._con.print(
-                    f"pilot: step {state.global_step}/{total_steps}, epoch {epoch} accuracy "
-                    f"{(c / n if n else float('nan')):.3f}, running mean {acc if acc is not None else float('nan'):.3f}"
-                )
+            self._report("step", state.global_step)
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if self._bar is not None:
-                self._bar.stop()
-                self._bar = None
+            self._report("end", state.global_step)
 
     return PilotProgress()
 
@@ -392,28 +393,37 @@ def _write_summary(out: Path, summary: dict[str, Any]) -> None:
         f.write("\n")
 
 
+def pilot_config(config: PilotConfig | None = None, **overrides: Any) -> PilotConfig:
+    """``config`` (default :class:`PilotConfig`) with the overrides that are not None."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(given) - {f.name for f in dataclasses.fields(PilotConfig)})
+    if unknown:
+        raise SampleForgeError(f"unknown pilot setting(s): {', '.join(unknown)}")
+    return dataclasses.replace(config or PilotConfig(), **given)
+
+
 def run_pilot(
     pool: str | os.PathLike[str] | Iterable[Any],
     model: str | None = None,
-    epochs: int = 3,
-    rollouts: int = 8,
+    epochs: int | None = None,
+    rollouts: int | None = None,
     out: str | os.PathLike[str] = "runs/pilot",
     *,
     config: PilotConfig | None = None,
     resume: bool = False,
     overwrite: bool = False,
-    quiet: bool = False,
+    progress: Callable[[PilotStep], None] | None = None,
     **overrides: Any,
 ) -> PilotResult:
     """Run a GRPO pilot of ``epochs`` epochs with ``rollouts`` completions per prompt and record every reward.
 
     ``model``: None or "smollm2" for the built-in SmolLM2-135M-Instruct (GGUF through transformers),
-    a ``.gguf`` file, or any Hugging Face model id/path. Other settings: :class:`PilotConfig` fields,
-    as ``config=`` or keyword overrides. ``resume=True`` continues from the last TRL checkpoint in ``out``.
+    a ``.gguf`` file, or any Hugging Face model id/path. Settings: ``config`` (default
+    :class:`PilotConfig`), then ``epochs``, ``rollouts`` and keyword overrides (any PilotConfig field)
+    given explicitly override it. ``resume=True`` continues from the last TRL checkpoint in ``out``.
+    ``progress`` receives a :class:`PilotStep` before, during and after training.
     """
-    cfg = dataclasses.replace(
-        config or PilotConfig(), epochs=int(epochs), rollouts=int(rollouts), **overrides
-    )
+    cfg = pilot_config(config, epochs=epochs, rollouts=rollouts, **overrides)
     if cfg.epochs < 1:
         raise SampleForgeError("--epochs must be >= 1")
     if cfg.rollouts < 2:
@@ -569,8 +579,8 @@ def run_pilot(
         model=lm, reward_funcs=[recorder], args=args, train_dataset=dataset, processing_class=tokenizer
     )
     trainer.remove_callback(PrinterCallback)  # our progress replaces TRL's per-step log dicts
-    progress = _progress_callback(recorder, total_steps, steps_per_epoch, quiet)
-    trainer.add_callback(progress)
+    if progress is not None:
+        trainer.add_callback(_progress_callback(recorder, total_steps, steps_per_epoch, progress))
 
     t0 = time.monotonic()
     start_step = int(summary.get("resumed_from_step", 0))

@@ -12,11 +12,12 @@ from sample_forge.adapter import read_table
 from sample_forge.errors import SampleForgeError
 from sample_forge.join import JoinReport, normalize_text
 from sample_forge.selection.join import JoinResult, join_tables
+from sample_forge.selection.prime import pick_prime, rank_prime, select_prime
 from sample_forge.selection.rules import (
     PolymathConfig,
+    SelectConfig,
     TopConfig,
     select_polymath,
-    select_prime,
     select_top,
 )
 from sample_forge.tables import read_rows
@@ -24,11 +25,14 @@ from sample_forge.tables import read_rows
 __all__ = [
     "Selection",
     "select",
+    "SelectConfig",
     "PolymathConfig",
     "TopConfig",
     "select_polymath",
     "select_top",
     "select_prime",
+    "pick_prime",
+    "rank_prime",
     "join_tables",
     "read_table",
     "normalize_text",
@@ -54,19 +58,19 @@ class Selection:
 
 
 def select(
-    rule: str,
+    config: SelectConfig | str = SelectConfig(),
     *,
     pool: PathLike | None = None,
     scores: PathLike | None = None,
     skills: PathLike | None = None,
     candidates: PathLike | None = None,
     columns: Mapping[str, str] | None = None,
-    polymath: PolymathConfig = PolymathConfig(),
-    top: TopConfig = TopConfig(),
-    k: int = 1,
 ) -> Selection:
-    """Run one rule over files. ``columns`` maps our names to a table's (``{"lim": "lim_score"}``);
-    the LIMR / One-Shot-RLVR / verl column names are recognised without it."""
+    """Run the rule of ``config`` (a rule name alone takes the rules' defaults) over files. ``columns``
+    maps our names to a table's (``{"lim": "lim_score"}``); the LIMR / One-Shot-RLVR / verl column
+    names are recognised without it."""
+    cfg = SelectConfig(rule=config) if isinstance(config, str) else config
+    rule = cfg.rule
     if rule not in RULES:
         raise SampleForgeError(f"unknown rule '{rule}'; use one of {', '.join(RULES)}")
     if rule == "prime":
@@ -78,7 +82,7 @@ def select(
             if c.get("id") is None:
                 c["id"] = str(i - 1)
             cands.append(c)
-        rows, rejected = select_prime(cands, k=k)
+        rows, rejected = select_prime(cands, k=cfg.top)
         return Selection(rows, rejected=rejected, n_pool=len(cands))
     if pool is None:
         raise SampleForgeError(f"rule '{rule}' needs a pool table")
@@ -88,6 +92,6 @@ def select(
     joined: JoinResult = join_tables(pool_rows, score_rows, skill_rows)
     n, un, reps = len(pool_rows), joined.unjoined, joined.reports
     if rule == "polymath":
-        rows, eligible = select_polymath(joined.rows, polymath)
+        rows, eligible = select_polymath(joined.rows, cfg.polymath)
         return Selection(rows, un, eligible=eligible, n_pool=n, joins=reps)
-    return Selection(select_top(joined.rows, top), un, n_pool=n, joins=reps)
+    return Selection(select_top(joined.rows, cfg.top_config), un, n_pool=n, joins=reps)

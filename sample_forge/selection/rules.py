@@ -4,8 +4,7 @@
   (to avoid over-specialisation); ties by skill breadth (broader first), then id.
 * ``top``: the highest ``lim`` / ``hist_var`` / ``learnability``; ``hist_var`` with a stable sort
   reproduces the pi_k ranking of 1-shot RLVR (Wang et al. 2025): ties keep the input order.
-* ``prime`` (Li et al. 2026): the accepted synthetic candidate with the broadest skill spectrum; ties by
-  higher solver agreement, then pass rate closest to 0.5.
+* ``prime``: see ``selection/prime.py`` (the one prime ranker, shared with ``synthesize --prime``).
 """
 
 from __future__ import annotations
@@ -22,11 +21,10 @@ from sample_forge.subjects import category_of
 __all__ = [
     "PolymathConfig",
     "TopConfig",
+    "SelectConfig",
     "select_polymath",
     "select_top",
-    "select_prime",
     "selection_row",
-    "candidate_to_row",
     "GROUP_BY",
     "TOP_BY",
 ]
@@ -46,11 +44,32 @@ class PolymathConfig:
 
 @dataclass(frozen=True)
 class TopConfig:
-    """The ``k`` highest by ``by`` (lim | variance | learnability); ``rank`` picks only the rank-th (1-based)."""
+    """The ``top`` highest by ``by`` (lim | hist_var | learnability); ``rank`` picks only the rank-th (1-based)."""
 
     by: str = "lim"
-    k: int = 1
+    top: int = 1
     rank: int | None = None
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """The ``select`` stage (a recipe's ``[select]``): the rule and every rule's settings. ``top`` is also
+    how many candidates rule ``prime`` keeps. The defaults are the rules' own."""
+
+    rule: str = "polymath"
+    theta: float = PolymathConfig.theta
+    group_by: str = PolymathConfig.group_by
+    by: str = TopConfig.by
+    top: int = TopConfig.top
+    rank: int | None = TopConfig.rank
+
+    @property
+    def polymath(self) -> PolymathConfig:
+        return PolymathConfig(theta=self.theta, group_by=self.group_by)
+
+    @property
+    def top_config(self) -> TopConfig:
+        return TopConfig(by=self.by, top=self.top, rank=self.rank)
 
 
 def _breadth(row: Mapping[str, Any]) -> int:
@@ -59,14 +78,6 @@ def _breadth(row: Mapping[str, Any]) -> int:
     if b is None and isinstance(sk.get("spectrum"), Mapping):
         b = sum(1 for v in sk["spectrum"].values() if v)
     return int(b or 0)
-
-
-def _total(row: Mapping[str, Any]) -> int:
-    sk = row.get("skills") or {}
-    t = sk.get("total")
-    if t is None and isinstance(sk.get("spectrum"), Mapping):
-        t = sum(int(v or 0) for v in sk["spectrum"].values())
-    return int(t or 0)
 
 
 def _score(row: Mapping[str, Any], key: str) -> float | None:
@@ -150,7 +161,7 @@ def select_top(rows: Sequence[Mapping[str, Any]], cfg: TopConfig = TopConfig()) 
             raise SampleForgeError(f"--rank {cfg.rank} is out of range 1..{len(ranked)}")
         picks = [(cfg.rank, ranked[cfg.rank - 1])]
     else:
-        picks = list(enumerate(ranked[: max(cfg.k, 0)], start=1))
+        picks = list(enumerate(ranked[: max(cfg.top, 0)], start=1))
     label = "historical variance" if key == "hist_var" else key
     return [
         selection_row(
@@ -161,57 +172,3 @@ def select_top(rows: Sequence[Mapping[str, Any]], cfg: TopConfig = TopConfig()) 
         )
         for i, r in picks
     ]
-
-
-def candidate_to_row(c: Mapping[str, Any]) -> dict[str, Any]:
-    """A synthetic Candidate dict as a pool-like row (answer = the golden answer the solvers agreed on)."""
-    spectrum = c.get("spectrum") or {}
-    if isinstance(spectrum, str):
-        import orjson
-
-        spectrum = orjson.loads(spectrum)
-    skills = {
-        "spectrum": spectrum,
-        "total": sum(int(v or 0) for v in spectrum.values()),
-        "breadth": sum(1 for v in spectrum.values() if v),
-    }
-    meta = {k: c.get(k) for k in ("generator", "style", "skills_requested", "generator_answer") if k in c}
-    return {
-        "id": str(c["id"]),
-        "problem": c.get("problem"),
-        "answer": c.get("golden_answer"),
-        "source": f"synthetic:{c.get('generator') or 'unknown'}",
-        "meta": meta,
-        "scores": {"agreement": c.get("agreement"), "pass_rate": c.get("pass_rate")},
-        "skills": skills,
-        "accepted": bool(c.get("accepted")),
-        "_line": c.get("_line"),
-    }
-
-
-def select_prime(
-    candidates: Sequence[Mapping[str, Any]], k: int = 1
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The broadest accepted candidate(s); also returns the rejected ones (id, reason) for the report."""
-    rows = [candidate_to_row(c) for c in candidates]
-    rejected = [{"id": r["id"], "reason": "not accepted by validation"} for r in rows if not r["accepted"]]
-    ok = [r for r in rows if r["accepted"]]
-    if not ok:
-        raise InputError(f"no accepted candidate among {len(rows)} (run the validation first)")
-
-    def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
-        s = r["scores"]
-        agree = s.get("agreement") if s.get("agreement") is not None else -1.0
-        pr = s.get("pass_rate")
-        return (-_breadth(r), -_total(r), -agree, abs(pr - 0.5) if pr is not None else 1.0, r["id"])
-
-    ranked = sorted(ok, key=key)
-    out = []
-    for i, r in enumerate(ranked[:k], start=1):
-        s = r["scores"]
-        reason = (
-            f"broadest skill spectrum among {len(ok)} accepted candidates: {_breadth(r)} categories, "
-            f"{_total(r)} skills (agreement {s.get('agreement')}, pass rate {s.get('pass_rate')})"
-        )
-        out.append(selection_row(r, "prime", reason if i == 1 else f"rank {i}: " + reason))
-    return out, rejected

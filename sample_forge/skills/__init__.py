@@ -19,11 +19,13 @@ from sample_forge.skills.catalog import CROSS_DOMAIN, GROUPS, Catalog, Skill, lo
 from sample_forge.skills.embed_tagger import EmbedConfig, EmbedTagger, Thresholds, load_thresholds
 from sample_forge.skills.llm_tagger import LLMTagConfig, LLMTagger
 from sample_forge.skills.parse import parse_answer
+from sample_forge.skills.resolve import resolve_skills
 from sample_forge.skills.spectrum import fill_spectrum, plot_spectrum, pool_stats
 
 __all__ = [
     "tag_problems",
     "default_method",
+    "resolve_skills",
     "load_catalog",
     "load_thresholds",
     "EmbedTagger",
@@ -70,10 +72,11 @@ def tag_problems(
     top_k: int = 3,
     max_tokens: int = 256,
     failures_path: str | Path | None = None,
-    progress: bool = False,
+    progress: Any = None,
 ) -> list[SkillTag]:
     """Tag problems with ``method`` ``"embed"`` (offline) or ``"llm"`` (``model``: a name for
-    ``sample_forge.llm.get_model`` or a Model). Default: ``default_method(model)``."""
+    ``sample_forge.llm.get_model`` or a Model). Default: ``default_method(model)``. ``progress``: a bar
+    around the LLM calls (``sample_forge.llm.base.ProgressBar``)."""
     probs = [_as_problem(p) for p in problems]
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
     method = method or default_method(model if isinstance(model, str) else None)

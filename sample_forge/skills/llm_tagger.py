@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sample_forge.records import Problem, SkillTag
 from sample_forge.skills.canonical import Canonicalizer
@@ -16,6 +16,9 @@ from sample_forge.skills.parse import parse_answer
 from sample_forge.skills.prompt import tag_messages
 from sample_forge.skills.spectrum import fill_spectrum
 from sample_forge.subjects import CATEGORIES
+
+if TYPE_CHECKING:
+    from sample_forge.llm.base import ProgressBar
 
 __all__ = ["LLMTagConfig", "LLMTagger"]
 
@@ -61,7 +64,11 @@ class LLMTagger:
         ]
 
     def raw_answers(
-        self, problems: Sequence[Problem], *, progress: bool = False, failures_path: str | Path | None = None
+        self,
+        problems: Sequence[Problem],
+        *,
+        progress: ProgressBar | None = None,
+        failures_path: str | Path | None = None,
     ) -> list[dict[str, Any]]:
         """One row per (problem, category): the answer text or the call's error."""
         reqs = self.requests(problems)
@@ -82,7 +89,11 @@ class LLMTagger:
         return rows
 
     def tag(
-        self, problems: Sequence[Problem], *, progress: bool = False, failures_path: str | Path | None = None
+        self,
+        problems: Sequence[Problem],
+        *,
+        progress: ProgressBar | None = None,
+        failures_path: str | Path | None = None,
     ) -> list[SkillTag]:
         rows = self.raw_answers(problems, progress=progress, failures_path=failures_path)
         return self.tags_from_answers(problems, rows)

@@ -8,19 +8,18 @@ re-run with the same options, pays only for the calls that had not finished.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sample_forge.errors import SampleForgeError
 from sample_forge.records import Candidate, CheckResult
 
-__all__ = ["SynthConfig", "SynthRun", "resolve_skills", "synthesize", "summary_rows"]
+__all__ = ["SynthConfig", "SynthRun", "synthesize", "summary_rows"]
 
 
 @dataclass(frozen=True)
@@ -75,44 +74,6 @@ class SynthRun:
     @property
     def rejected(self) -> list[Candidate]:
         return [c for c in self.candidates if not c.accepted]
-
-
-def resolve_skills(names: Sequence[str], catalog: Any = None) -> list[str]:
-    """Catalog skill names or categories, case-insensitive; a unique word-prefix of a skill name
-    (``logic`` → ``logical reasoning``) is accepted. Unknown names are an error listing close matches."""
-    from sample_forge.subjects import CATEGORIES
-
-    if catalog is None:
-        from sample_forge.skills.catalog import load_catalog
-
-        catalog = load_catalog()
-    groups = {g.lower(): g for g in (*CATEGORIES, "Cross-domain")}
-    groups.update({g.replace(" ", "_"): v for g, v in list(groups.items())})
-    skills = {s.name.lower(): s.name for s in catalog.skills}
-    out: list[str] = []
-    for raw in names:
-        v = raw.strip().lower()
-        if not v:
-            continue
-        if v in groups:
-            out.append(groups[v])
-        elif v in skills:
-            out.append(skills[v])
-        else:
-            pref = [s for k, s in skills.items() if k.startswith(v)]
-            if len(pref) == 1:
-                out.append(pref[0])
-                continue
-            if len(pref) > 1:
-                raise SampleForgeError(f"skill '{raw}' is ambiguous: {', '.join(pref[:6])}")
-            close = difflib.get_close_matches(v, [*groups.values(), *skills.values()], n=5, cutoff=0.5)
-            # a typo of one word of a longer name ("logc" for "logical reasoning") matches by word
-            words = {w: s for k, s in skills.items() for w in k.split()}
-            close += [words[w] for w in difflib.get_close_matches(v, list(words), n=5, cutoff=0.6)]
-            close = list(dict.fromkeys(close))[:5]
-            hint = f"; close matches: {', '.join(close)}" if close else "; see `sample-forge skills`"
-            raise SampleForgeError(f"unknown skill '{raw}'{hint}")
-    return list(dict.fromkeys(out))
 
 
 def _run_id(cfg: SynthConfig) -> str:
