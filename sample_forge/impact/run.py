@@ -256,7 +256,9 @@ def _counts(m: EpochMatrix, accuracies: bool, cfg: ScoreConfig, notes: list[str]
             m.rollouts = m.correct = None
             return "unknown"
         n = inferred
-        how = f"{n} per value, inferred: every accuracy is a multiple of 1/{n} (--rollouts-per-epoch N to set)"
+        how = (
+            f"{n} per value, inferred: every accuracy is a multiple of 1/{n} (--rollouts-per-epoch N to set)"
+        )
         notes.append(f"rollouts behind each accuracy: {how}")
     m.rollouts = np.where(valid, float(n), np.nan)
     m.correct = np.where(valid, m.acc * n, np.nan)
