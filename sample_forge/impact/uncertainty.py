@@ -222,7 +222,7 @@ def resample_scores(
         "seed": cfg.seed,
         "rank_by": rank_by,
         "top_k": K,
-        "rise_interval": [float(np.quantile(rise, q)), float(np.quantile(rise, 1 - q))],
+        "rise_interval": _rise_interval(rise, correct[:, :L] / rollouts[:, :L], q),
     }
     if ranked and K:
         top_share[top] = in_top / R
@@ -240,6 +240,14 @@ def resample_scores(
     else:
         report["note"] = f"{rank_by} does not vary under resampling: no rank stability"
     return Uncertainty(lo=lo, hi=hi, top_share=top_share, report=report)
+
+
+def _rise_interval(rise: np.ndarray, acc: np.ndarray, q: float) -> list[float]:
+    """The mean curve's first-to-last rise, recentred like the scores (the prior pulls both ends
+    toward 1/2, shrinking the resampled rise)."""
+    curve = acc.mean(axis=0)
+    shift = float(curve[-1] - curve[0]) - float(np.median(rise))
+    return [round(float(np.quantile(rise, q)) + shift, 4), round(float(np.quantile(rise, 1 - q)) + shift, 4)]
 
 
 def _fmt_curve(curve: np.ndarray) -> str:
