@@ -74,6 +74,34 @@ def _default_trajectory() -> Path | None:
 )
 @click.option("--skip-bad-lines", is_flag=True, help="Count and skip malformed lines instead of failing.")
 @click.option("--workers", type=click.IntRange(min=1), help="Reader processes for large verl runs.")
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Resamples of every cell's Beta posterior for the error bars (0: none).",
+)
+@click.option(
+    "--interval-level",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.9,
+    show_default=True,
+    help="Coverage of the lim/hist_var/learnability intervals.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling.")
+@click.option(
+    "--stability-top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="K of top_share: the share of resamples in which each of the top K stays in the top K.",
+)
+@click.option(
+    "--rollouts-per-epoch",
+    type=click.IntRange(min=1),
+    help="Logs of accuracies (oneshot): rollouts behind each value (default: what the values' "
+    "granularity shows, e.g. multiples of 1/8 -> 8).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON on stdout.")
 @quiet_option
 @domain_errors
@@ -96,6 +124,11 @@ def score(
     rejects: Path | None,
     skip_bad_lines: bool,
     workers: int | None,
+    resamples: int,
+    interval_level: float,
+    seed: int,
+    stability_top: int,
+    rollouts_per_epoch: int | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -130,11 +163,18 @@ def score(
         skip_bad_lines=skip_bad_lines,
         workers=workers,
         reward_column=reward_column,
+        resamples=resamples,
+        interval_level=interval_level,
+        seed=seed,
+        stability_top=stability_top,
+        rollouts_per_epoch=rollouts_per_epoch,
     )
     res = score_run(trajectory, cfg, pool=pool)
     rep = res.report
     if out is not None:
         write_rows(out, res.rows)
+        # the table's metadata (pilot diagnostics and verdict, error-bar settings) for later stages
+        report_path(out).write_text(json.dumps(_slim(rep), ensure_ascii=False, indent=1) + "\n")
         if "join" in rep:
             from sample_forge.join import rejects_path
 
@@ -148,19 +188,33 @@ def score(
         from sample_forge.impact.plot import plot_curves
 
         plot_curves(
-            res.matrix, [s.id for s in res.scores], plot, title=f"{trajectory.name}: top/bottom by {rank_by}"
+            res.matrix,
+            [s.id for s in res.scores],
+            plot,
+            title=f"{trajectory.name}: top/bottom by {rank_by}",
+            level=interval_level,
+            bands=resamples > 0,
         )
     if as_json:
-        slim = {k: v for k, v in rep.items() if k != "texts"}
-        if "join" in slim:
-            j = slim["join"]
-            slim["join"] = {k: j[k] for k in _JOIN_COUNTS} | {"unjoined": len(j["unjoined"])}
-        click.echo(json.dumps(slim, ensure_ascii=False))
+        click.echo(json.dumps(_slim(rep), ensure_ascii=False))
     if not quiet:
         _summary(res, out)
 
 
 _JOIN_COUNTS = ("joined", "left_unmatched", "right_unmatched", "ambiguous")
+
+
+def report_path(out: Path) -> Path:
+    """``<out>.report.json``: the run report written beside a score table."""
+    return out.with_name(out.stem + ".report.json")
+
+
+def _slim(rep: dict[str, Any]) -> dict[str, Any]:
+    slim = {k: v for k, v in rep.items() if k != "texts"}
+    if "join" in slim:
+        j = slim["join"]
+        slim["join"] = {k: j[k] for k in _JOIN_COUNTS} | {"unjoined": len(j["unjoined"])}
+    return slim
 
 
 def _rejects(res: Any) -> list[dict[str, Any]]:
@@ -217,6 +271,7 @@ def _summary(res: Any, out: Path | None) -> None:
         )
     for n in rep["notes"]:
         con.print(f"  note: {escape(n)}")
+    _pilot_lines(con, rep, out)
     if "join" in rep:
         from sample_forge.join import rejects_path
 
@@ -239,13 +294,23 @@ def _summary(res: Any, out: Path | None) -> None:
         con.print(f"  {key} histogram:")
         for label, c in hist:
             con.print(f"    {label:>22} {'█' * max(0, round(30 * c / peak)):<30} {c}")
+    unc = rep.get("uncertainty", {})
+    share = {t["id"]: t["top_share"] for t in unc.get("top", [])}
+    band = key in ("lim", "hist_var", "learnability") and bool(unc.get("resamples"))
     table = Table(title=f"top samples by {key}", show_lines=False)
-    for col in ("rank", "id", "lim", "hist_var", "learnability", "mean_acc", "first→last", "prompt"):
+    cols = ["rank", "id", "lim", "hist_var", "learnability", "mean_acc", "first→last"]
+    if band:
+        cols.append(f"{key} {unc['interval_level']:.0%}")
+    if share:
+        cols.append(f"in top {unc['top_k']}")
+    for col in [*cols, "prompt"]:
         table.add_column(col)
     texts = rep.get("texts", {})
+    bounds = {r.get("log_id", r["id"]): r for r in res.rows}
+    digits = 3 if key == "hist_var" else 2
     for s in res.scores[:10]:
         text = (texts.get(s.id) or "")[:50]
-        table.add_row(
+        vals = [
             str(s.rank),
             escape(s.id),
             f"{s.lim:.3f}",
@@ -253,9 +318,56 @@ def _summary(res: Any, out: Path | None) -> None:
             f"{s.learnability:.3f}",
             f"{s.mean_acc:.2f}",
             f"{s.first_acc:.2f}→{s.last_acc:.2f}",
-            escape(text),
-        )
+        ]
+        row = bounds.get(s.id) or {}
+        if band:
+            lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
+            vals.append(f"{lo:.{digits}f}–{hi:.{digits}f}" if lo is not None and hi is not None else "")
+        if share:
+            vals.append(f"{share[s.id]:.0%}" if s.id in share else "")
+        table.add_row(*vals, escape(text))
     con.print(table)
+
+
+def _pilot_lines(con: Any, rep: dict[str, Any], out: Path | None) -> None:
+    """The pilot's diagnostics, its verdict, and the top's stability."""
+    from rich.markup import escape
+
+    from sample_forge.impact.uncertainty import pilot_verdict
+
+    p = rep.get("pilot")
+    if not p:
+        return
+    curve = p["mean_curve"]
+    con.print(
+        f"  pilot: {p['rollouts_per_epoch']:g} rollouts per epoch; mean accuracy "
+        f"{curve[0]:.3f} → {curve[-1]:.3f} (rise {p['rise']:+.3f}); never solved "
+        f"{p['never_solved']} ({p['never_solved_share']:.0%}), always solved {p['always_solved']} "
+        f"({p['always_solved_share']:.0%})"
+        if curve and p["rollouts_per_epoch"] is not None
+        else f"  pilot: never solved {p['never_solved']}, always solved {p['always_solved']}"
+    )
+    ok, text = pilot_verdict(rep)
+    if not ok:
+        con.print(f"  [bold yellow]warning[/]: {escape(text)}")
+    unc = rep.get("uncertainty", {})
+    if unc.get("resamples"):
+        con.print(
+            f"  error bars: {unc['interval_level']:.0%} intervals from {unc['resamples']} resamples "
+            f"(Beta posterior per cell, seed {unc['seed']}, {unc['seconds']:.1f} s); rollouts: "
+            f"{escape(str(unc.get('rollouts')))}"
+        )
+        top = unc.get("top") or []
+        if top:
+            t1 = top[0]
+            con.print(
+                f"  stability by {unc['rank_by']}: rank 1 ({escape(t1['id'])}) stays rank 1 in "
+                f"{unc['p_rank1']:.0%} of resamples (π1); "
+                + ", ".join(f"{escape(t['id'])} {t['top_share']:.0%}" for t in top[:5])
+                + f" stay in the top {unc['top_k']}"
+            )
+    if out is not None:
+        con.print(f"  report: {escape(str(report_path(out)))}")
 
 
 @click.command("simulate-pilot")

@@ -31,6 +31,10 @@ class EpochMatrix:
     lim_epochs: int  # LIM uses the first lim_epochs columns (all in steps mode)
     dropped: list[str] = field(default_factory=list)  # ids dropped as incomplete
     report: dict[str, object] = field(default_factory=dict)
+    # what each cell's accuracy was measured on, for error bars (impact/uncertainty.py): rollouts
+    # and correct ones per (sample, epoch), NaN where acc is; a filled cell carries its source's counts
+    rollouts: np.ndarray | None = None
+    correct: np.ndarray | None = None
 
 
 def missing_rule(rule: str) -> str:
@@ -72,13 +76,17 @@ def fill_missing(acc: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray, np
 
 def _cells(
     sample: np.ndarray, col: np.ndarray, n: int, width: int, rollouts: np.ndarray, correct: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(accuracy, rollouts, correct) per cell, each [n, width], NaN where a cell has no rollout."""
     cell = sample.astype(np.int64) * width + col
     roll = np.bincount(cell, weights=rollouts, minlength=n * width)
     corr = np.bincount(cell, weights=correct, minlength=n * width)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(roll > 0, corr / np.where(roll > 0, roll, 1), np.nan)
-    return acc.reshape(n, width)
+    none = roll <= 0
+    roll[none] = np.nan
+    corr[none] = np.nan
+    return acc.reshape(n, width), roll.reshape(n, width), corr.reshape(n, width)
 
 
 def build_matrix(
@@ -116,7 +124,8 @@ def build_matrix(
         width = int(pass_idx.max()) + 1
         roll = np.bincount(inv, weights=rollouts, minlength=len(uniq))
         corr = np.bincount(inv, weights=correct, minlength=len(uniq))
-        acc = _cells(usample, pass_idx, n, width, np.ones(len(uniq)), corr / roll)
+        acc = _cells(usample, pass_idx, n, width, np.ones(len(uniq)), corr / roll)[0]
+        _, cell_roll, cell_corr = _cells(usample, pass_idx, n, width, roll, corr)
         counts = (~np.isnan(acc)).sum(axis=1)
         lim_epochs = int(counts.min())
         report.update(
@@ -126,7 +135,16 @@ def build_matrix(
             rule=f"by pass: LIM over the first {lim_epochs} passes (seen by every sample), "
             "other scores over each sample's whole curve",
         )
-        return EpochMatrix(ids, acc, np.zeros(n, np.int64), "pass", lim_epochs, report=report)
+        return EpochMatrix(
+            ids,
+            acc,
+            np.zeros(n, np.int64),
+            "pass",
+            lim_epochs,
+            report=report,
+            rollouts=cell_roll,
+            correct=cell_corr,
+        )
     if epoch is not None:
         col = epoch.astype(np.int64) - int(epoch.min())
         mode = "epoch"
@@ -139,10 +157,14 @@ def build_matrix(
         col = (step - s0) // steps_per_epoch
         mode = "steps"
     width = int(col.max()) + 1
-    acc = _cells(sample, col, n, width, rollouts, correct)
+    acc, roll, corr = _cells(sample, col, n, width, rollouts, correct)
     raw_missing = int(np.isnan(acc).sum())
     missing = missing_rule(missing)
+    gap = np.isnan(acc)
     acc, filled, keep = fill_missing(acc, missing)
+    # the same rule on the rollout counts; a filled cell's correct count follows its accuracy
+    roll = fill_missing(roll, missing)[0]
+    corr = np.where(gap, acc * roll, corr)
     dropped = [ids[i] for i in np.flatnonzero(~keep)]
     report.update(
         mode=mode,
@@ -169,4 +191,6 @@ def build_matrix(
         width,
         dropped=dropped,
         report=report,
+        rollouts=roll[keep],
+        correct=corr[keep],
     )

@@ -17,6 +17,13 @@ from sample_forge.impact.formats.base import ReadOptions
 from sample_forge.impact.longtable import Trajectory
 from sample_forge.impact.rules import Rule, parse_rule
 from sample_forge.impact.scores import SCORE_COLUMNS, compute_scores
+from sample_forge.impact.uncertainty import (
+    SignalConfig,
+    UncertaintyConfig,
+    diagnose,
+    infer_rollouts,
+    resample_scores,
+)
 from sample_forge.records import ImpactScore
 
 __all__ = ["ScoreConfig", "ScoreResult", "read_trajectory", "score_run", "RANK_COLUMNS"]
@@ -43,6 +50,13 @@ class ScoreConfig:
     skip_bad_lines: bool = False
     workers: int | None = None
     reward_column: str | None = None
+    # error bars (impact/uncertainty.py); resamples = 0 turns them off
+    resamples: int = 1000
+    interval_level: float = 0.9
+    seed: int = 0
+    stability_top: int = 10
+    rollouts_per_epoch: int | None = None  # logs of accuracies: rollouts behind each value (None: infer)
+    signal: SignalConfig = SignalConfig()
 
 
 @dataclass
@@ -125,6 +139,31 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
     )
     sc = compute_scores(m.acc, m.lim_epochs)
     order = _rank(m.ids, sc[cfg.rank_by], cfg.ascending)
+    counts_note = _counts(m, fmt.logged == "accuracies", cfg, notes)
+    unc = None
+    if cfg.resamples > 0 and len(m.ids) and m.rollouts is not None and m.correct is not None:
+        t_unc = time.perf_counter()
+        ucfg = UncertaintyConfig(
+            resamples=cfg.resamples,
+            interval_level=cfg.interval_level,
+            seed=cfg.seed,
+            stability_top=cfg.stability_top,
+            workers=min(2, cfg.workers or 2),
+        )
+        unc = resample_scores(
+            m.correct,
+            m.rollouts,
+            sc,
+            order,
+            lim_epochs=m.lim_epochs,
+            rank_by=cfg.rank_by,
+            ascending=cfg.ascending,
+            cfg=ucfg,
+        )
+        unc.report["rollouts"] = counts_note
+        for t in unc.report.get("top", []):
+            t["id"] = m.ids[t.pop("row")]
+        unc.report["seconds"] = round(time.perf_counter() - t_unc, 3)
     texts = dict(zip(traj.registry.ids, traj.registry.texts))
     scores: list[ImpactScore] = []
     for r, i in enumerate(order, start=1):
@@ -170,8 +209,14 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
         "mean_curve": np.nanmean(m.acc, axis=0).round(4).tolist() if len(m.acc) else [],
         **m.report,
     }
+    report["pilot"] = diagnose(m.acc, m.rollouts, sc["lim"], lim_epochs=m.lim_epochs, cfg=cfg.signal)
+    report["uncertainty"] = unc.report if unc is not None else {"resamples": 0}
+    at = {s.id: int(i) for s, i in zip(scores, order)}
+    row_of = [at[r["id"]] for r in rows]  # before the join renames ids
     if pool is not None:
         report["join"] = join_pool(rows, Path(pool), keyed_by=traj.registry.keyed_by, texts=texts)
+    if unc is not None:
+        _add_intervals(rows, row_of, unc)
     report["seconds_read"] = round(t_read - t0, 3)
     report["seconds_total"] = round(time.perf_counter() - t0, 3)
     res = ScoreResult(
@@ -188,6 +233,48 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
 
 def _f(x: float) -> float:
     return float(x)
+
+
+def _counts(m: EpochMatrix, accuracies: bool, cfg: ScoreConfig, notes: list[str]) -> str:
+    """Give a log of accuracies the rollouts behind each value (for the error bars); says which."""
+    if m.rollouts is None or m.correct is None:
+        return "none"
+    if not accuracies:
+        if cfg.rollouts_per_epoch:
+            notes.append("--rollouts-per-epoch ignored: the log holds rollouts")
+        return "as logged"
+    valid = ~np.isnan(m.acc)
+    if cfg.rollouts_per_epoch:
+        n, how = cfg.rollouts_per_epoch, f"{cfg.rollouts_per_epoch} per value (--rollouts-per-epoch)"
+    else:
+        inferred = infer_rollouts(m.acc[valid])
+        if inferred is None:
+            notes.append(
+                "the accuracies are not multiples of 1/n for any n ≤ 1024: no error bars; "
+                "pass --rollouts-per-epoch N"
+            )
+            m.rollouts = m.correct = None
+            return "unknown"
+        n = inferred
+        how = (
+            f"{n} per value, inferred: every accuracy is a multiple of 1/{n} (--rollouts-per-epoch N to set)"
+        )
+        notes.append(f"rollouts behind each accuracy: {how}")
+    m.rollouts = np.where(valid, float(n), np.nan)
+    m.correct = np.where(valid, m.acc * n, np.nan)
+    return how
+
+
+def _add_intervals(rows: list[dict[str, Any]], row_of: list[int], unc: Any) -> None:
+    """The interval and stability columns, after the scores (and the pool's fields)."""
+    for r, i in zip(rows, row_of):
+        vals: dict[str, Any] = {}
+        for s in ("lim", "hist_var", "learnability"):
+            vals[f"{s}_lo"] = float(unc.lo[s][i])
+            vals[f"{s}_hi"] = float(unc.hi[s][i])
+        share = unc.top_share[i]
+        vals["top_share"] = None if np.isnan(share) else float(share)
+        r.update({k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in vals.items()})
 
 
 def _row(s: ImpactScore) -> dict[str, Any]:
