@@ -552,7 +552,7 @@ def _sample_lines(path: Path, k: int) -> list[tuple[int, bytes]]:
             at = f.tell()
             if at < size:
                 out[at] = f.readline()
-        back = min(size, 1 << 20)
+        back = min(size, 1 << 16)
         while True:  # the last line: read back until a newline before it
             f.seek(size - back)
             tail = f.read(back).rstrip(b"\n")
