@@ -8,6 +8,13 @@ plain implementation of the same scores: ``json.loads`` per line + a dict of lis
 
     python bench/bench_score.py                 # full size, responses of 1,500 and 6,000 chars
     python bench/bench_score.py --scale 0.05    # quick
+
+LIMR's own format (``--limr-format``): the same run as LIMR's OpenRLHF fork writes it, ``step_N.json``
+lists dumped with ``json.dump(samples, f, indent=4)`` (~1.18 GB at full size), scored side by side
+by sample-forge (read + score, two reader processes) and by LIMR's ``lim/lim_selection.py`` given
+with ``--limr-script PATH`` (kept outside the repository; without it that column is skipped).
+
+    python bench/bench_score.py --limr-format --limr-script /tmp/limr/lim_selection.py --scale 0.25
 """
 
 from __future__ import annotations
@@ -134,6 +141,180 @@ def _warm(d: Path) -> float:
     return n / (time.perf_counter() - t) / 1e6
 
 
+# -- LIMR's own format: sample-forge vs lim_selection.py ------------------------------------------
+
+_OURS_LIMR = r"""
+import json, resource, sys, time
+from pathlib import Path
+from sample_forge.impact.run import ScoreConfig, score_run
+run, workers = Path(sys.argv[1]), int(sys.argv[2])
+t = time.perf_counter()
+res = score_run(run, ScoreConfig(format="openrlhf", steps_per_epoch=8, workers=workers))
+dt = time.perf_counter() - t
+rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+lim = {s.id: s.lim for s in res.scores}
+print(json.dumps({"seconds": dt, "rss_kb": rss, "records": res.report["records"],
+                  "notes": res.report["notes"], "lim": lim}))
+"""
+
+# LIMR's script run as it is (its main(), argv as its README gives), with its two functions
+# wrapped to keep the LIM of each prompt it scores
+_LIMR = r"""
+import importlib.util, json, resource, sys, time
+from sample_forge.impact.longtable import normalize_prompt, prompt_id
+script, run, pool, out = sys.argv[1:5]
+spec = importlib.util.spec_from_file_location("lim_selection", script)
+mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+kept, lims = [], []
+proc, sim = mod.process_accuracy_sequences, mod.calculate_similarity_score
+def process(*a):
+    r = proc(*a); kept.extend(r[0]); return r
+def similarity(*a):
+    v = sim(*a); lims.append(float(v)); return v
+mod.process_accuracy_sequences, mod.calculate_similarity_score = process, similarity
+sys.argv = ["lim_selection.py", "--train_samples_path", run, "--original_prompts_path", pool,
+            "--output_path", out, "--steps_per_epoch", "8", "--max_epochs", "21"]
+t = time.perf_counter()
+mod.main()
+dt = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": dt, "rss_kb": rss,
+                  "lim": {prompt_id(normalize_prompt(p)): v for p, v in zip(kept, lims)}}))
+"""
+
+
+def _limr_record(r: dict) -> str:
+    """One record exactly as ``json.dump(samples, f, indent=4)`` writes it (checked below)."""
+    return (
+        "    {\n"
+        f'        "prompt": {json.dumps(r["prompt"])},\n'
+        f'        "response": {json.dumps(r["response"])},\n'
+        f'        "reward": {json.dumps(r["reward"])},\n'
+        f'        "response_length": {json.dumps(r["response_length"])}\n'
+        "    }"
+    )
+
+
+def _ensure_limr_run(d: Path, samples: int, chars: int) -> tuple[int, int]:
+    """The LIMR-shape run in LIMR's layout; prompts stripped, as lim_selection.py keys them."""
+    sys.path.insert(0, str(REPO))
+    import orjson
+
+    from sample_forge.impact.simulate import SimConfig, simulate_run
+
+    marker = d / "sim.json"
+    cfg = SimConfig(samples=samples, epochs=21, steps_per_epoch=8, rollouts=8, response_chars=chars, seed=1)
+    files = sorted(d.glob("step_*.json"))
+    if marker.exists() and json.loads(marker.read_text()) == cfg.__dict__:
+        return sum(p.stat().st_size for p in files), int(json.loads((d / "records").read_text()))
+    t = time.perf_counter()
+    simulate_run("openrlhf", d, cfg)
+    prompts: set[str] = set()
+    nbytes = records = 0
+    for k, p in enumerate(sorted(d.glob("step_*.json"))):
+        rows = orjson.loads(p.read_bytes())
+        for r in rows:
+            r["prompt"] = r["prompt"].strip()
+            prompts.add(r["prompt"])
+        text = "[\n" + ",\n".join(_limr_record(r) for r in rows) + "\n]"
+        if k == 0:
+            assert text == json.dumps(rows, indent=4), "not json.dump(indent=4)'s layout"
+        p.write_text(text)
+        nbytes += len(text.encode())
+        records += len(rows)
+    (d / "original_prompts.json").write_text(json.dumps([{"prompt": q} for q in sorted(prompts)]))
+    (d / "records").write_text(str(records))
+    marker.write_text(json.dumps(cfg.__dict__))
+    print(
+        f"  generated {records:,} records, {nbytes / 1e9:.2f} GB (step_N.json, indent=4) in "
+        f"{time.perf_counter() - t:.0f}s -> {d}",
+        file=sys.stderr,
+    )
+    return nbytes, records
+
+
+def limr_format(args: argparse.Namespace) -> None:
+    """sample-forge vs LIMR's lim_selection.py on LIMR's own step_N.json layout, in one run."""
+    samples = max(8, round(8523 * args.scale))
+    d = args.dir / f"limr_n{samples}_c{args.limr_chars}"
+    nbytes, records = _ensure_limr_run(d, samples, args.limr_chars)
+    _warm_files(sorted(d.glob("step_*.json")))
+    load0 = os.getloadavg()[0]
+    runs = [_run(_OURS_LIMR, str(d), str(args.workers)) for _ in range(args.repeat)]
+    ours = min(runs, key=lambda r: r["seconds"])
+    limr = None
+    why = ""
+    if args.limr_script is None:
+        why = "no --limr-script PATH (lim/lim_selection.py of GAIR-NLP/LIMR, kept outside the repo)"
+    elif not Path(args.limr_script).is_file():
+        why = f"--limr-script {args.limr_script}: no such file"
+    else:
+        limr = _run(
+            _LIMR,
+            str(args.limr_script),
+            str(d),
+            str(d / "original_prompts.json"),
+            str(args.dir / "limr.json"),
+        )
+    print()
+    print(
+        f"LIMR's format: {samples:,} samples x 21 epochs x 8 steps/epoch x 8 rollouts, step_N.json "
+        f"with indent=4 (scale {args.scale:g}); {args.workers} reader processes, {os.cpu_count()} cores, "
+        f"1-min load {load0:.1f}"
+    )
+    head = (
+        "input GB",
+        "records",
+        "ours s",
+        "ours MB/s",
+        "ours RSS MB",
+        "LIMR s",
+        "LIMR RSS MB",
+        "speedup",
+        "LIM max |diff|",
+        "samples (ours / LIMR)",
+    )
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    cells = [
+        f"{nbytes / 1e9:.3f}",
+        f"{records:,}",
+        f"{ours['seconds']:.2f}",
+        f"{nbytes / ours['seconds'] / 1e6:,.0f}",
+        f"{ours['rss_kb'] / 1024:,.0f}",
+    ]
+    if limr:
+        common = set(ours["lim"]) & set(limr["lim"])
+        diff = max((abs(ours["lim"][k] - limr["lim"][k]) for k in common), default=float("nan"))
+        same = len(common) == len(ours["lim"]) == len(limr["lim"])
+        cells += [
+            f"{limr['seconds']:.2f}",
+            f"{limr['rss_kb'] / 1024:,.0f}",
+            f"{limr['seconds'] / ours['seconds']:.1f}x",
+            f"{diff:.1e}",
+            f"{len(ours['lim']):,} / {len(limr['lim']):,}" + ("" if same else " (DIFFER)"),
+        ]
+    else:
+        cells += ["-", "-", "-", "-", f"{len(ours['lim']):,} / -"]
+    print("| " + " | ".join(cells) + " |")
+    if why:
+        print(f"(LIMR column skipped: {why})")
+    if ours["notes"]:
+        print("notes: " + "; ".join(ours["notes"]))
+    print(
+        f"(ours: read + score in a fresh process, best of {args.repeat}; LIMR: its main(), once; "
+        "page cache warm; targets: >= 6x LIMR, same LIM to 1e-9, ours RSS < 300 MB)"
+    )
+
+
+def _warm_files(files: list[Path]) -> None:
+    for p in files:
+        with open(p, "rb") as f:
+            while f.read(1 << 24):
+                pass
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the 8,523 samples")
@@ -142,7 +323,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2, help="runs of ours; the best is shown")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--limr-format", action="store_true", help="LIMR's step_N.json layout vs its script")
+    ap.add_argument("--limr-script", type=Path, help="LIMR's lim/lim_selection.py (outside the repo)")
+    ap.add_argument("--limr-chars", type=int, default=450, help="response length of the LIMR shape")
     args = ap.parse_args()
+    if args.limr_format:
+        limr_format(args)
+        return
     samples = max(8, round(8523 * args.scale))
     rows = []
     for chars in [int(c) for c in args.chars.split(",")]:

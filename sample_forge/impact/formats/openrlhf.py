@@ -1,28 +1,49 @@
 """OpenRLHF / LIMR sample dumps: ``step_{k}.json``, a JSON list of
 ``{prompt, response, reward, response_length}`` per training step k.
 
-Each file is one step, so it is parsed whole (memory bounded by one step) and dropped at once;
-only ``prompt`` and ``reward`` are kept. LIMR's rule reward is +1 / -0.5 / -1, so the default
-correctness rule is ``reward==1``.
+LIMR's fork writes each step with ``json.dump(samples, f, indent=4)``; compact lists read the same
+way. Only ``prompt`` and ``reward`` are needed, so a file is not parsed: the layout of its first
+record (``prompt`` its first key, the separator and key after the prompt, the ``reward`` key) is
+learned, and since a quote inside a JSON string is always escaped, those byte patterns can only be
+the keys themselves. The file is split on the prompt key (one piece per record); in each piece the
+raw prompt runs to the key after it, and the reward is the last ``"reward":`` of the piece (after
+the response, so that search never walks the response text). Each distinct raw prompt is decoded
+once, each distinct reward text parsed once. Every file proves its shape: as many ``"reward":`` as
+records, the list closed, and its first, last and 8 seeded random records parsed in full and
+compared; a file of any other shape, or failing that, is parsed in full with orjson (memory bounded
+by one step) and a note says so. Files are split over two reader processes. LIMR's rule reward is
++1 / -0.5 / -1, so the default correctness rule is ``reward==1``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import os
+import random
 import re
 from array import array
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from sample_forge.errors import InputError
 from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
-from sample_forge.impact.longtable import ReadStats, SampleRegistry, Trajectory, as_array
+from sample_forge.impact.longtable import ReadStats, Trajectory, normalize_prompt, prompt_id
+from sample_forge.impact.step_gaps import step_gap_note
 
 __all__ = ["FORMAT", "read_openrlhf", "openrlhf_files"]
 
 _FILE = re.compile(r"^step_(\d+)\.json$")
+# the list's first record, whose first key is the prompt; group 1 the colon as written
+_FIRST = re.compile(rb'\A\s*\[\s*\{\s*"prompt"(\s*:\s*)"')
+_NUMBER = rb"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_REWARD_VALUE = re.compile(rb"\s*(?:(" + _NUMBER + rb")|\[\s*(" + _NUMBER + rb")\s*\])\s*[,}]")
+_TAIL = 48  # bytes after the reward key that hold its value (a reward text is at most ~25)
+_PROOF_RECORDS = 8
+_PARALLEL_MIN_BYTES = 32 << 20
 
 
 def openrlhf_files(directory: Path) -> list[Path]:
@@ -30,59 +51,263 @@ def openrlhf_files(directory: Path) -> list[Path]:
     return sorted(files, key=lambda p: int(_FILE.match(p.name).group(1)))  # type: ignore[union-attr]
 
 
-def read_openrlhf(files: list[Path], *, skip_bad_lines: bool = False) -> Trajectory:
-    if not files:
-        raise InputError("no OpenRLHF step_*.json files")
-    reg = SampleRegistry(keyed_by="prompt")
-    stats = ReadStats()
-    cache: dict[str, int] = {}
-    sample, step, reward = array("i"), array("q"), array("d")
-    for path in files:
-        k = int(_FILE.match(path.name).group(1))  # type: ignore[union-attr]
-        data = path.read_bytes()
-        stats.bytes += len(data)
+def _string_end(data: bytes, start: int) -> int:
+    """Index of the quote closing the JSON string whose content starts at ``start``, or -1."""
+    e = data.find(b'"', start)
+    while e > 0 and data[e - 1] == 92:  # an odd run of backslashes escapes it
+        b = e - 1
+        while data[b - 1] == 92:
+            b -= 1
+        if (e - b) % 2 == 0:
+            break
+        e = data.find(b'"', e + 1)
+    return e
+
+
+def _reward(value: Any) -> float | None:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+class _Reader:
+    """One reader process: its own sample table and columns."""
+
+    def __init__(self, skip_bad: bool) -> None:
+        self.skip_bad = skip_bad
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.by_id: dict[str, int] = {}
+        self.raw: dict[bytes, int] = {}  # raw (JSON-escaped) prompt -> local index
+        self.text: dict[str, int] = {}  # decoded prompt -> local index (full parses)
+        self.reward_of: dict[bytes, float] = {}  # distinct reward texts
+        self.sample, self.step, self.reward = array("i"), array("q"), array("d")
+        self.stats = ReadStats()
+
+    def _local(self, text: str) -> int:
+        i = self.text.get(text)
+        if i is None:
+            norm = normalize_prompt(text)
+            sid = prompt_id(norm)
+            i = self.by_id.get(sid)
+            if i is None:
+                i = self.by_id[sid] = len(self.ids)
+                self.ids.append(sid)
+                self.texts.append(norm)
+            self.text[text] = i
+        return i
+
+    def _raw_prompt(self, raw: bytes) -> int:
+        i = self.raw.get(raw)
+        if i is None:
+            i = self.raw[raw] = self._local(orjson.loads(b'"' + raw + b'"'))
+        return i
+
+    # -- the fast path --------------------------------------------------------------------------
+    def fast(self, data: bytes) -> tuple[list[int], list[float]] | str:
+        """(local sample, reward) per record, or why the file's shape is not recognised."""
+        m = _FIRST.match(data)
+        if m is None:
+            return "not a list of records whose first key is prompt"
+        colon = m.group(1)
+        e = _string_end(data, m.end())
+        j = data.find(b'"', e + 1) if e > 0 else -1
+        sep = data[e + 1 : j]
+        if j < 0 or sep.strip() != b",":
+            return "the prompt is not followed by another key"
+        k = data.find(b'"', j + 1)
+        pend = b'"' + sep + data[j : k + 1] + colon  # closing quote, separator, next key
+        rkey = b'"reward"' + colon
+        r0 = data.find(rkey, e)
+        if r0 < 0:
+            return "no reward key in the first record"
+        # the needles end in a letter, not in a quote or a space (frequent bytes), which keeps
+        # bytes.split/count several times faster: {<ws>"prompt and ,<ws>"reward
+        brace = data.find(b"{")
+        pneedle = data[brace : m.end() - len(colon) - 2]
+        rneedle = data[data.rfind(b",", 0, r0) : r0] + b'"reward'  # from the comma: structural
+        skip = len(colon) + 2  # '": "' between the needle and the prompt text
+        if not data.rstrip().endswith(b"]"):
+            return "the list is not closed"
+        pieces = data.split(pneedle)
+        head, recs = pieces[0], pieces[1:]
+        if not recs or data.count(rneedle) != len(recs):
+            return "not one reward key per record, laid out as in the first"
+        pkey = pneedle
+        pre = b'"' + colon + b'"'
+        if not all([c.startswith(pre) for c in recs]):
+            return "a record whose prompt is not a string"
+        ends = [c.find(pend) for c in recs]
+        if min(ends) < 0:
+            return "a prompt not followed by the first record's next key"
+        rs = [c.rfind(rkey) for c in recs]
+        if any([r < p for r, p in zip(rs, ends)]):
+            return "a reward key before the prompt's end"
+        n = len(rkey)
+        tails = [c[r + n : r + n + _TAIL] for c, r in zip(recs, rs)]
+        get = self.reward_of.get
+        vals = [get(t) for t in tails]
+        if None in vals:
+            for t in set(tails):
+                if t not in self.reward_of:
+                    mv = _REWARD_VALUE.match(t)
+                    if mv is None:
+                        return "a reward that is not one finite number"
+                    v = float(mv.group(1) or mv.group(2))
+                    if not math.isfinite(v):
+                        return "a reward that is not one finite number"
+                    self.reward_of[t] = v
+            vals = [get(t) for t in tails]
+        rget = self.raw.get
+        keys = [c[skip:p] for c, p in zip(recs, ends)]
+        idx = [rget(key, -1) for key in keys]
+        if min(idx) < 0:
+            try:
+                idx = [i if i >= 0 else self._raw_prompt(key) for i, key in zip(idx, keys)]
+            except orjson.JSONDecodeError:
+                return "a prompt that is not a JSON string"
+        why = self._prove(data, head, recs, pkey, idx, vals)
+        return why or (idx, vals)  # type: ignore[return-value]
+
+    def _prove(
+        self, data: bytes, head: bytes, recs: list[bytes], pkey: bytes, idx: list[int], vals: list[float]
+    ) -> str | None:
+        """First, last and seeded random records parsed in full must read the same."""
+        n = len(recs)
+        # where each record starts
+        offs = list(itertools.accumulate((len(c) + len(pkey) for c in recs), initial=len(head)))
+        rng = random.Random(n * 7919 + len(data))
+        picks = sorted({0, n - 1, *(rng.randrange(n) for _ in range(_PROOF_RECORDS))})
+        for j in picks:
+            start = offs[j]  # the needle starts with the record's brace
+            end = data.rfind(b"}", 0, offs[j + 1] if j < n - 1 else len(data)) + 1
+            try:
+                rec = orjson.loads(data[start:end])
+            except orjson.JSONDecodeError:
+                return f"record {j + 1} is not one JSON object"
+            if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str):
+                return f"record {j + 1} has no prompt string"
+            want = (self._local(rec["prompt"]), _reward(rec.get("reward")))
+            if want != (idx[j], vals[j]):
+                return f"record {j + 1}: fast {(idx[j], vals[j])} != full {want}"
+        return None
+
+    def _forget(self, n0: int) -> None:
+        """Drop the samples a failed fast pass added: only the full parse says what the file holds."""
+        if len(self.ids) == n0:
+            return
+        del self.ids[n0:], self.texts[n0:]
+        for d in (self.by_id, self.text, self.raw):
+            for key in [key for key, i in d.items() if i >= n0]:
+                del d[key]
+
+    # -- the full parse -------------------------------------------------------------------------
+    def full(self, path: Path, data: bytes, last: bool) -> tuple[list[int], list[float]] | None:
         try:
             rows = orjson.loads(data)
         except orjson.JSONDecodeError as e:
-            if path == files[-1]:  # the run is still writing its last step
-                stats.truncated.append(f"{path}: truncated last file ({e})")
-                continue
+            if last:  # the run is still writing its last step
+                self.stats.truncated.append(f"{path}: truncated last file ({e})")
+                return None
             raise InputError(f"malformed JSON ({e})", path=str(path)) from None
-        del data
         if not isinstance(rows, list):
             raise InputError("expected a JSON list of {prompt, response, reward}", path=str(path))
-        stats.files += 1
+        idx: list[int] = []
+        vals: list[float] = []
         for n, row in enumerate(rows, start=1):
             if not isinstance(row, dict) or "prompt" not in row or "reward" not in row:
-                if skip_bad_lines:
-                    stats.bad_lines.append(f"{path}:{n}: not a {{prompt, reward}} object")
+                if self.skip_bad:
+                    self.stats.bad_lines.append(f"{path}:{n}: not a {{prompt, reward}} object")
                     continue
                 field = "prompt" if isinstance(row, dict) and "prompt" not in row else "reward"
                 raise InputError("entry lacks a key", path=str(path), line=n, field=field)
-            r = row["reward"]
-            if isinstance(r, list) and len(r) == 1:
-                r = r[0]
-            if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r):
+            r = _reward(row["reward"])
+            if r is None:
                 raise InputError(
-                    f"reward is not a finite number ({r!r})", path=str(path), line=n, field="reward"
+                    f"reward is not a finite number ({row['reward']!r})",
+                    path=str(path),
+                    line=n,
+                    field="reward",
                 )
             p = row["prompt"]
-            i = cache.get(p)
-            if i is None:
-                i = cache[p] = reg.add_prompt(p if isinstance(p, str) else str(p))
-            sample.append(i)
-            step.append(k)
-            reward.append(float(r))
-        stats.rows += len(rows)
-        del rows
-    return Trajectory(
-        format="openrlhf",
-        registry=reg,
-        sample=as_array(sample, "int32"),
-        step=as_array(step, "int64"),
-        reward=as_array(reward, "float64"),
-        stats=stats,
-    )
+            idx.append(self._local(p if isinstance(p, str) else str(p)))
+            vals.append(r)
+        return idx, vals
+
+    def read(self, path: Path, last: bool) -> None:
+        k = int(_FILE.match(path.name).group(1))  # type: ignore[union-attr]
+        data = path.read_bytes()
+        self.stats.bytes += len(data)
+        n0 = len(self.ids)
+        got = self.fast(data)
+        if isinstance(got, str):
+            why = got
+            self._forget(n0)
+            got = self.full(path, data, last)
+            if got is None:
+                return
+            self.stats.notes.append(f"{path}: {why}; read with the full JSON parser")
+        del data
+        idx, vals = got
+        self.stats.files += 1
+        self.stats.rows += len(idx)
+        self.sample.extend(array("i", idx))
+        self.step.extend(array("q", [k]) * len(idx))
+        self.reward.extend(array("d", vals))
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "ids": self.ids,
+            "texts": self.texts,
+            "sample": self.sample.tobytes(),
+            "step": self.step.tobytes(),
+            "reward": self.reward.tobytes(),
+            "stats": self.stats,
+        }
+
+
+def _run(paths: list[str], last: str, skip_bad: bool) -> dict[str, Any]:
+    reader = _Reader(skip_bad)
+    try:
+        for p in paths:
+            reader.read(Path(p), p == last)
+    except InputError as e:  # exceptions with keyword fields do not survive pickling as such
+        return {"error": str(e.args[0]) if e.args else str(e)}
+    return reader.result()
+
+
+def read_openrlhf(
+    files: list[Path], *, skip_bad_lines: bool = False, workers: int | None = None
+) -> Trajectory:
+    from sample_forge.impact.formats.verl import merge_shards
+
+    if not files:
+        raise InputError("no OpenRLHF step_*.json files")
+    paths = [str(p) for p in files]
+    workers = workers or min(2, os.cpu_count() or 1)
+    if workers > 1 and len(paths) > 1 and sum(p.stat().st_size for p in files) >= _PARALLEL_MIN_BYTES:
+        import multiprocessing as mp
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+
+        n = min(workers, len(paths))
+        parts = [paths[i * len(paths) // n : (i + 1) * len(paths) // n] for i in range(n)]
+        fork_ok = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
+        ctx = mp.get_context("fork" if fork_ok else "spawn")
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as ex:
+            results = list(ex.map(_run, parts, [paths[-1]] * n, [skip_bad_lines] * n))
+    else:
+        results = [_run(paths, paths[-1], skip_bad_lines)]
+    for r in results:
+        if "error" in r:
+            raise InputError(r["error"])
+    traj = merge_shards("openrlhf", results, keyed_by="prompt")
+    gaps = step_gap_note(traj.step, "openrlhf")
+    if gaps:
+        traj.stats.notes.append(gaps)
+    return traj
 
 
 def _matches(path: Path) -> bool:
@@ -90,7 +315,7 @@ def _matches(path: Path) -> bool:
 
 
 def _read(files: list[Path], opts: ReadOptions) -> Trajectory:
-    return read_openrlhf(files, skip_bad_lines=opts.skip_bad_lines)
+    return read_openrlhf(files, skip_bad_lines=opts.skip_bad_lines, workers=opts.workers)
 
 
 def _write(out: Path, run: SimRun) -> tuple[int, int]:

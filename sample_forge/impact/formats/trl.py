@@ -16,6 +16,7 @@ import numpy as np
 from sample_forge.errors import InputError
 from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
 from sample_forge.impact.longtable import ReadStats, SampleRegistry, Trajectory, normalize_prompt
+from sample_forge.impact.step_gaps import step_gap_note
 
 __all__ = ["FORMAT", "read_trl", "trl_files", "RESERVED"]
 
@@ -148,11 +149,15 @@ def read_trl(
             epochs.append(table.column("epoch").to_numpy(zero_copy_only=False).astype(np.int32))
     if reg is None:
         raise InputError("no readable TRL completions files")
+    step = np.concatenate(steps)
+    gaps = step_gap_note(step, "trl")
+    if gaps:
+        stats.notes.append(gaps)
     return Trajectory(
         format="trl",
         registry=reg,
         sample=np.concatenate(samples).astype(np.int32),
-        step=np.concatenate(steps),
+        step=step,
         reward=np.concatenate(rewards),
         epoch=np.concatenate(epochs) if epochs else None,
         stats=stats,

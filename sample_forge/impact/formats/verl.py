@@ -1,18 +1,25 @@
 """verl ``trainer.rollout_data_dir`` dumps: ``{step}.jsonl``, one line per response.
 
-verl writes each line with ``json.dumps(entry, ensure_ascii=False)`` and the keys in the order
-``input, output, gts, score, step`` (+ extra reward keys such as ``index``). The reader needs only
-``input`` (or the id key), ``score`` and ``step``, so it never parses a whole line. A quote inside a
-JSON string is always escaped, so the byte patterns ``", "output": ``, ``"score": `` and
-``"step": `` can only be the keys themselves: the prompt is the bytes between ``{"input": "`` and
-the first ``", "output": ``; ``score`` and ``step`` are in the short tail after the last
-``"score": ``. Per read buffer (16 MB) the newlines are found with NumPy and every line is handled
-by C-level ``bytes.find``/``rfind`` bounded to the line inside list comprehensions: only the raw
-prompt (a dict key; decoded, normalized and hashed once per distinct prompt) and the ~30-byte tail
-(parsed once per distinct tail) are copied; the response is never touched. A buffer with any line
-of another shape is redone line by line, and a line that still does not fit is parsed in full with
-orjson, which also gives the errors their file:line. Large runs are split (by files, or
-line-aligned byte ranges of big files) over two reader processes.
+verl's ``RayPPOTrainer._dump_generations`` writes each line with ``json.dumps(entry,
+ensure_ascii=False)`` and the keys in the order ``input, output, gts, score, step`` (``gts`` only in
+newer versions), then every key the reward function returns (``acc``, ``pred``, dicts, lists, an
+``index``...). The reader needs only ``input`` (or the id key), ``score`` and ``step``, so it never
+parses a whole line. A quote inside a JSON string is always escaped, so ``", "output": `` can only be
+the end of the ``input`` string, and the first ``", "`` after the output's opening quote only the end
+of the output string. ``score`` and ``step`` are then the first ``, "score": `` after that, at the
+top level of the line: whatever stands between the output and ``score`` (``gts``) is checked once per
+distinct value to be whole top-level values, so a ``"score"`` nested in ``gts`` or in a reward extra
+after ``step`` is never taken for the reward. Per read buffer (16 MB) the newlines are found with
+NumPy and every line is handled by C-level ``bytes.find`` bounded to the line inside list
+comprehensions: only the raw prompt (a dict key; decoded, normalized and hashed once per distinct
+prompt), the ``gts`` bytes and the ``score``/``step`` segment (parsed once per distinct segment) are
+copied; the response is never touched. A buffer with any line of another shape is redone line by
+line, and a line that still does not fit is parsed in full with orjson, which also gives the errors
+their file:line.
+
+Each file proves the fast path first: its first and last lines and 16 seeded random ones are read
+both ways and compared; a file where they differ is read with the full parser, and a note says so.
+Large runs are split (by files, or line-aligned byte ranges of big files) over two reader processes.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import re
 from array import array
 from collections.abc import Iterable, Sequence
@@ -39,18 +47,23 @@ from sample_forge.impact.longtable import (
     normalize_prompt,
     prompt_id,
 )
+from sample_forge.impact.step_gaps import step_gap_note
 
-__all__ = ["FORMAT", "read_verl", "verl_files"]
+__all__ = ["FORMAT", "read_verl", "verl_files", "prove_fast_path"]
 
 _STEP_FILE = re.compile(r"^(\d+)\.jsonl$")
-_NUM = re.compile(rb"\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity|true|false|null)")
 _ID = re.compile(rb'\s*(-?\d+|"(?:[^"\\]|\\.)*")')
 _HEAD = b'{"input": "'
 _SEP = b'", "output": '  # can only be the end of the input string: quotes inside strings are escaped
 _HEAD_NP = np.frombuffer(_HEAD, dtype=np.uint8)
 _HEAD_RANGE = np.arange(len(_HEAD))
-_TAIL = re.compile(rb'"score": (-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity)[,}]')
-_STEP_KEY = re.compile(rb'"step": (-?\d+)[,}]')
+_OUT_END = b'", "'  # the first one after the output's opening quote closes the output string
+_SCORE = b', "score": '
+# the score/step segment right after the top-level score key; group 1 score, group 2 step
+_SEG = re.compile(
+    rb', "score": (-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity), "step": (-?\d+)(?=[,}])'
+)
+_PROOF_LINES = 16  # random lines per file, besides the first and the last
 _CHUNK = 1 << 24
 _PARALLEL_MIN_BYTES = 64 << 20
 
@@ -61,18 +74,15 @@ def verl_files(directory: Path) -> list[Path]:
     return sorted(files, key=lambda p: int(p.stem))
 
 
-def _parse_tail(tail: bytes) -> tuple[float, int] | None:
-    """(score, step) from '"score": 1.0, "step": 5, ...}', or None when it is not that shape."""
-    m = _TAIL.match(tail)
+def _parse_segment(seg: bytes) -> tuple[float, int] | None:
+    """(score, step) from ', "score": 1.0, "step": 5', or None when the score is not finite."""
+    m = _SEG.match(seg + b"}")  # the segment stops before the character that ends the step
     if m is None:
         return None
     score = float(m.group(1))
     if not math.isfinite(score):
         return None
-    steps = _STEP_KEY.findall(tail)
-    if len(steps) != 1:
-        return None
-    return score, int(steps[0])
+    return score, int(m.group(2))
 
 
 def _string_end(line: bytes, start: int) -> int:
@@ -108,7 +118,7 @@ class _Shard:
 
     def __init__(self, id_key: str | None, skip_bad: bool) -> None:
         self.id_key = id_key
-        self.id_pat = f'"{id_key}":'.encode() if id_key else None
+        self.id_pat = f', "{id_key}": '.encode() if id_key else None
         self.skip_bad = skip_bad
         self.cache: dict[bytes, int] = {}  # raw (still JSON-escaped) input or id -> local index
         self.ids: list[str] = []
@@ -118,8 +128,10 @@ class _Shard:
         self.step = array("q")
         self.reward = array("d")
         self.stats = ReadStats()
-        self.tail_code: dict[bytes, int] = {}  # distinct line tails -> row of tail_values
+        self.tail_code: dict[bytes, int] = {}  # distinct score/step segments -> row of tail_values
         self.tail_values: list[tuple[float, int]] = []
+        self.between: set[bytes] = set()  # distinct "gts": … runs checked to be whole values
+        self.full = False  # read every line with the full parser (a file that failed its proof)
 
     # -- one distinct sample ------------------------------------------------------------------
     def _local(self, sid: str, text: str | None) -> int:
@@ -152,25 +164,68 @@ class _Shard:
 
     def buffer(self, buf: bytes, starts: list[int], ends: list[int], path: str, where: _Where) -> None:
         """The complete lines ``buf[starts[k]:ends[k]]`` of a read buffer."""
-        if not self._batch(buf, starts, ends):
+        if self.full or not self._batch(buf, starts, ends):
             self._one_by_one([buf[a:b] for a, b in zip(starts, ends)], path, where, False)
 
-    def _learn_tails(self, tails: Iterable[bytes]) -> bool:
-        """Give each new ``"score": …}`` tail a code; False when one is not a plain tail."""
+    def _learn_segments(self, segs: Iterable[bytes]) -> bool:
+        """Give each new score/step segment a code; False when one is not a finite score."""
         tcode = self.tail_code
-        for t in tails:
+        for t in segs:
             if t not in tcode:
-                parsed = _parse_tail(t)
+                parsed = _parse_segment(t)
                 if parsed is None:
                     return False
                 tcode[t] = len(self.tail_values)
                 self.tail_values.append(parsed)
         return True
 
+    def _between_ok(self, between: Iterable[bytes]) -> bool:
+        """The keys between the output and ``score`` (``"gts": …``) are whole top-level values.
+        A container there could hold its own ``, "score": ``; each distinct run is parsed once."""
+        ok = self.between
+        for x in between:
+            if x not in ok:
+                try:
+                    if not isinstance(orjson.loads(b"{" + x + b"}"), dict):
+                        return False
+                except orjson.JSONDecodeError:
+                    return False
+                ok.add(x)
+        return True
+
+    def fields(self, line: bytes) -> tuple[bytes, tuple[float, int]] | None:
+        """(prompt or id bytes, (score, step)) of one line by the top-level layout, or None."""
+        if not (line.startswith(_HEAD) and line.endswith(b"}")):
+            return None
+        o = line.find(_SEP)
+        if o < 0 or line[o + 13 : o + 14] != b'"':
+            return None
+        k = line.find(_OUT_END, o + 14)
+        if k < 0:
+            return None
+        s = line.find(_SCORE, k + 1)
+        if s < 0 or (s > k + 1 and not self._between_ok((line[k + 3 : s],))):
+            return None
+        m = _SEG.match(line, s)
+        if m is None:
+            return None
+        seg = m.group()
+        if not self._learn_segments((seg,)):
+            return None
+        if self.id_pat is None:
+            key = line[11:o]
+        else:
+            q = line.find(self.id_pat, m.end())
+            mi = _ID.match(line, q + len(self.id_pat)) if q > 0 else None
+            if mi is None:
+                return None
+            key = mi.group(1)
+        return key, self.tail_values[self.tail_code[seg]]
+
     def _batch(self, buf: bytes, starts: list[int], ends: list[int]) -> bool:
         """All lines at once, with C-level bytes methods bounded to each line (nothing but the
-        prompt key and the ~30-byte tail of a line is ever copied) in list comprehensions.
-        All or nothing: False (nothing recorded) when any line is not verl's shape."""
+        prompt key, ``gts`` and the score/step segment of a line is ever copied) in list
+        comprehensions. All or nothing: False (nothing recorded) when any line is not verl's shape."""
         if not starts:
             return True
         arr = np.frombuffer(buf, dtype=np.uint8)
@@ -181,60 +236,59 @@ class _Shard:
             or (arr[s_np[:, None] + _HEAD_RANGE] != _HEAD_NP).any()
         ):
             return False
-        rfind = buf.rfind
-        # '"score": 1.0, "step": 5}': few distinct tails, each parsed once
-        tcode = self.tail_code
-        get_code = tcode.get
-        # a new step file brings new tails: learn them from both ends of the buffer first
-        if not self._learn_tails(
-            buf[rfind(b'"score": ', a, b) : b]
-            for a, b in zip(starts[:32] + starts[-32:], ends[:32] + ends[-32:])
+        find = buf.find
+        seps = [find(_SEP, a, b) for a, b in zip(starts, ends)]
+        if min(seps) < 0:
+            return False
+        o_np = np.asarray(seps)
+        if (arr[o_np + 13] != 34).any():  # the output is a string
+            return False
+        outs = [find(_OUT_END, o + 14, b) for o, b in zip(seps, ends)]
+        if min(outs) < 0:
+            return False
+        scs = [find(_SCORE, k + 1, b) for k, b in zip(outs, ends)]
+        if min(scs) < 0:
+            return False
+        if (np.asarray(scs) > np.asarray(outs) + 1).any() and not self._between_ok(
+            {buf[k + 3 : s] for k, s in zip(outs, scs) if s > k + 1}
         ):
             return False
-        codes = [get_code(buf[rfind(b'"score": ', a, b) : b], -1) for a, b in zip(starts, ends)]
+        match = _SEG.match
+        ms = [match(buf, s, b) for s, b in zip(scs, ends)]
+        if None in ms:
+            return False
+        get_code = self.tail_code.get
+        codes = [get_code(m.group(), -1) for m in ms]
         if min(codes) < 0:
-            tails = [buf[rfind(b'"score": ', a, b) : b] for a, b in zip(starts, ends)]
-            if not self._learn_tails(set(tails)):
+            if not self._learn_segments({m.group() for m in ms}):
                 return False
-            codes = [get_code(t) for t in tails]
-            del tails
+            codes = [get_code(m.group()) for m in ms]
         if self.id_pat is None:
-            find = buf.find
-            get = self.cache.get
-            # a line without the separator gives a key that is never in the cache (a miss below)
-            idx = [get(buf[a + 11 : find(_SEP, a, b)], -1) for a, b in zip(starts, ends)]
+            keys = [buf[a + 11 : o] for a, o in zip(starts, seps)]
         else:
             pat = self.id_pat
             n = len(pat)
-            ids = [buf[rfind(pat, a, b) : b] for a, b in zip(starts, ends)]
-            keys = [v[n : v.find(b",")].strip() if v.startswith(pat) else b"" for v in ids]
-            if not all(
-                [
-                    k.isdigit() or (k[:1] == b'"' and k[-1:] == b'"' and len(k) > 1 and k[-2:-1] != b"\\")
-                    for k in keys
-                ]
-            ):
+            qs = [find(pat, m.end(), b) for m, b in zip(ms, ends)]
+            if min(qs) < 0:
                 return False
-            get = self.cache.get
-            idx = [get(k, -1) for k in keys]
+            idm = _ID.match
+            mis = [idm(buf, q + n, b) for q, b in zip(qs, ends)]
+            if None in mis:
+                return False
+            keys = [mi.group(1) for mi in mis]
+        get = self.cache.get
+        idx = [get(k, -1) for k in keys]
         if min(idx) < 0:
             try:
                 for j, i in enumerate(idx):
                     if i < 0:
-                        a = starts[j]
-                        if self.id_pat is None:
-                            q = buf.find(_SEP, a, ends[j])
-                            if q < 0:
-                                return False
-                            k = buf[a + 11 : q]
-                        else:
-                            k = keys[j]
+                        k = keys[j]
                         i = self.cache.get(k, -1)
                         if i < 0:
                             i = (
                                 self._new_prompt(k)
                                 if self.id_pat is None
-                                else self._new_id(k, buf[a : ends[j]])
+                                else self._new_id(k, buf[starts[j] : ends[j]])
                             )
                         idx[j] = i
             except ValueError:
@@ -250,49 +304,22 @@ class _Shard:
         """Line by line: the shape of each line is checked, anything unusual goes to ``_slow``."""
         cache_get = self.cache.get
         s_app, t_app, r_app = self.sample.append, self.step.append, self.reward.append
-        num = _NUM.match
-        id_pat = self.id_pat
         last = len(lines) - 1
         for n, line in enumerate(lines):
-            if line.startswith(_HEAD) and line.endswith(b"}"):
-                j = line.rfind(b'"score":')
-                k = line.rfind(b'"step":')
-                ms = num(line, j + 8) if j > 0 else None
-                mt = num(line, k + 7) if k > 0 else None
-                i = None
-                if id_pat is None:
-                    e = _string_end(line, 11)
-                    if e > 0 and j > e and k > e:
-                        raw = line[11:e]
-                        i = cache_get(raw)
-                        if i is None:
-                            try:
-                                i = self._new_prompt(raw)
-                            except ValueError:
-                                i = None
-                else:
-                    q = line.rfind(id_pat)
-                    mi = _ID.match(line, q + len(id_pat)) if q > 0 else None
-                    if mi is not None:
-                        raw = mi.group(1)
-                        i = cache_get(raw)
-                        if i is None:
-                            try:
-                                i = self._new_id(raw, line)
-                            except ValueError:
-                                i = None
-                if i is not None and ms is not None and mt is not None:
+            got = None if self.full else self.fields(line)
+            if got is not None:
+                key, (r, t) = got
+                i = cache_get(key)
+                if i is None:
                     try:
-                        r = float(ms.group(1))
-                        t = int(mt.group(1))
+                        i = self._new_prompt(key) if self.id_pat is None else self._new_id(key, line)
                     except ValueError:
-                        pass
-                    else:
-                        if r == r and r not in (math.inf, -math.inf):
-                            s_app(i)
-                            t_app(t)
-                            r_app(r)
-                            continue
+                        i = None
+                if i is not None:
+                    s_app(i)
+                    t_app(t)
+                    r_app(r)
+                    continue
             if not line.strip():
                 continue
             self._slow(line, path, where, n, final_open and n == last)
@@ -442,10 +469,13 @@ def _plan(files: list[Path], workers: int) -> list[list[tuple[str, int, int, int
     return [s for s in shards if s]
 
 
-def _run_shard(pieces: list[tuple[str, int, int, int]], id_key: str | None, skip_bad: bool) -> dict[str, Any]:
+def _run_shard(
+    pieces: list[tuple[str, int, int, int]], id_key: str | None, skip_bad: bool, full: frozenset[str]
+) -> dict[str, Any]:
     shard = _Shard(id_key, skip_bad)
     try:
         for path, start, end, size in pieces:
+            shard.full = path in full
             _read_range(shard, path, start, end, size)
             if start == 0:
                 shard.stats.files += 1
@@ -477,9 +507,11 @@ def read_verl(
     if id_key == "auto":
         id_key = _id_key(files[0])
     workers = workers or min(2, os.cpu_count() or 1)
+    disproved = {str(p): why for p in files if (why := prove_fast_path(p, id_key))}
+    full = frozenset(disproved)
     plan = _plan(files, workers)
     if len(plan) == 1:
-        results = [_run_shard(plan[0], id_key, skip_bad_lines)]
+        results = [_run_shard(plan[0], id_key, skip_bad_lines, full)]
     else:
         import multiprocessing as mp
         import threading
@@ -488,11 +520,97 @@ def read_verl(
         fork_ok = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
         ctx = mp.get_context("fork" if fork_ok else "spawn")
         with ProcessPoolExecutor(max_workers=len(plan), mp_context=ctx) as ex:
-            results = list(ex.map(_run_shard, plan, [id_key] * len(plan), [skip_bad_lines] * len(plan)))
+            n = len(plan)
+            results = list(ex.map(_run_shard, plan, [id_key] * n, [skip_bad_lines] * n, [full] * n))
     for r in results:
         if "error" in r:
             raise InputError(r["error"])
-    return merge_shards("verl", results, keyed_by="id" if id_key else "prompt")
+    traj = merge_shards("verl", results, keyed_by="id" if id_key else "prompt")
+    for path, why in disproved.items():
+        traj.stats.notes.append(
+            f"{path}: the fast verl reader disagreed with a full parse ({why}); "
+            "that file was read with the full JSON parser"
+        )
+    gaps = step_gap_note(traj.step, "verl")
+    if gaps:
+        traj.stats.notes.append(gaps)
+    return traj
+
+
+def _sample_lines(path: Path, k: int) -> list[tuple[int, bytes]]:
+    """(byte offset, line) of the first and last lines of ``path`` and ``k`` seeded random ones."""
+    size = path.stat().st_size
+    if size == 0:
+        return []
+    out: dict[int, bytes] = {}
+    rng = random.Random(f"{path.name}:{size}")
+    with open(path, "rb") as f:
+        out[0] = f.readline()
+        for off in sorted(rng.randrange(size) for _ in range(k)):
+            f.seek(off)
+            f.readline()  # the rest of the line the offset fell in
+            at = f.tell()
+            if at < size:
+                out[at] = f.readline()
+        back = min(size, 1 << 16)
+        while True:  # the last line: read back until a newline before it
+            f.seek(size - back)
+            tail = f.read(back).rstrip(b"\n")
+            nl = tail.rfind(b"\n")
+            if nl >= 0 or back == size:
+                out[size - back + nl + 1] = tail[nl + 1 :]
+                break
+            back = min(size, back * 4)
+    return [(off, line.rstrip(b"\n")) for off, line in sorted(out.items()) if line.strip()]
+
+
+def _full_fields(line: bytes, id_key: str | None) -> tuple[str, float, int] | None:
+    """(sample id, score, step) of a line parsed in full, or None when the line is not a valid
+    verl line (the reader reports those itself)."""
+    try:
+        row = _loads_lenient(line)
+    except (orjson.JSONDecodeError, ValueError):
+        return None
+    if not isinstance(row, dict) or any(k not in row for k in (id_key or "input", "score", "step")):
+        return None
+    score, step = row["score"], row["step"]
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not isinstance(step, int):
+        return None
+    if id_key:
+        return str(row[id_key]), float(score), step
+    if not isinstance(row["input"], str):
+        return None
+    return prompt_id(normalize_prompt(row["input"])), float(score), step
+
+
+def prove_fast_path(path: Path, id_key: str | None, k: int = _PROOF_LINES) -> str | None:
+    """None when the fast reader reads a sample of ``path``'s lines exactly as a full parse does,
+    else what differed. Both the batch path and the line-by-line path are checked."""
+    sample = [(off, line, _full_fields(line, id_key)) for off, line in _sample_lines(Path(path), k)]
+    sample = [x for x in sample if x[2] is not None]
+    if not sample:
+        return None
+    one = _Shard(id_key, skip_bad=True)
+    for off, line, want in sample:
+        got = one.fields(line)
+        if got is not None:
+            key, (score, step) = got
+            try:
+                sid = one.ids[one._new_prompt(key) if id_key is None else one._new_id(key, line)]
+            except ValueError:
+                continue
+            if (sid, score, step) != want:
+                return f"line at byte {off}: fast {(sid, score, step)} != full {want}"
+    batch = _Shard(id_key, skip_bad=True)
+    buf = b"\n".join(line for _, line, _ in sample) + b"\n"
+    ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10).tolist()
+    starts = [0] + [e + 1 for e in ends[:-1]]
+    if batch._batch(buf, starts, ends):
+        for j, (off, _, want) in enumerate(sample):
+            got3 = (batch.ids[batch.sample[j]], batch.reward[j], batch.step[j])
+            if got3 != want:
+                return f"line at byte {off}: fast {got3} != full {want}"
+    return None
 
 
 def merge_shards(fmt: str, results: list[dict[str, Any]], *, keyed_by: str) -> Trajectory:
