@@ -63,7 +63,7 @@ def test_tag_embed_writes_rows_stats_and_plot(tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     rows = read_rows(out)  # Parquet read back by pyarrow
-    assert [row["problem_id"] for row in rows] == ["g1", "n1", "p1"]
+    assert [row["id"] for row in rows] == ["g1", "n1", "p1"]
     assert "circles" in rows[0]["canonical"]["Geometry"]
     assert "greatest common divisor" in rows[1]["canonical"]["Number Theory"]
     s = json.loads(stats.read_text())

@@ -53,7 +53,7 @@ def test_llm_tagging_with_real_server_and_cache(
             PROBLEMS, failures_path=tmp_path / "failures.jsonl"
         )
     assert llama_server.chat_requests >= len(PROBLEMS) * len(CATEGORIES)
-    assert [t.problem_id for t in tags] == ["p-add", "p-tri"]
+    assert [t.id for t in tags] == ["p-add", "p-tri"]
     for t in tags:
         assert t.method == "llm"
         _check_record(t, catalog)

@@ -126,7 +126,7 @@ def join_tables(
             continue
         for r in rows:
             target = (
-                match(r, key) if key == "id" else match({**r, "id": r.get("problem_id") or r.get("id")}, "id")
+                match(r, key) if key == "id" else match({**r, "id": r.get("id") or r.get("problem_id")}, "id")
             )
             if target is None:
                 unjoined.append(
