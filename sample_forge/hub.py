@@ -62,7 +62,7 @@ def parse_hub(source: str, *, legacy_split: bool = False) -> HubSource:
         spec, config = spec.split(":", 1)
         if not config or ":" in config:
             raise SampleForgeError(f"bad hub source '{source}'; expected {GRAMMAR}")
-    if not spec or spec.startswith("/") or spec.endswith("/") or spec.count("/") > 1:
+    if not spec:  # a local dataset folder (hf:/path/to/ds) is a dataset id to `datasets` too
         raise SampleForgeError(f"bad hub source '{source}'; expected {GRAMMAR}")
     if legacy_split and split is None and config in SPLIT_NAMES:
         new = f"hf:{spec}@{config}"
