@@ -52,7 +52,7 @@ def read_table(
         for f in need:
             if row.get(f) is None or (isinstance(row.get(f), str) and not row[f].strip()):
                 raise InputError(
-                    f"missing {f} (columns: {', '.join(sorted(raw))}; map one with --columns {f}=NAME)",
+                    f"missing {f} (columns: {', '.join(sorted(raw))}; map one with --map {f}=NAME)",
                     path=str(path),
                     line=i,
                     field=f,

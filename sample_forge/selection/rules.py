@@ -113,7 +113,7 @@ def select_polymath(
     if cfg.group_by not in GROUP_BY:
         raise SampleForgeError(f"--group-by must be one of {', '.join(GROUP_BY)}, got '{cfg.group_by}'")
     if not any(_score(r, "lim") is not None for r in rows):
-        raise InputError("no sample has a LIM score (give --scores, or map a column with --columns lim=NAME)")
+        raise InputError("no sample has a LIM score (give --scores, or map a column with --map lim=NAME)")
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for r in rows:
         groups[_group_key(r, cfg.group_by)].append(r)
@@ -153,7 +153,7 @@ def select_top(rows: Sequence[Mapping[str, Any]], cfg: TopConfig = TopConfig()) 
         raise SampleForgeError(f"--by must be one of {', '.join(TOP_BY)}; got '{cfg.by}'")
     scored = [r for r in rows if _score(r, key) is not None]
     if not scored:
-        raise InputError(f"no sample has a '{key}' score (give --scores, or --columns {key}=NAME)")
+        raise InputError(f"no sample has a '{key}' score (give --scores, or --map {key}=NAME)")
     ranked = sorted(scored, key=lambda r: -_score(r, key))
     if cfg.rank is not None:
         if not 1 <= cfg.rank <= len(ranked):
