@@ -143,8 +143,7 @@ def pool_option(*, required: bool = False, help: str | None = None) -> Callable[
         "pool",
         metavar="POOL",
         required=required,
-        help=help
-        or "Problem pool: a table (.jsonl/.json/.parquet/.csv), 'demo', or hf:ORG/NAME[:CONFIG][@SPLIT].",
+        help=help or "Problem pool: a table (.jsonl/.json/.parquet/.csv) or 'demo' (the embedded demo pool).",
     )
 
 

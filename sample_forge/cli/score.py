@@ -46,7 +46,7 @@ def _default_trajectory() -> Path | None:
 )
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), help="Force the log format (default: detect).")
 @out_option(path_type=Path, help="Scores table (.jsonl/.parquet/.csv); default: JSONL on stdout.")
-@pool_option(help="Join pool fields (on id, else prompt text): a table, 'demo' or hf:....")
+@pool_option(help="Join pool fields (on id, else prompt text): a table or 'demo'.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), help="Training steps per epoch (LIMR: 8).")
 @click.option(
     "--epoch-by",

@@ -23,7 +23,7 @@ __all__ = ["select"]
 
 @click.command("select")
 @click.argument("pool_arg", metavar="", required=False, type=click.Path(dir_okay=False))
-@pool_option(help="Problem pool (a table, 'demo' or hf:...); not needed for --rule prime.")
+@pool_option(help="Problem pool: a table or 'demo' (the embedded demo pool); not needed for --rule prime.")
 @click.option(
     "--rule",
     type=click.Choice(["polymath", "top", "prime"]),

@@ -50,7 +50,7 @@ def tag() -> None:
 
 @tag.command("run", hidden=True)
 @click.argument("pool_arg", metavar="", required=False)
-@pool_option()
+@pool_option(help="Problem pool: a table, 'demo' (the embedded demo pool) or hf:ORG/NAME[:CONFIG][@SPLIT].")
 @out_option(help="Skills table (.jsonl/.parquet/.csv), keyed by id.")
 @click.option(
     "--method",
@@ -230,7 +230,9 @@ def _explain(
 
 @tag.command("calibrate")
 @click.argument("tags_path", metavar="LLM_TAGS", required=False)
-@pool_option(required=True, help="The pool the tags were made on (texts): a table, 'demo' or hf:....")
+@pool_option(
+    required=True, help="The pool the tags were made on: a table, 'demo' or hf:ORG/NAME[:CONFIG][@SPLIT]."
+)
 @out_option(required=True, help="Thresholds JSON.")
 @click.option(
     "--from-subjects",
