@@ -212,10 +212,14 @@ def test_pool_source_demo(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert [r["id"] for r in read_rows(out)] == [r["id"] for r in read_rows(DEMO_POOL)]
     # the resolver the recipe uses is the one every --pool uses
-    assert (
-        Path(resolve_pool("demo")) == DEMO_POOL.resolve() or Path(resolve_pool("demo")).name == "pool.jsonl"
-    )
+    assert Path(resolve_pool("demo")).read_bytes() == DEMO_POOL.read_bytes()
     assert parse_source("demo") == Path(resolve_pool("demo"))
+    # score --pool demo joins the embedded demo run with the demo pool
+    scores = tmp_path / "s.jsonl"
+    res = CliRunner().invoke(cli, ["score", "--pool", "demo", "-o", str(scores), "-q"])
+    assert res.exit_code == 0, res.output
+    rows = read_rows(scores)
+    assert rows and all(r.get("problem") for r in rows)
 
 
 def test_tag_writes_id_and_takes_pool(tmp_path: Path) -> None:
