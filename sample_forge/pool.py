@@ -1,9 +1,10 @@
 """Load a problem pool from a Hugging Face dataset or a local table into :class:`Problem` records.
 
-Sources: ``hf:ID[:config][@split]`` (``hf:EleutherAI/hendrycks_math`` loads all seven subject
-configs) or a local ``.jsonl``/``.json``/``.parquet``/``.csv`` file. The gold answer is the answer
-column when there is one, else the last ``\\boxed{}`` of the solution. Problems without an answer are
-kept and counted; every filter counts what it drops (:class:`PoolStats`).
+Sources: ``hf:ORG/NAME[:CONFIG][@SPLIT]`` (``sample_forge.hub``; ``hf:EleutherAI/hendrycks_math`` loads
+all seven subject configs), ``demo`` (the embedded demo pool) or a local ``.jsonl``/``.json``/``.parquet``/
+``.csv`` file. The gold answer is the answer column when there is one, else the last ``\\boxed{}`` of the
+solution. Problems without an answer are kept and counted; every filter counts what it drops
+(:class:`PoolStats`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from sample_forge.adapter import ALIASES, adapt_row, check_map, column_of, first_present, subject_from_path
 from sample_forge.answers import extract_boxed
 from sample_forge.errors import InputError, SampleForgeError
+from sample_forge.hub import HubSource, is_hub, parse_hub
 from sample_forge.records import Problem
 from sample_forge.subjects import CATEGORIES, SUBJECTS, category_of, normalize_subject
 
@@ -29,6 +31,9 @@ __all__ = [
     "iter_pool",
     "PoolStats",
     "parse_source",
+    "resolve_pool",
+    "HubSource",
+    "DEMO_POOL",
     "parse_levels",
     "parse_subjects",
     "HENDRYCKS_CONFIGS",
@@ -160,38 +165,27 @@ def parse_levels(values: Iterable[int | str | None] | str | None) -> set[int | N
 # sources
 
 
-@dataclass(frozen=True)
-class HubSource:
-    """``hf:ID[:config][@split]``."""
+DEMO = "demo"
+DEMO_POOL = "data/demo/pool.jsonl"
 
-    dataset: str
-    config: str | None = None
-    split: str | None = None
 
-    def label(self, config: str | None, split: str | None) -> str:
-        s = f"hf:{self.dataset}"
-        if config:
-            s += f":{config}"
-        if split:
-            s += f"@{split}"
-        return s
+def resolve_pool(source: str | os.PathLike[str]) -> str:
+    """``demo`` is the embedded demo pool, for every command that takes a pool (and the recipe);
+    anything else is returned as given."""
+    text = str(source).strip()
+    if text == DEMO:
+        from sample_forge.paths import resource_path
+
+        return str(resource_path(DEMO_POOL))
+    return str(source)
 
 
 def parse_source(source: str) -> HubSource | Path:
-    """A hub source or a local path (an existing file, or anything with a table ending)."""
+    """A hub source (``hf:ORG/NAME[:CONFIG][@SPLIT]``), ``demo``, or a local path."""
     source = str(source).strip()
-    if source.startswith("hf:"):
-        spec = source[3:]
-        split = None
-        if "@" in spec:
-            spec, split = spec.rsplit("@", 1)
-        config = None
-        if ":" in spec:
-            spec, config = spec.split(":", 1)
-        if not spec:
-            raise SampleForgeError(f"bad source '{source}'; expected hf:ID[:config][@split]")
-        return HubSource(spec, config or None, split or None)
-    return Path(source)
+    if is_hub(source):
+        return parse_hub(source)
+    return Path(resolve_pool(source))
 
 
 def _offline_error(label: str, e: BaseException) -> SampleForgeError:

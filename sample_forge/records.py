@@ -82,7 +82,7 @@ class SkillTag:
     """Salient skills of one problem. ``raw``: free-text skills per category as the tagger gave them;
     ``canonical``: catalog skill names per category; ``spectrum``: distinct canonical skills per category."""
 
-    problem_id: str
+    id: str
     method: str  # "llm" | "embed"
     raw: dict[str, list[str]] = field(default_factory=dict)
     canonical: dict[str, list[str]] = field(default_factory=dict)

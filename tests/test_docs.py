@@ -64,7 +64,7 @@ def test_example_recipe_loads_and_plans(tmp_path: Path) -> None:
     # the example sets something in every section, so a renamed setting fails here, not for a user
     assert recipe.pool.source.endswith("dsr_sub.jsonl")
     assert recipe.score.format == "oneshot" and recipe.score.epoch_by == "pass"
-    assert recipe.select.rule == "top" and recipe.select.by == "variance"
+    assert recipe.select.rule == "top" and recipe.select.by == "hist_var"
     assert recipe.export.to == ["verl", "trl", "openrlhf"]
     stages = plan(recipe, tmp_path / "run")
     names = [s.name for s in stages]

@@ -135,6 +135,7 @@ def test_cli_select_then_export_pipeline(shared_data: Path, tmp_path: Path) -> N
         cli,
         [
             "select",
+            "--pool",
             str(shared_file(shared_data, "limr/math8k_pool_with_lim_scores.jsonl")),
             "--group-by",
             "none",

@@ -135,7 +135,7 @@ def test_select_then_export_keeps_the_pool_data_source(shared_data: Path, tmp_pa
     dsr = shared_file(shared_data, "one_shot_rlvr/dsr_sub.jsonl")
     scores = tmp_path / "scores.jsonl"
     write_rows(scores, [{"id": "124", "hist_var": 0.2}, {"id": "267", "hist_var": 0.1}])
-    sel = select(SelectConfig("top", by="variance", top=1), pool=dsr, scores=scores)
+    sel = select(SelectConfig("top", by="hist_var", top=1), pool=dsr, scores=scores)
     assert [r["id"] for r in sel.rows] == ["124"]
     write_rows(tmp_path / "sel.jsonl", sel.rows)
     res = export(tmp_path / "sel.jsonl", tmp_path / "out", ExportConfig(to=("verl",), repeat=128))

@@ -64,6 +64,7 @@ def test_tag_llm_uses_the_named_cache(tmp_path):
     db = tmp_path / "tag.sqlite"
     args = [
         "tag",
+        "--pool",
         str(pool),
         "--out",
         str(tmp_path / "t.jsonl"),

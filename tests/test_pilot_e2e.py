@@ -112,7 +112,20 @@ def check_run(out, rows, tmp_path):
         assert abs(r["mean_acc"] - sum(x["correct"] / 4 for x in mine) / 2) < 1e-9
     sel = tmp_path / "selection.jsonl"
     _invoke(
-        ["select", str(pool), "--scores", str(scores), "--rule", "top", "--by", "lim", "-o", str(sel), "-q"]
+        [
+            "select",
+            "--pool",
+            str(pool),
+            "--scores",
+            str(scores),
+            "--rule",
+            "top",
+            "--by",
+            "lim",
+            "-o",
+            str(sel),
+            "-q",
+        ]
     )
     chosen = read_rows(sel)
     assert len(chosen) == 1 and chosen[0]["id"] in gold

@@ -131,14 +131,14 @@ def test_bad_score_is_one_input_error_and_duplicate_scores_are_reported(tmp_path
     assert [(u["table"], u["line"]) for u in sel.unjoined] == [("scores", 2)]
     assert "duplicate" in sel.unjoined[0]["reason"]
     res = CliRunner().invoke(
-        cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")]
+        cli, ["select", "--pool", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")]
     )
     assert res.exit_code == 0 and "0 scores rows unmatched, 1 ambiguous" in res.output
     [dup] = read_rows(tmp_path / "s.rejects.jsonl")
     assert (dup["table"], dup["line"]) == ("scores", 2) and "duplicate scores row" in dup["reason"]
     write_rows(scores, [{"id": "p1", "lim": [0.7]}])
     res = CliRunner().invoke(
-        cli, ["select", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")]
+        cli, ["select", "--pool", str(pool), "--scores", str(scores), "-o", str(tmp_path / "s.jsonl")]
     )
     assert (
         res.exit_code == 1 and res.output.strip() == f"Error: {scores}:1, field 'lim': not a number: '[0.7]'"
@@ -167,11 +167,11 @@ def test_top_variance_reproduces_pi_k(shared_data: Path, tmp_path: Path) -> None
     scores = tmp_path / "scores.jsonl"
     write_rows(scores, [{"id": k, "hist_var": float(np.var(v))} for k, v in log.items()])
     pool = shared_file(shared_data, "one_shot_rlvr/dsr_sub.jsonl")
-    top2 = select(SelectConfig("top", by="variance", top=2), pool=pool, scores=scores)
+    top2 = select(SelectConfig("top", by="hist_var", top=2), pool=pool, scores=scores)
     assert [r["id"] for r in top2.rows] == ["124", "267"]
     assert top2.rows[0]["reason"].startswith("rank 1 of 1209 by historical variance")
     assert "pi_1" in top2.rows[0]["reason"]
-    pi13 = select(SelectConfig("top", by="variance", rank=13), pool=pool, scores=scores)
+    pi13 = select(SelectConfig("top", by="hist_var", rank=13), pool=pool, scores=scores)
     assert [r["id"] for r in pi13.rows] == ["682"]
     assert pi13.rows[0]["answer"] and pi13.unjoined == []
 
@@ -216,7 +216,8 @@ def test_cli_select_writes_table_and_reasons(limr_pool: Path, tmp_path: Path) ->
     out = tmp_path / "sel.parquet"
     unj = tmp_path / "unjoined.jsonl"
     res = CliRunner().invoke(
-        cli, ["select", str(limr_pool), "--theta", "0.6", "-o", str(out), "--unjoined", str(unj), "-q"]
+        cli,
+        ["select", "--pool", str(limr_pool), "--theta", "0.6", "-o", str(out), "--unjoined", str(unj), "-q"],
     )
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
@@ -224,5 +225,5 @@ def test_cli_select_writes_table_and_reasons(limr_pool: Path, tmp_path: Path) ->
     rows = read_rows(out)
     assert len(rows) == 7 and {"rule", "reason", "scores", "problem", "answer", "category"} <= set(rows[0])
     # bad --columns and a missing pool give one clear line, no traceback
-    bad = CliRunner().invoke(cli, ["select", str(tmp_path / "nope.jsonl")])
+    bad = CliRunner().invoke(cli, ["select", "--pool", str(tmp_path / "nope.jsonl")])
     assert bad.exit_code != 0 and "Traceback" not in bad.output and "nope.jsonl" in bad.output

@@ -50,6 +50,7 @@ def test_tag_embed_writes_rows_stats_and_plot(tmp_path: Path) -> None:
         cli,
         [
             "tag",
+            "--pool",
             str(pool),
             "--out",
             str(out),
@@ -63,7 +64,7 @@ def test_tag_embed_writes_rows_stats_and_plot(tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     rows = read_rows(out)  # Parquet read back by pyarrow
-    assert [row["problem_id"] for row in rows] == ["g1", "n1", "p1"]
+    assert [row["id"] for row in rows] == ["g1", "n1", "p1"]
     assert "circles" in rows[0]["canonical"]["Geometry"]
     assert "greatest common divisor" in rows[1]["canonical"]["Number Theory"]
     s = json.loads(stats.read_text())
@@ -74,14 +75,16 @@ def test_tag_embed_writes_rows_stats_and_plot(tmp_path: Path) -> None:
 
 def test_tag_explain_and_errors(tmp_path: Path) -> None:
     pool = _pool(tmp_path)
-    r = CliRunner().invoke(cli, ["tag", str(pool), "--method", "embed", "--explain", "n1"])
+    r = CliRunner().invoke(cli, ["tag", "--pool", str(pool), "--method", "embed", "--explain", "n1"])
     assert r.exit_code == 0, r.output
     assert "problem n1 (Number Theory)" in r.output and "greatest common divisor" in r.output
-    r = CliRunner().invoke(cli, ["tag", str(pool), "--method", "embed", "--explain", "nope"])
+    r = CliRunner().invoke(cli, ["tag", "--pool", str(pool), "--method", "embed", "--explain", "nope"])
     assert r.exit_code != 0 and "no problem with id 'nope'" in r.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "problem": "x"}\n{not json\n')
-    r = CliRunner().invoke(cli, ["tag", str(bad), "--out", str(tmp_path / "t.jsonl"), "--method", "embed"])
+    r = CliRunner().invoke(
+        cli, ["tag", "--pool", str(bad), "--out", str(tmp_path / "t.jsonl"), "--method", "embed"]
+    )
     assert r.exit_code != 0 and "bad.jsonl:2" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "t.jsonl").exists()
 
@@ -122,7 +125,17 @@ def test_tag_calibrate_from_llm_tags(tmp_path: Path) -> None:
     assert th["metrics"]["top_category_agreement"] == 1.0
     r = CliRunner().invoke(
         cli,
-        ["tag", str(pool), "--out", str(tmp_path / "t.jsonl"), "--method", "embed", "--thresholds", str(out)],
+        [
+            "tag",
+            "--pool",
+            str(pool),
+            "--out",
+            str(tmp_path / "t.jsonl"),
+            "--method",
+            "embed",
+            "--thresholds",
+            str(out),
+        ],
     )
     assert r.exit_code == 0, r.output
 
@@ -161,6 +174,7 @@ def test_tag_quiet_in_a_pipe_prints_nothing(tmp_path: Path) -> None:
             "-m",
             "sample_forge.cli.main",
             "tag",
+            "--pool",
             str(_pool(tmp_path)),
             "--out",
             str(out),

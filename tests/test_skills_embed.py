@@ -73,7 +73,7 @@ def test_tags_are_consistent_records(tagger: EmbedTagger) -> None:
         ),
     ]
     tags = tagger.tag(problems)
-    by_id = {t.problem_id: t for t in tags}
+    by_id = {t.id: t for t in tags}
     assert "Pythagorean theorem" in by_id["g"].canonical.get("Geometry", [])
     assert "modular arithmetic" in by_id["n"].canonical.get(
         "Number Theory", []

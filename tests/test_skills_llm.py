@@ -53,7 +53,7 @@ def test_llm_tagging_with_real_server_and_cache(
             PROBLEMS, failures_path=tmp_path / "failures.jsonl"
         )
     assert llama_server.chat_requests >= len(PROBLEMS) * len(CATEGORIES)
-    assert [t.problem_id for t in tags] == ["p-add", "p-tri"]
+    assert [t.id for t in tags] == ["p-add", "p-tri"]
     for t in tags:
         assert t.method == "llm"
         _check_record(t, catalog)
@@ -104,7 +104,18 @@ def test_tag_command_llm_method(llama_server: LlamaServer, llama_config: Path, t
     pool = tmp_path / "pool.jsonl"
     pool.write_bytes(orjson.dumps(PROBLEMS[0].to_dict()) + b"\n")
     out = tmp_path / "tags.jsonl"
-    args = ["tag", str(pool), "--out", str(out), "--model", "llama", "--max-tokens", "16", "--quiet"]
+    args = [
+        "tag",
+        "--pool",
+        str(pool),
+        "--out",
+        str(out),
+        "--model",
+        "llama",
+        "--max-tokens",
+        "16",
+        "--quiet",
+    ]
     r = CliRunner().invoke(cli, args)  # --model implies the llm method
     assert r.exit_code == 0, r.output
     [row] = read_rows(out)
@@ -115,7 +126,7 @@ def test_tag_command_llm_method(llama_server: LlamaServer, llama_config: Path, t
     failures_file = tmp_path / "tags.jsonl.failures.jsonl"
     assert (len(failures_file.read_text().splitlines()) if failures_file.exists() else 0) == n_llm
     r = CliRunner().invoke(
-        cli, ["tag", str(pool), "--model", "llama", "--max-tokens", "16", "--explain", "p-add"]
+        cli, ["tag", "--pool", str(pool), "--model", "llama", "--max-tokens", "16", "--explain", "p-add"]
     )
     assert r.exit_code == 0, r.output
     assert "problem p-add" in r.output and r.output.count("call failed") + r.output.count("answer") >= 5

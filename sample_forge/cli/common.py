@@ -1,4 +1,6 @@
-"""What every command shares: one-line domain errors, --quiet, progress bars only on a terminal."""
+"""What every command shares: one-line domain errors, --quiet, progress bars only on a terminal, and the
+options of docs/vocabulary.md (``--pool``, ``--map``, ``-o/--out``, ``--by``, ``--theta``, ``--top``,
+``-m/--model``) spelled once, with the old spellings as hidden deprecated aliases."""
 
 from __future__ import annotations
 
@@ -10,9 +12,26 @@ from typing import Any, TypeVar
 
 import click
 
+from sample_forge.deprecation import deprecated
 from sample_forge.errors import SampleForgeError
 
-__all__ = ["domain_errors", "quiet_option", "progress", "console", "parse_kv_list"]
+__all__ = [
+    "domain_errors",
+    "quiet_option",
+    "progress",
+    "console",
+    "parse_kv_list",
+    "deprecated",
+    "renamed_option",
+    "pool_option",
+    "map_option",
+    "out_option",
+    "by_option",
+    "theta_option",
+    "top_option",
+    "model_option",
+    "MODEL_DEFAULT_HELP",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,3 +89,183 @@ def parse_kv_list(text: str | None, *, option: str) -> dict[str, str]:
         k, v = part.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# the shared options (docs/vocabulary.md): one spelling each
+
+
+def renamed_option(new: str, dest: str, old: str, **kwargs: Any) -> Callable[[F], F]:
+    """A hidden option ``old`` whose value goes to ``dest`` (the parameter of ``new``) with one
+    deprecation line; when both are given, ``new`` wins."""
+    old_dest = "_old_" + old.lstrip("-").replace("-", "_")
+
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            value = kw.pop(old_dest, None)
+            if value is not None:
+                deprecated(old, new)
+                ctx = click.get_current_context(silent=True)
+                given = (
+                    ctx is not None
+                    and ctx.get_parameter_source(dest) == click.core.ParameterSource.COMMANDLINE
+                )
+                if not given:
+                    kw[dest] = value
+            return fn(*args, **kw)
+
+        return click.option(old, old_dest, hidden=True, default=None, **kwargs)(wrapper)  # type: ignore[return-value]
+
+    return deco
+
+
+class AliasedChoice(click.Choice):
+    """A choice that also accepts old names (not shown in --help), each with a deprecation line."""
+
+    def __init__(self, choices: Iterable[str], aliases: dict[str, str], option: str) -> None:
+        super().__init__(list(choices))
+        self.aliases = aliases
+        self.option = option
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value in self.aliases:
+            new = self.aliases[value]
+            deprecated(f"{self.option} {value}", f"{self.option} {new}")
+            value = new
+        return super().convert(value, param, ctx)
+
+
+def pool_option(*, required: bool = False, help: str | None = None) -> Callable[[F], F]:
+    """``--pool POOL``: a table, ``demo`` (the embedded demo pool) or ``hf:ORG/NAME[:CONFIG][@SPLIT]``."""
+    return click.option(
+        "--pool",
+        "pool",
+        metavar="POOL",
+        required=required,
+        help=help or "Problem pool: a table (.jsonl/.json/.parquet/.csv) or 'demo' (the embedded demo pool).",
+    )
+
+
+def map_option(*, old: str | None = None, help: str | None = None) -> Callable[[F], F]:
+    """``--map ours=theirs[,...]`` into the parameter ``mapping``; ``old`` (e.g. ``--columns``) is a
+    deprecated alias."""
+    opt = click.option(
+        "--map",
+        "mapping",
+        default=None,
+        metavar="OURS=THEIRS,...",
+        help=help
+        or "Map our column names onto the table's, e.g. 'problem=question,lim=lim_score' "
+        "(dotted paths reach nested columns: answer=reward_model.ground_truth).",
+    )
+
+    def deco(fn: F) -> F:
+        fn = opt(fn)
+        return renamed_option("--map", "mapping", old)(fn) if old else fn
+
+    return deco
+
+
+def out_option(
+    *,
+    required: bool = False,
+    default: Any = None,
+    help: str = "Output table (.jsonl, .json, .parquet or .csv).",
+    directory: bool = False,
+    path_type: Any = None,
+    old: str | None = None,
+) -> Callable[[F], F]:
+    """``-o/--out PATH`` into the parameter ``out``; ``old`` is a deprecated alias."""
+    ptype = click.Path(file_okay=not directory, dir_okay=directory, path_type=path_type)
+    opt = click.option(
+        "--out",
+        "-o",
+        "out",
+        type=ptype,
+        metavar="PATH",
+        required=required and old is None,
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+    def deco(fn: F) -> F:
+        if old is None:
+            return opt(fn)
+        fn = opt(fn)
+        fn = renamed_option("--out", "out", old, type=ptype)(fn)
+        return _require(fn, "out", "-o/--out") if required else fn
+
+    return deco
+
+
+def _require(fn: F, dest: str, flag: str) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kw: Any) -> Any:
+        if kw.get(dest) is None:
+            raise click.UsageError(f"Missing option '{flag}'.")
+        return fn(*args, **kw)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def by_option(
+    choices: Iterable[str], *, default: str = "lim", help: str, aliases: dict[str, str] | None = None
+) -> Callable[[F], F]:
+    """``--by SCORE``: the score a ranking or rule uses (old score names via ``aliases``)."""
+    return click.option(
+        "--by",
+        "by",
+        type=AliasedChoice(choices, aliases or {}, "--by"),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+def theta_option(*, default: float | None = None, help: str) -> Callable[[F], F]:
+    """``--theta X``: the cutoff on the ``--by`` score (keep >= X)."""
+    return click.option(
+        "--theta",
+        "theta",
+        type=float,
+        default=default,
+        show_default=default is not None,
+        metavar="X",
+        help=help,
+    )
+
+
+def top_option(*, default: int | None = None, help: str, old: str | None = None) -> Callable[[F], F]:
+    """``--top N``: how many samples to keep; ``old`` (e.g. ``--k``) is a deprecated alias."""
+    itype = click.IntRange(min=1)
+    opt = click.option(
+        "--top", "top", type=itype, default=default, show_default=default is not None, metavar="N", help=help
+    )
+
+    def deco(fn: F) -> F:
+        fn = opt(fn)
+        return renamed_option("--top", "top", old, type=itype)(fn) if old else fn
+
+    return deco
+
+
+MODEL_DEFAULT_HELP = (
+    "default: the OPENAI_* environment if set, else the models config's `default`, else the built-in "
+    "'local' (SmolLM2-135M-Instruct)"
+)
+
+
+def model_option(*, default: str | None = None, help: str | None = None) -> Callable[[F], F]:
+    """``-m/--model NAME`` into the parameter ``model``."""
+    return click.option(
+        "--model",
+        "-m",
+        "model",
+        default=default,
+        show_default=default is not None,
+        metavar="NAME",
+        help=help
+        or f"Model name (`sample-forge models list` marks the default with *); {MODEL_DEFAULT_HELP}.",
+    )

@@ -6,7 +6,15 @@ import shlex
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, parse_kv_list, quiet_option
+from sample_forge.cli.common import (
+    console,
+    domain_errors,
+    map_option,
+    model_option,
+    out_option,
+    parse_kv_list,
+    quiet_option,
+)
 from sample_forge.export.trainers import TRAINERS
 
 __all__ = ["export"]
@@ -51,16 +59,13 @@ def _trainers(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--data-source", help="verl data_source (default: the row's own, else lighteval/MATH).")
 @click.option("--split", default="train", show_default=True, help="verl extra_info.split.")
 @click.option("--id", "ids", multiple=True, help="Export only these sample ids (repeatable).")
-@click.option("--columns", help="Map our column names to the table's: 'answer=label,problem=question'.")
-@click.option("--model", default="Qwen/Qwen2.5-7B", show_default=True, help="Model in the printed commands.")
+@map_option(
+    old="--columns", help="Map our column names onto the table's, e.g. 'answer=label,problem=question'."
+)
+@model_option(default="Qwen/Qwen2.5-7B", help="Model in the printed commands.")
 @click.option("--force", is_flag=True, help="Export even when math-verify cannot parse an answer.")
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(file_okay=False),
-    default="export",
-    show_default=True,
-    help="Output directory: one subdirectory per trainer and manifest.json.",
+@out_option(
+    directory=True, default="export", help="Output directory: one subdirectory per trainer and manifest.json."
 )
 @quiet_option
 @domain_errors
@@ -72,7 +77,7 @@ def export(
     data_source: str | None,
     split: str,
     ids: tuple[str, ...],
-    columns: str | None,
+    mapping: str | None,
     model: str,
     force: bool,
     out: str,
@@ -120,7 +125,7 @@ def export(
     ]
     argv += [a for i in ids for a in ("--id", i)]
     argv += ["--data-source", data_source] if data_source else []
-    argv += ["--columns", columns] if columns else []
+    argv += ["--map", mapping] if mapping else []
     argv += ["--force"] if force else []
     command = shlex.join(argv)
     res = run(
@@ -128,7 +133,7 @@ def export(
         out,
         cfg,
         ids=ids or None,
-        columns=parse_kv_list(columns, option="--columns"),
+        columns=parse_kv_list(mapping, option="--map"),
         command=command,
     )
     con = console(quiet)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sample_forge.cli.common import domain_errors
+from sample_forge.cli.common import domain_errors, model_option
 
 __all__ = ["models", "llm_options", "LLMOptions"]
 
@@ -55,14 +55,7 @@ def llm_options(fn: F) -> F:
 
     for opt in reversed(
         [
-            click.option(
-                "--model",
-                "-m",
-                default=None,
-                metavar="NAME",
-                help="Model name (`sample-forge models list`); default: OPENAI_BASE_URL/"
-                "OPENAI_API_KEY if set, else the built-in 'local'.",
-            ),
+            model_option(),
             click.option("--no-cache", is_flag=True, help="Neither read nor write the LLM cache/log."),
             click.option(
                 "--cache-db",

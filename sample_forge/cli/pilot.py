@@ -8,32 +8,29 @@ from typing import Any
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, quiet_option
+from sample_forge.cli.common import (
+    console,
+    domain_errors,
+    model_option,
+    out_option,
+    pool_option,
+    quiet_option,
+)
 
 
 @click.command("pilot")
-@click.option(
-    "--pool",
-    "pool",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Problems (JSONL/Parquet/CSV) with id, problem, answer.",
-)
-@click.option(
-    "--model",
+@pool_option(required=True, help="Problems (JSONL/Parquet/CSV, or 'demo') with id, problem, answer.")
+@model_option(
     default="smollm2",
-    show_default=True,
     help="'smollm2' (built-in SmolLM2-135M-Instruct GGUF), a .gguf file, or a HF model id/path.",
 )
 @click.option("--epochs", default=3, show_default=True, type=int, help="Passes over the pool.")
 @click.option(
     "--rollouts", default=8, show_default=True, type=int, help="Completions per prompt (GRPO group)."
 )
-@click.option(
-    "--out",
+@out_option(
+    directory=True,
     default="runs/pilot",
-    show_default=True,
-    type=click.Path(file_okay=False),
     help="Run directory (trajectory.jsonl, completions/, checkpoints, pilot.json).",
 )
 @click.option(
@@ -101,14 +98,15 @@ def pilot(
 
     \b
     Example (built-in SmolLM2 on the CPU, about a minute per step here):
-      sample-forge pilot --pool data/demo/pool.jsonl --limit 8 --epochs 2 --rollouts 4 \\
-          --max-completion-length 96 --out runs/pilot
+      sample-forge pilot --pool demo --limit 8 --epochs 2 --rollouts 4 \\
+          --max-completion-length 96 -o runs/pilot
       sample-forge score --trajectory runs/pilot/trajectory.jsonl
     """
     from sample_forge.pilot.trl_pilot import run_pilot
+    from sample_forge.pool import resolve_pool
 
     result = run_pilot(
-        pool,
+        resolve_pool(pool),
         model,
         epochs,
         rollouts,

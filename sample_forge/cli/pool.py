@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, parse_kv_list, progress, quiet_option
+from sample_forge.cli.common import (
+    console,
+    domain_errors,
+    map_option,
+    out_option,
+    parse_kv_list,
+    progress,
+    quiet_option,
+)
 
 __all__ = ["pool"]
 
@@ -14,23 +22,14 @@ __all__ = ["pool"]
     "--source",
     "-s",
     required=True,
-    help="hf:ID[:config][@split] (e.g. hf:EleutherAI/hendrycks_math, "
-    "hf:HuggingFaceH4/MATH-500) or a local .jsonl/.json/.parquet/.csv file.",
+    help="hf:ORG/NAME[:CONFIG][@SPLIT] (e.g. hf:EleutherAI/hendrycks_math, "
+    "hf:HuggingFaceH4/MATH-500@test), 'demo' (the embedded demo pool) or a local "
+    ".jsonl/.json/.parquet/.csv file.",
 )
-@click.option(
-    "--out",
-    "-o",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Output table (.parquet, .jsonl or .csv).",
-)
-@click.option(
-    "--map",
-    "mapping",
-    default=None,
-    metavar="FIELD=COLUMN,...",
-    help="Column mapping, e.g. problem=prompt,answer=ground_truth,id=index "
-    "(dotted paths reach nested columns: answer=reward_model.ground_truth).",
+@out_option(required=True, help="Output table (.parquet, .jsonl or .csv).")
+@map_option(
+    help="Map our column names onto the table's, e.g. problem=prompt,answer=ground_truth,id=index "
+    "(dotted paths reach nested columns: answer=reward_model.ground_truth)."
 )
 @click.option(
     "--subjects",
@@ -72,6 +71,7 @@ def pool(
     \b
     Examples:
       sample-forge pool --source hf:EleutherAI/hendrycks_math --out pool.parquet
+      sample-forge pool --source demo -o demo.jsonl
       sample-forge pool --source math_train.jsonl --out pool.parquet --subjects Geometry --levels 3-5
       sample-forge pool --source verl.parquet --map problem=prompt,answer=reward_model.ground_truth --out p.jsonl
     """

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import click
 
-from sample_forge.cli.common import domain_errors, quiet_option
+from sample_forge.cli.common import domain_errors, out_option, quiet_option, renamed_option, theta_option
 
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), help="HTML file (default RUN_DIR/report.html).")
+@out_option(help="HTML file (default RUN_DIR/report.html).")
 @click.option("--png", "png_dir", type=click.Path(file_okay=False), help="Also save the figures here.")
-@click.option("--threshold", type=float, default=0.6, show_default=True, help="LIM line in the histogram.")
+@theta_option(default=0.6, help="LIM line (theta) in the histogram.")
+@renamed_option("--theta", "theta", "--threshold", type=float)
 @quiet_option
 @domain_errors
-def report(run_dir: str, out: str | None, png_dir: str | None, threshold: float, quiet: bool) -> None:  # noqa: ARG001
+def report(run_dir: str, out: str | None, png_dir: str | None, theta: float, quiet: bool) -> None:  # noqa: ARG001
     """Write one self-contained HTML report of a forge run: skill spectrum, learning curves, score
     distributions, the chosen sample(s) with reasons, synthetic candidates and the export manifest.
 
@@ -24,5 +25,5 @@ def report(run_dir: str, out: str | None, png_dir: str | None, threshold: float,
     """
     from sample_forge.report import build_report
 
-    path = build_report(run_dir, out, png_dir=png_dir, threshold=threshold)
+    path = build_report(run_dir, out, png_dir=png_dir, threshold=theta)
     click.echo(str(path))

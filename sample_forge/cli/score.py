@@ -9,7 +9,18 @@ from typing import Any
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, quiet_option
+from sample_forge.cli.common import (
+    by_option,
+    console,
+    deprecated,
+    domain_errors,
+    out_option,
+    pool_option,
+    quiet_option,
+    renamed_option,
+    theta_option,
+    top_option,
+)
 from sample_forge.impact import formats
 
 __all__ = ["score", "simulate_pilot"]
@@ -35,13 +46,8 @@ def _default_trajectory() -> Path | None:
     help="Pilot run directory or file (default: the embedded demo run).",
 )
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), help="Force the log format (default: detect).")
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(path_type=Path),
-    help="Scores table (.jsonl/.parquet/.csv); default: JSONL on stdout.",
-)
-@click.option("--pool", type=click.Path(path_type=Path), help="Join pool fields (on id, else prompt text).")
+@out_option(path_type=Path, help="Scores table (.jsonl/.parquet/.csv); default: JSONL on stdout.")
+@pool_option(help="Join pool fields (on id, else prompt text): a table or 'demo'.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), help="Training steps per epoch (LIMR: 8).")
 @click.option(
     "--epoch-by",
@@ -62,10 +68,12 @@ def _default_trajectory() -> Path | None:
 )
 @click.option("--correct", help="Rule for a correct rollout, e.g. 'reward==1' (default per format).")
 @click.option("--reward-column", help="TRL: the reward column that means correctness.")
-@click.option("--rank-by", type=click.Choice(_RANK), default="lim", show_default=True)
+@by_option(_RANK, help="The score to rank by.")
+@renamed_option("--by", "by", "--rank-by", type=click.Choice(_RANK))
 @click.option("--ascending", is_flag=True, help="Rank lowest first.")
-@click.option("--threshold", help="Keep rows matching, e.g. 'lim>=0.6' or 'mean_acc>0 and mean_acc<1'.")
-@click.option("--top", type=click.IntRange(min=1), help="Keep the K best rows.")
+@theta_option(help="Keep samples whose --by score is >= X (e.g. --by lim --theta 0.6).")
+@click.option("--threshold", hidden=True, default=None)
+@top_option(help="Keep the N best rows.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write curves.png (mean + top/bottom samples).")
 @click.option(
     "--rejects",
@@ -109,15 +117,16 @@ def score(
     trajectory: Path | None,
     fmt: str | None,
     out: Path | None,
-    pool: Path | None,
+    pool: str | None,
     steps_per_epoch: int | None,
     epoch_by: str,
     first_step: int | None,
     missing: str,
     correct: str | None,
     reward_column: str | None,
-    rank_by: str,
+    by: str,
     ascending: bool,
+    theta: float | None,
     threshold: str | None,
     top: int | None,
     plot: Path | None,
@@ -138,11 +147,12 @@ def score(
     \b
     Example:
       sample-forge score -t runs/pilot --steps-per-epoch 8 --pool pool.jsonl \\
-          --threshold 'lim>=0.6' -o scores.parquet --plot curves.png
-      sample-forge score -t acc_step_500.json --rank-by hist_var --top 20
+          --by lim --theta 0.6 -o scores.parquet --plot curves.png
+      sample-forge score -t acc_step_500.json --by hist_var --top 20
     """
     from sample_forge.errors import SampleForgeError
     from sample_forge.impact.run import ScoreConfig, score_run
+    from sample_forge.pool import resolve_pool
     from sample_forge.tables import write_rows
 
     if trajectory is None:
@@ -156,9 +166,9 @@ def score(
         first_step=first_step,
         missing=missing,
         correct=correct,
-        rank_by=rank_by,
+        rank_by=by,
         ascending=ascending,
-        threshold=threshold,
+        threshold=_keep_rule(by, theta, threshold),
         top=top,
         skip_bad_lines=skip_bad_lines,
         workers=workers,
@@ -169,7 +179,7 @@ def score(
         stability_top=stability_top,
         rollouts_per_epoch=rollouts_per_epoch,
     )
-    res = score_run(trajectory, cfg, pool=pool)
+    res = score_run(trajectory, cfg, pool=Path(resolve_pool(pool)) if pool is not None else None)
     rep = res.report
     if out is not None:
         write_rows(out, res.rows)
@@ -191,7 +201,7 @@ def score(
             res.matrix,
             [s.id for s in res.scores],
             plot,
-            title=f"{trajectory.name}: top/bottom by {rank_by}",
+            title=f"{trajectory.name}: top/bottom by {by}",
             level=interval_level,
             bands=resamples > 0,
         )
@@ -215,6 +225,16 @@ def _slim(rep: dict[str, Any]) -> dict[str, Any]:
         j = slim["join"]
         slim["join"] = {k: j[k] for k in _JOIN_COUNTS} | {"unjoined": len(j["unjoined"])}
     return slim
+
+
+def _keep_rule(by: str, theta: float | None, threshold: str | None) -> str | None:
+    """``--theta X`` is the rule ``<by> >= X``; ``--threshold EXPR`` (deprecated) is a rule as given."""
+    if threshold is None:
+        return None if theta is None else f"{by}>={theta!r}"
+    deprecated("--threshold EXPR", "--by SCORE --theta X")
+    if theta is not None:
+        raise click.UsageError("give --theta or the deprecated --threshold, not both")
+    return threshold
 
 
 def _rejects(res: Any) -> list[dict[str, Any]]:

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, parse_kv_list, quiet_option
+from sample_forge.cli.common import (
+    by_option,
+    console,
+    deprecated,
+    domain_errors,
+    map_option,
+    out_option,
+    parse_kv_list,
+    pool_option,
+    quiet_option,
+    theta_option,
+    top_option,
+)
 
 __all__ = ["select"]
 
 
 @click.command("select")
-@click.argument("pool", required=False, type=click.Path(dir_okay=False))
+@click.argument("pool_arg", metavar="", required=False, type=click.Path(dir_okay=False))
+@pool_option(help="Problem pool: a table or 'demo' (the embedded demo pool); not needed for --rule prime.")
 @click.option(
     "--rule",
     type=click.Choice(["polymath", "top", "prime"]),
@@ -32,7 +45,7 @@ __all__ = ["select"]
     type=click.Path(exists=True, dir_okay=False),
     help="Validated candidates (`sample-forge synthesize`), for --rule prime.",
 )
-@click.option("--theta", type=float, default=0.6, show_default=True, help="polymath: LIM threshold.")
+@theta_option(default=0.6, help="polymath: keep samples with LIM >= X (LIMR's theta).")
 @click.option(
     "--group-by",
     type=click.Choice(["subject", "category", "none"]),
@@ -40,26 +53,15 @@ __all__ = ["select"]
     show_default=True,
     help="polymath: one sample per MATH subject, paper category, or overall.",
 )
-@click.option(
-    "--by",
-    type=click.Choice(["lim", "variance", "learnability"]),
-    default="lim",
-    show_default=True,
-    help="top: the score to rank by (variance = 1-shot RLVR historical variance, pi_k).",
+@by_option(
+    ["lim", "hist_var", "learnability"],
+    aliases={"variance": "hist_var"},
+    help="top: the score to rank by (hist_var = 1-shot RLVR historical variance, pi_k).",
 )
-@click.option(
-    "--k", "k", type=click.IntRange(min=1), default=1, show_default=True, help="top/prime: how many samples."
-)
+@top_option(default=1, old="--k", help="top/prime: how many samples.")
 @click.option("--rank", type=click.IntRange(min=1), help="top: only the sample at this rank (pi_RANK).")
-@click.option("--columns", help="Map our column names to the table's: 'lim=score,problem=question'.")
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default="selection.jsonl",
-    show_default=True,
-    help="Selection table (.jsonl, .json, .parquet or .csv).",
-)
+@map_option(old="--columns")
+@out_option(default="selection.jsonl", help="Selection table (.jsonl, .json, .parquet or .csv).")
 @click.option(
     "--unjoined",
     type=click.Path(dir_okay=False),
@@ -68,6 +70,7 @@ __all__ = ["select"]
 @quiet_option
 @domain_errors
 def select(
+    pool_arg: str | None,
     pool: str | None,
     rule: str,
     scores: str | None,
@@ -76,14 +79,14 @@ def select(
     theta: float,
     group_by: str,
     by: str,
-    k: int,
+    top: int,
     rank: int | None,
-    columns: str | None,
+    mapping: str | None,
     out: str,
     unjoined: str | None,
     quiet: bool,
 ) -> None:
-    """Choose sample(s) from POOL (joined with --scores and --skills on ids or problem text).
+    """Choose sample(s) from --pool POOL (joined with --scores and --skills on ids or problem text).
 
     Prints one reason per chosen sample and the join counts; writes the selection table (Problem
     fields + rule, reason, scores, skills) for `sample-forge export` and the rows that failed to join
@@ -91,25 +94,30 @@ def select(
 
     \b
     Examples:
-      sample-forge select limr/math8k_pool_with_lim_scores.jsonl --rule polymath --theta 0.6
-      sample-forge select pool.jsonl --scores scores.jsonl --skills skills.jsonl -o chosen.parquet
-      sample-forge select dsr_sub.jsonl --scores scores.jsonl --rule top --by variance --rank 1
+      sample-forge select --pool limr/math8k_pool_with_lim_scores.jsonl --rule polymath --theta 0.6
+      sample-forge select --pool pool.jsonl --scores scores.jsonl --skills skills.jsonl -o chosen.parquet
+      sample-forge select --pool dsr_sub.jsonl --scores scores.jsonl --rule top --by hist_var --rank 1
       sample-forge select --rule prime --candidates candidates.jsonl
     """
+    from sample_forge.pool import resolve_pool
     from sample_forge.selection import SelectConfig
     from sample_forge.selection import select as run
     from sample_forge.tables import write_rows
 
-    mapping = parse_kv_list(columns, option="--columns")
+    if pool_arg is not None:
+        deprecated("select POOL (positional)", "select --pool POOL")
+        if pool is None:
+            pool = pool_arg
+    kv = parse_kv_list(mapping, option="--map")
     if rule != "prime" and pool is None:
-        raise click.UsageError(f"--rule {rule} needs a POOL table")
+        raise click.UsageError(f"--rule {rule} needs --pool POOL")
     sel = run(
-        SelectConfig(rule=rule, theta=theta, group_by=group_by, by=by, top=k, rank=rank),
-        pool=pool,
+        SelectConfig(rule=rule, theta=theta, group_by=group_by, by=by, top=top, rank=rank),
+        pool=resolve_pool(pool) if pool is not None else None,
         scores=scores,
         skills=skills,
         candidates=candidates,
-        columns=mapping,
+        columns=kv,
     )
     from sample_forge.join import count_line, rejects_path
 

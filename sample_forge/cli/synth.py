@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, quiet_option
+from sample_forge.cli.common import console, domain_errors, out_option, quiet_option
 from sample_forge.errors import InputError
 
 __all__ = ["synthesize", "decontam"]
@@ -114,7 +114,9 @@ def _index(
 )
 @click.option("--domain", default="physics", show_default=True, help="Science domain of --style specialist.")
 @click.option("--solvers", default="default", show_default=True, help="Comma-separated solver model names.")
-@click.option("--k", type=click.IntRange(1), default=4, show_default=True, help="Samples per solver model.")
+@click.option(
+    "-k", "--k", "k", type=click.IntRange(1), default=4, show_default=True, help="Samples per solver model."
+)
 @click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.6, show_default=True)
 @click.option("--target-model", default=None, help="Model to be trained: enables the learnability check.")
 @click.option("--target-k", type=click.IntRange(1), default=8, show_default=True)
@@ -127,7 +129,9 @@ def _index(
     help="integer: 1..1000; any: anything math-verify parses.",
 )
 @click.option(
-    "--against", multiple=True, help="Benchmarks to decontaminate against (names, files, hf:ids, 'all')."
+    "--against",
+    multiple=True,
+    help="Benchmarks to decontaminate against (names, files, hf:ORG/NAME[:CONFIG][@SPLIT], 'all').",
 )
 @_decontam_options
 @click.option("--tag-method", type=click.Choice(["embed", "llm"]), default="embed", show_default=True)
@@ -137,9 +141,7 @@ def _index(
     "--max-tokens", type=click.IntRange(16), default=1024, show_default=True, help="Generation max tokens."
 )
 @click.option("--solve-max-tokens", type=click.IntRange(16), default=2048, show_default=True)
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False), help="Accepted candidates (JSONL/Parquet)."
-)
+@out_option(required=True, help="Accepted candidates (JSONL/Parquet).")
 @click.option(
     "--rejects", type=click.Path(dir_okay=False), default=None, help="Rejected candidates with reasons."
 )
@@ -203,7 +205,7 @@ def synthesize(
     Example:
       sample-forge synthesize --skills algebra,logic --n 8 --generators m1,m2 --solvers m1,m2 --k 4 \\
           --min-agreement 0.6 --against all --bench-root ../shared/data \\
-          --out cands.jsonl --rejects rejects.jsonl --prime --budget-usd 5
+          -o cands.jsonl --rejects rejects.jsonl --prime --budget-usd 5
     """
     import orjson
 
@@ -268,13 +270,12 @@ def synthesize(
     "--against",
     multiple=True,
     required=True,
-    help="Benchmarks: built-in names (aime24, math500, ... or 'all'), files, hf:org/name[:split].",
+    help="Benchmarks: built-in names (aime24, math500, ... or 'all'), files, hf:ORG/NAME[:CONFIG][@SPLIT] "
+    "(split: test unless given).",
 )
 @click.option("--field", "text_field", default=None, help="Problem text column (auto-detected).")
 @_decontam_options
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False), help="Rows + one flag column per benchmark."
-)
+@out_option(required=True, help="Rows + one flag column per benchmark.")
 @click.option("--flagged-only", is_flag=True, help="Write only the flagged rows.")
 @quiet_option
 @domain_errors
@@ -299,7 +300,7 @@ def decontam(
     \b
     Example:
       sample-forge decontam ../shared/data/math/math_train.jsonl --against math500,aime24,aime25 \\
-          --bench-root ../shared/data --out flagged.jsonl
+          --bench-root ../shared/data -o flagged.jsonl
     """
     from sample_forge.synth.decontam import closest_match, problem_texts
     from sample_forge.tables import iter_rows, write_rows

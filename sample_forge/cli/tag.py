@@ -9,14 +9,22 @@ from typing import Any
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, progress, quiet_option
+from sample_forge.cli.common import (
+    console,
+    deprecated,
+    domain_errors,
+    out_option,
+    pool_option,
+    progress,
+    quiet_option,
+)
 from sample_forge.cli.models import LLMOptions, llm_options
 
 __all__ = ["tag", "skills"]
 
 
 class _PoolOrSubcommand(click.Group):
-    """``tag POOL ...`` runs the hidden ``run`` command; ``tag calibrate ...`` the subcommand."""
+    """``tag --pool POOL ...`` runs the hidden ``run`` command; ``tag calibrate ...`` the subcommand."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
@@ -29,20 +37,21 @@ def tag() -> None:
     """Tag the salient math skills of each problem of a pool (Polymath paper).
 
     \b
-      sample-forge tag POOL --out tags.jsonl [--method llm|embed] [--model NAME]
+      sample-forge tag --pool POOL -o tags.jsonl [--method llm|embed] [-m NAME]
                        [--explain ID] [--plot spectrum.png]     (options: tag run --help)
-      sample-forge tag calibrate LLM_TAGS --pool POOL --out thresholds.json
+      sample-forge tag calibrate LLM_TAGS --pool POOL -o thresholds.json
 
     \b
     Examples:
-      sample-forge tag data/demo/pool.jsonl --out tags.jsonl --method embed --plot spectrum.png
-      sample-forge tag pool.jsonl --out tags.jsonl --method llm --model local --max-tokens 256
+      sample-forge tag --pool demo -o tags.jsonl --method embed --plot spectrum.png
+      sample-forge tag --pool pool.jsonl -o tags.jsonl --method llm -m local --max-tokens 256
     """
 
 
 @tag.command("run", hidden=True)
-@click.argument("pool_path", metavar="POOL")
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Skills table (.jsonl/.parquet/.csv).")
+@click.argument("pool_arg", metavar="", required=False)
+@pool_option(help="Problem pool: a table, 'demo' (the embedded demo pool) or hf:ORG/NAME[:CONFIG][@SPLIT].")
+@out_option(help="Skills table (.jsonl/.parquet/.csv), keyed by id.")
 @click.option(
     "--method",
     type=click.Choice(["llm", "embed"]),
@@ -85,7 +94,8 @@ def tag() -> None:
 @quiet_option
 @domain_errors
 def run(
-    pool_path: str,
+    pool_arg: str | None,
+    pool: str | None,
     out: str | None,
     method: str | None,
     llm: LLMOptions,
@@ -101,13 +111,19 @@ def run(
     stats_path: str | None,
     quiet: bool,
 ) -> None:
-    """Tag POOL. Example: sample-forge tag pool.jsonl --out tags.jsonl --method embed"""
+    """Tag --pool POOL. Example: sample-forge tag --pool pool.jsonl -o tags.jsonl --method embed"""
     from sample_forge.errors import SampleForgeError
     from sample_forge.pool import load_pool
     from sample_forge.skills import default_method, load_catalog, load_thresholds
     from sample_forge.skills.spectrum import plot_spectrum, pool_stats
     from sample_forge.tables import write_rows
 
+    if pool_arg is not None:
+        deprecated("tag POOL (positional)", "tag --pool POOL")
+        pool = pool or pool_arg
+    if pool is None:
+        raise click.UsageError("Missing option '--pool'.")
+    pool_path = pool
     con = console(quiet)
     problems = load_pool(pool_path, limit=limit)
     method = method or default_method(llm.model)
@@ -120,7 +136,7 @@ def run(
         if out is None:
             return
     if out is None:
-        raise click.UsageError("--out is required (or use --explain ID alone)")
+        raise click.UsageError("-o/--out is required (or use --explain ID alone)")
     if method == "embed":
         from sample_forge.skills import EmbedConfig, EmbedTagger
 
@@ -215,8 +231,10 @@ def _explain(
 
 @tag.command("calibrate")
 @click.argument("tags_path", metavar="LLM_TAGS", required=False)
-@click.option("--pool", "pool_path", required=True, help="The pool the tags were made on (texts).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Thresholds JSON.")
+@pool_option(
+    required=True, help="The pool the tags were made on: a table, 'demo' or hf:ORG/NAME[:CONFIG][@SPLIT]."
+)
+@out_option(required=True, help="Thresholds JSON.")
 @click.option(
     "--from-subjects",
     is_flag=True,
@@ -231,7 +249,7 @@ def _explain(
 @domain_errors
 def calibrate_cmd(
     tags_path: str | None,
-    pool_path: str,
+    pool: str,
     out: str,
     from_subjects: bool,
     limit: int | None,
@@ -243,9 +261,9 @@ def calibrate_cmd(
 
     \b
     Examples:
-      sample-forge tag calibrate llm_tags.jsonl --pool pool.jsonl --out thresholds.json
-      sample-forge tag calibrate --from-subjects --pool math_train.jsonl --limit 2000 --out t.json
-      sample-forge tag pool.jsonl --method embed --thresholds thresholds.json --out tags.jsonl
+      sample-forge tag calibrate llm_tags.jsonl --pool pool.jsonl -o thresholds.json
+      sample-forge tag calibrate --from-subjects --pool math_train.jsonl --limit 2000 -o t.json
+      sample-forge tag --pool pool.jsonl --method embed --thresholds thresholds.json -o tags.jsonl
     """
     from sample_forge.errors import SampleForgeError
     from sample_forge.pool import load_pool
@@ -254,19 +272,21 @@ def calibrate_cmd(
     from sample_forge.skills.calibrate import calibrate, labels_from_subjects, labels_from_tags
     from sample_forge.tables import iter_rows
 
+    pool_path = pool
     problems = load_pool(pool_path, limit=limit, seed=seed if limit else None)
     if from_subjects:
         labels, source = labels_from_subjects(problems), f"subjects of {pool_path}"
     elif tags_path:
         rows = []
         for i, r in enumerate(iter_rows(tags_path), start=1):
-            if "problem_id" not in r:
+            pid = r.get("id", r.get("problem_id"))  # problem_id: the key before tags used id
+            if pid is None:
                 from sample_forge.errors import InputError
 
-                raise InputError("missing", path=tags_path, line=i, field="problem_id")
+                raise InputError("missing", path=tags_path, line=i, field="id")
             rows.append(
                 SkillTag(
-                    problem_id=str(r["problem_id"]),
+                    id=str(pid),
                     method=r.get("method", "llm"),
                     canonical=r.get("canonical") or {},
                     failures={k: v for k, v in (r.get("failures") or {}).items() if v},
@@ -339,7 +359,7 @@ def skills(ctx: click.Context, catalog: str | None, category: str | None, as_jso
     is_flag=True,
     help="Cluster every free-text skill, not only those the catalog does not cover.",
 )
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Proposals as JSONL.")
+@out_option(help="Proposals as JSONL.")
 @click.pass_context
 @domain_errors
 def discover(
@@ -352,7 +372,7 @@ def discover(
 ) -> None:
     """Cluster the free-text skills of LLM tags and propose catalog entries with counts.
 
-    Example: sample-forge skills discover llm_tags.jsonl --min-count 3 --out proposals.jsonl
+    Example: sample-forge skills discover llm_tags.jsonl --min-count 3 -o proposals.jsonl
     """
     from sample_forge.errors import InputError
     from sample_forge.skills import Canonicalizer, discover_skills, load_catalog

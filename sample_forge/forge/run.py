@@ -21,7 +21,6 @@ from sample_forge.tables import atomic_write, read_rows, write_rows
 
 __all__ = ["plan", "forge", "ForgeResult"]
 
-DEMO_POOL = "data/demo/pool.jsonl"
 DEMO_PILOT = "data/demo/pilot"
 
 
@@ -41,7 +40,9 @@ class ForgeResult:
 
 
 def _pool_source(recipe: Recipe) -> str:
-    return str(resource_path(DEMO_POOL)) if recipe.pool.source == "demo" else recipe.pool.source
+    from sample_forge.pool import resolve_pool  # the resolver every command's --pool uses
+
+    return resolve_pool(recipe.pool.source)
 
 
 def _trajectory(recipe: Recipe) -> Path:

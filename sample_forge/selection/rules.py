@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sample_forge.deprecation import deprecated
 from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.records import Problem
+from sample_forge.selection.join import SCORE_KEYS
 from sample_forge.subjects import category_of
 
 __all__ = [
@@ -30,7 +32,8 @@ __all__ = [
 ]
 
 GROUP_BY = ("subject", "category", "none")
-TOP_BY = {"lim": "lim", "variance": "hist_var", "hist_var": "hist_var", "learnability": "learnability"}
+TOP_BY = {"lim": "lim", "hist_var": "hist_var", "learnability": "learnability"}
+_OLD_BY = {"variance": "hist_var"}  # accepted for this release, with a deprecation line
 _EPS = 1e-9  # scores are stored rounded (LIMR: 2 decimals); 0.6 must count as >= 0.6
 
 
@@ -99,6 +102,8 @@ def selection_row(row: Mapping[str, Any], rule: str, reason: str) -> dict[str, A
         }
     )
     d = p.to_dict()
+    # a score the row does not have is absent, not a null in meta beside the real one in scores
+    d["meta"] = {k: v for k, v in d["meta"].items() if not (k in SCORE_KEYS and v is None)}
     d.update(rule=rule, reason=reason, scores=dict(row.get("scores") or {}), skills=row.get("skills"))
     return d
 
@@ -118,7 +123,7 @@ def select_polymath(
     if cfg.group_by not in GROUP_BY:
         raise SampleForgeError(f"--group-by must be one of {', '.join(GROUP_BY)}, got '{cfg.group_by}'")
     if not any(_score(r, "lim") is not None for r in rows):
-        raise InputError("no sample has a LIM score (give --scores, or map a column with --columns lim=NAME)")
+        raise InputError("no sample has a LIM score (give --scores, or map a column with --map lim=NAME)")
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for r in rows:
         groups[_group_key(r, cfg.group_by)].append(r)
@@ -149,12 +154,16 @@ def select_polymath(
 
 def select_top(rows: Sequence[Mapping[str, Any]], cfg: TopConfig = TopConfig()) -> list[dict[str, Any]]:
     """Highest first; Python's stable sort keeps the input order among ties (1-shot RLVR's pi_k)."""
-    key = TOP_BY.get(cfg.by)
+    by = cfg.by
+    if by in _OLD_BY:
+        deprecated(f"--by {by}", f"--by {_OLD_BY[by]}")
+        by = _OLD_BY[by]
+    key = TOP_BY.get(by)
     if key is None:
-        raise SampleForgeError(f"--by must be one of lim, variance, learnability; got '{cfg.by}'")
+        raise SampleForgeError(f"--by must be one of {', '.join(TOP_BY)}; got '{cfg.by}'")
     scored = [r for r in rows if _score(r, key) is not None]
     if not scored:
-        raise InputError(f"no sample has a '{key}' score (give --scores, or --columns {key}=NAME)")
+        raise InputError(f"no sample has a '{key}' score (give --scores, or --map {key}=NAME)")
     ranked = sorted(scored, key=lambda r: -_score(r, key))
     if cfg.rank is not None:
         if not 1 <= cfg.rank <= len(ranked):
@@ -166,7 +175,7 @@ def select_top(rows: Sequence[Mapping[str, Any]], cfg: TopConfig = TopConfig()) 
     return [
         selection_row(
             r,
-            f"top-{cfg.by}",
+            f"top-{key}",
             f"rank {i} of {len(ranked)} by {label} ({_score(r, key):.6g})"
             + (" = pi_" + str(i) if key == "hist_var" else ""),
         )

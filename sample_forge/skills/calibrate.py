@@ -28,7 +28,7 @@ _GRID = np.round(np.arange(0.0, 0.8001, 0.005), 3)
 def labels_from_tags(tags: Iterable[SkillTag]) -> dict[str, set[str]]:
     """Reference categories from LLM tags: categories with at least one canonical skill. Problems
     with a failed category are left out (their label is unknown)."""
-    return {t.problem_id: {c for c in CATEGORIES if t.canonical.get(c)} for t in tags if not t.failures}
+    return {t.id: {c for c in CATEGORIES if t.canonical.get(c)} for t in tags if not t.failures}
 
 
 def labels_from_subjects(problems: Iterable[Problem]) -> dict[str, set[str]]:

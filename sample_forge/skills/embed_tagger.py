@@ -151,7 +151,7 @@ class EmbedTagger:
             cross = self._pick(sims[row], CROSS_DOMAIN, k)
             if cross:
                 canonical[CROSS_DOMAIN] = cross
-            out.append(fill_spectrum(SkillTag(problem_id=pid, method="embed", canonical=canonical)))
+            out.append(fill_spectrum(SkillTag(id=pid, method="embed", canonical=canonical)))
         return out
 
     def _pick(self, sims: np.ndarray, group: str, k: int) -> list[str]:

@@ -79,7 +79,7 @@ class LLMTagger:
             text = res.completions[0].text if res.ok and res.completions else None
             rows.append(
                 {
-                    "problem_id": pid,
+                    "id": pid,
                     "category": cat,
                     "text": text,
                     "error": None if res.ok else f"{res.error_kind or 'error'}: {res.error}",
@@ -100,9 +100,9 @@ class LLMTagger:
 
     def tags_from_answers(self, problems: Sequence[Problem], rows: list[dict[str, Any]]) -> list[SkillTag]:
         """Parse and canonicalize the rows of ``raw_answers``."""
-        tags = {p.id: SkillTag(problem_id=p.id, method="llm") for p in problems}
+        tags = {p.id: SkillTag(id=p.id, method="llm") for p in problems}
         for row in rows:
-            tag = tags[row["problem_id"]]
+            tag = tags[row["id"]]
             if row["error"] is not None:
                 tag.failures[row["category"]] = f"llm: {row['error']}"
                 continue

@@ -40,7 +40,7 @@ def pool_stats(tags: Iterable[SkillTag], subjects: dict[str, str | None] | None 
         n += 1
         totals += t.total
         breadth[t.breadth] += 1
-        subj = subjects.get(t.problem_id) or "(none)"
+        subj = subjects.get(t.id) or "(none)"
         sc = by_subject.setdefault(subj, Counter())
         for g, names in t.canonical.items():
             freq.setdefault(g, Counter()).update(names)

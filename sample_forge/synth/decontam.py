@@ -13,13 +13,13 @@ Two signals, one flag per benchmark (open-r1 style):
 
 A candidate is flagged for a benchmark when either signal passes its threshold.
 
-Benchmarks are registered by file (JSONL/Parquet/CSV/JSON), by Hugging Face id (``hf:org/name``), by a
+Benchmarks are registered by file (JSONL/Parquet/CSV/JSON), by Hugging Face id (``hf:ORG/NAME[:CONFIG][@SPLIT]``), by a
 built-in name (``aime24``, ``math500``, ...; resolved under a data root such as ``../shared/data``), or in a
 TOML config::
 
     root = "/data/shared"             # where built-in names are looked up
     [benchmarks.my_test]
-    path = "my_test.jsonl"            # or hf = "HuggingFaceH4/MATH-500", split = "test"
+    path = "my_test.jsonl"            # or hf = "HuggingFaceH4/MATH-500", split = "test" (config = ...)
     field = "problem"                 # optional: auto-detected otherwise
 """
 
@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from sample_forge.errors import InputError, SampleForgeError
+from sample_forge.hub import HubSource, is_hub, parse_hub
 
 __all__ = [
     "DecontamConfig",
@@ -122,13 +123,15 @@ class DecontamConfig:
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
-    """Where a benchmark's texts come from: a file ``path`` or a Hugging Face ``hf`` id."""
+    """Where a benchmark's texts come from: a file ``path`` or a Hugging Face ``hf`` id (with its
+    ``config`` and ``split``)."""
 
     name: str
     path: str | None = None
     hf: str | None = None
     split: str = "test"
     field: str | None = None
+    config: str | None = None
 
 
 @dataclass
@@ -195,13 +198,14 @@ def problem_texts(
 
 def _load_rows(spec: BenchmarkSpec) -> tuple[list[dict[str, Any]], str]:
     if spec.hf:
+        label = HubSource(spec.hf, spec.config, spec.split).label()
         try:
             import datasets
 
-            ds = datasets.load_dataset(spec.hf, split=spec.split)
+            ds = datasets.load_dataset(spec.hf, spec.config, split=spec.split)
         except Exception as e:  # hub/network/format errors of many kinds
-            raise SampleForgeError(f"benchmark '{spec.name}': cannot load hf:{spec.hf} ({e})") from None
-        return [dict(r) for r in ds], f"hf:{spec.hf}:{spec.split}"
+            raise SampleForgeError(f"benchmark '{spec.name}': cannot load {label} ({e})") from None
+        return [dict(r) for r in ds], label
     from sample_forge.tables import read_rows
 
     assert spec.path is not None
@@ -239,7 +243,8 @@ def resolve_benchmarks(
     config: str | os.PathLike[str] | None = None,
 ) -> list[BenchmarkSpec]:
     """Turn ``--against`` values into specs. Each value is a built-in name, ``all`` (every built-in found
-    under the root), a name from the TOML ``config``, a file path, or ``hf:org/name[:split]``."""
+    under the root), a name from the TOML ``config``, a file path, or ``hf:ORG/NAME[:CONFIG][@SPLIT]`` (split: test unless given; the older
+    ``hf:ORG/NAME:SPLIT`` still works, with a deprecation line)."""
     registry: dict[str, BenchmarkSpec] = {}
     roots: list[Path] = []
     if config is not None:
@@ -260,6 +265,7 @@ def resolve_benchmarks(
                 hf=entry.get("hf"),
                 split=entry.get("split", "test"),
                 field=entry.get("field"),
+                config=entry.get("config"),
             )
     if root is not None:
         roots.insert(0, Path(root))
@@ -287,9 +293,10 @@ def resolve_benchmarks(
                         "--bench-root (e.g. ../shared/data) or set SAMPLE_FORGE_BENCH_ROOT"
                     )
                 out.append(BenchmarkSpec(v, path=str(p)))
-            elif v.startswith("hf:"):
-                hf, _, split = v[3:].partition(":")
-                out.append(BenchmarkSpec(hf.split("/")[-1], hf=hf, split=split or "test"))
+            elif is_hub(v):
+                src = parse_hub(v, legacy_split=True)
+                name = f"{src.name}_{src.config}" if src.config else src.name
+                out.append(BenchmarkSpec(name, hf=src.dataset, split=src.split or "test", config=src.config))
             elif Path(v).is_file():
                 out.append(BenchmarkSpec(Path(v).stem, path=v))
             else:
