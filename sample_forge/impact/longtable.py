@@ -6,8 +6,8 @@ Samples without an id column are keyed by a hash of the normalized prompt (chat 
 also when it was decoded with ``skip_special_tokens`` and only role words remain; whitespace
 collapsed), so the same prompt gets the same id whatever trainer logged it. What a trainer adds
 around every problem (an instruction) is learned from the log's distinct prompts
-(:mod:`sample_forge.impact.template`): ``SampleRegistry.texts`` are the problems, ``prompts`` the
-prompts as logged.
+(:mod:`sample_forge.impact.template`): ``SampleRegistry.problems`` are the problems cut out of the
+normalized prompts ``texts``.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ def prompt_id(normalized: str) -> str:
 @dataclass
 class SampleRegistry:
     """Distinct samples seen by a reader: id -> dense index, plus one normalized prompt per sample
-    (``prompts``) and the problem cut out of it (``texts``)."""
+    (``texts``) and the problem cut out of it (``problems``)."""
 
     ids: list[str] = field(default_factory=list)
-    prompts: list[str | None] = field(default_factory=list)
+    texts: list[str | None] = field(default_factory=list)
     keyed_by: str = "prompt"  # "prompt" | "id"
     _index: dict[str, int] = field(default_factory=dict)
     _learned: tuple[int, Template, list[str | None]] | None = None
@@ -79,15 +79,15 @@ class SampleRegistry:
         return self._cut()[0]
 
     @property
-    def texts(self) -> list[str | None]:
+    def problems(self) -> list[str | None]:
         """One problem text per sample: its prompt without the learned template."""
         return self._cut()[1]
 
     def _cut(self) -> tuple[Template, list[str | None]]:
         if self._learned is None or self._learned[0] != len(self.ids):
-            tpl = learn_template(self.prompts)
+            tpl = learn_template(self.texts)
             cut = tpl.cut
-            self._learned = (len(self.ids), tpl, [None if p is None else cut(p) for p in self.prompts])
+            self._learned = (len(self.ids), tpl, [None if p is None else cut(p) for p in self.texts])
         return self._learned[1], self._learned[2]
 
     def add(self, sid: str, text: str | None = None) -> int:
@@ -95,11 +95,14 @@ class SampleRegistry:
         if i is None:
             i = self._index[sid] = len(self.ids)
             self.ids.append(sid)
-            self.prompts.append(text)
-        elif text is not None and self.prompts[i] is None:
-            self.prompts[i] = text
+            self.texts.append(text)
+        elif text is not None and self.texts[i] is None:
+            self.texts[i] = text
             self._learned = None
         return i
+
+    def index(self, sid: str) -> int:
+        return self._index[sid]
 
     def add_prompt(self, raw_text: str) -> int:
         norm = normalize_prompt(raw_text)
