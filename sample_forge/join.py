@@ -80,16 +80,18 @@ def join(
     left: Sequence[Row],
     right: Sequence[Row],
     *,
-    left_key: str = "id",
+    left_key: str | None = "id",
     right_key: str = "id",
     text: str = "problem",
     by_text: bool = True,
     containment: bool = False,
     contain_in: str | None = None,
+    left_normalized: bool = False,
 ) -> JoinReport:
     """Join each left row to one right row: on ``left_key``/``right_key``, else (``by_text``) on
     :func:`normalize_text` of ``text``, else (``containment``) through :func:`contained_matches` on
-    the left field ``contain_in`` (default ``text``).
+    the left field ``contain_in`` (default ``text``). ``left_key`` None: no id join (a prompt-keyed
+    log's ids are hashes); ``left_normalized``: the left texts are already :func:`normalize_text`'s.
 
     Ambiguity is reported, never merged silently: a right id held by several rows joins the first of
     them (the others are reported as duplicates); a text held by several right rows joins nothing
@@ -97,7 +99,7 @@ def join(
     """
     by_id: dict[str, int] = {}
     dup_ids: dict[str, list[int]] = {}
-    for j, r in enumerate(right):
+    for j, r in enumerate(right if left_key is not None else ()):
         k = _key_id(r, right_key)
         if k is None:
             continue
@@ -112,12 +114,12 @@ def join(
     ambiguous_text: dict[str, dict[str, Any]] = {}
     pending: list[int] = []
     for i, lrow in enumerate(left):
-        k = _key_id(lrow, left_key)
+        k = _key_id(lrow, left_key) if left_key is not None else None
         if k is not None and k in by_id:
             match[i] = right[by_id[k]]
             reached[by_id[k]] = True
             continue
-        norm = normalize_text(lrow.get(text)) if by_text else ""
+        norm = ((lrow.get(text) or "") if left_normalized else normalize_text(lrow.get(text))) if by_text else ""
         if norm:
             if text_index is None:
                 text_index = {}

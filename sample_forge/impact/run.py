@@ -209,7 +209,9 @@ def _row(s: ImpactScore) -> dict[str, Any]:
     return {k: (None if isinstance(d[k], float) and np.isnan(d[k]) else d[k]) for k in cols}
 
 
-def join_pool(rows: list[dict[str, Any]], pool: Path, *, registry: SampleRegistry) -> dict[str, Any]:
+def join_pool(
+    rows: list[dict[str, Any]], pool: Path | list[dict[str, Any]], *, registry: SampleRegistry
+) -> dict[str, Any]:
     """Add pool fields to ``rows`` in place through the one join: on id for id-keyed logs (an unknown id
     is an error), else on the problem cut out of the prompt's template (an exact hash), then on
     containment in the whole prompt (one scan per prompt). Pool rows are reached from every sample
@@ -221,13 +223,21 @@ def join_pool(rows: list[dict[str, Any]], pool: Path, *, registry: SampleRegistr
     from sample_forge.adapter import read_table
     from sample_forge.join import join, rejects
 
-    prows = read_table(pool, need=("id",), default_id=False)
+    prows = pool if isinstance(pool, list) else read_table(pool, need=("id",), default_id=False)
     seen = [
         {"id": sid, "problem": p, "prompt": t}
         for sid, p, t in zip(registry.ids, registry.problems, registry.texts)
     ]
     by_id = registry.keyed_by == "id"
-    rep = join(seen, prows, by_text=not by_id, containment=not by_id, contain_in="prompt")
+    rep = join(
+        seen,
+        prows,
+        left_key="id" if by_id else None,
+        by_text=not by_id,
+        containment=not by_id,
+        contain_in="prompt",
+        left_normalized=True,
+    )
     pool_of: dict[str, list[Any]] = {s["id"]: [m] for s, m in zip(seen, rep.match) if m is not None}
     twins: dict[str, list[str]] = {}  # log sample id -> the pool ids that share its problem
     for a in rep.ambiguous:
@@ -241,7 +251,7 @@ def join_pool(rows: list[dict[str, Any]], pool: Path, *, registry: SampleRegistr
             raise InputError(
                 f"{len(unknown)} sample ids of the log are not in the pool "
                 f"(first: {', '.join(map(str, unknown[:5]))})",
-                path=str(pool),
+                path=str(pool) if not isinstance(pool, list) else None,
                 field="id",
             )
     unjoined: list[dict[str, Any]] = []

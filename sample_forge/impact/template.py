@@ -116,16 +116,28 @@ def _back_off_suffix(s: str, few: bool, shortest: int) -> str:
 def learn_template(texts: Iterable[str | None]) -> Template:
     """The common prefix and suffix of the distinct non-empty ``texts`` (already normalized), backed
     off to a word boundary; an empty template from fewer than two distinct prompts."""
-    distinct = sorted({t for t in texts if t})
+    distinct = list({t for t in texts if t})
     n = len(distinct)
     if n < 2:
         return Template(prompts=n)
     few = n < FEW_PROMPTS
-    shortest = min(len(t) for t in distinct)
+    shortest = min(map(len, distinct))
     prefix = _back_off_prefix(os.path.commonprefix(distinct), few)
-    rest = [t[len(prefix) :] for t in distinct]
-    suffix = os.path.commonprefix([t[::-1] for t in rest])[::-1]
-    suffix = _back_off_suffix(suffix, few, min(len(t) for t in rest))
+    suffix = _common_suffix(distinct)
+    if len(prefix) + len(suffix) > shortest:  # prefix and suffix overlap in the shortest prompt
+        suffix = suffix[len(prefix) + len(suffix) - shortest :]
+    suffix = _back_off_suffix(suffix, few, shortest - len(prefix))
     if len(prefix) + len(suffix) >= shortest:  # a problem would vanish: keep only the prefix
         suffix = ""
     return Template(prefix=prefix, suffix=suffix, prompts=n)
+
+
+def _common_suffix(texts: list[str]) -> str:
+    """Longest common suffix; ``endswith`` per text, a character comparison only where it shrinks."""
+    s = texts[0]
+    for t in texts:
+        if not t.endswith(s):
+            s = os.path.commonprefix([s[::-1], t[::-1]])[::-1]
+            if not s:
+                break
+    return s
