@@ -131,7 +131,9 @@ def main() -> None:
         shutil.rmtree(run, ignore_errors=True)
         write_rows(pool, rows)
         info = write_decoded_verl(rows, run, epochs=args.epochs, rollouts=args.rollouts)
-        print(f"wrote {info['lines']:,} verl lines ({info['bytes'] / 1e6:.0f} MB) and a {len(rows):,}-row pool")
+        print(
+            f"wrote {info['lines']:,} verl lines ({info['bytes'] / 1e6:.0f} MB) and a {len(rows):,}-row pool"
+        )
     # one reader process, so that CPU seconds compare too (the machine may be shared)
     t, c = time.perf_counter(), time.process_time()
     traj = read_trajectory(run, ScoreConfig(format="verl", workers=1))
@@ -158,7 +160,9 @@ def main() -> None:
     mb = traj.stats.bytes / 1e6
     print("| step | seconds | CPU s | share of reading |")
     print("|---|---:|---:|---:|")
-    print(f"| read the verl dump ({mb:.0f} MB, {traj.stats.rows:,} lines) | {t_read:.2f} | {c_read:.2f} | 100% |")
+    print(
+        f"| read the verl dump ({mb:.0f} MB, {traj.stats.rows:,} lines) | {t_read:.2f} | {c_read:.2f} | 100% |"
+    )
     print(f"| read the pool table ({len(prow):,} rows) | {t_pool:.2f} | | {100 * t_pool / t_read:.1f}% |")
     print(
         f"| join (template, hash, containment, rows) | {t_join:.3f} | {c_join:.3f} | "

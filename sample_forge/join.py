@@ -119,7 +119,9 @@ def join(
             match[i] = right[by_id[k]]
             reached[by_id[k]] = True
             continue
-        norm = ((lrow.get(text) or "") if left_normalized else normalize_text(lrow.get(text))) if by_text else ""
+        norm = (
+            ((lrow.get(text) or "") if left_normalized else normalize_text(lrow.get(text))) if by_text else ""
+        )
         if norm:
             if text_index is None:
                 text_index = {}
