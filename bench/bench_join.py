@@ -96,7 +96,7 @@ def pool_rows(n: int, math: Path | None) -> list[dict[str, Any]]:
     while len(out) < n:
         shift += 1
         for r in base:
-            q = re.sub(r"\d+", lambda m: str(int(m.group()) + shift), r["problem"])
+            q = re.sub(r"\d+", lambda m, k=shift: str(int(m.group()) + k), r["problem"])
             key = " ".join(q.split())
             if key in seen:
                 continue
