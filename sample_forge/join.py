@@ -3,12 +3,18 @@
 Rows are matched on ``id``, else on the whitespace-normalised problem text. The report holds both
 directions (left rows that found nothing, right rows nothing reached) and every ambiguous key; a
 command prints its counts and writes the unjoined rows to ``<out>.rejects.jsonl``, never one line per row.
+
+Rows that neither key joins can be found by containment (a trainer's prompt wraps the problem in
+text nobody removed): every right text is indexed once by its first ``ANCHOR`` characters in an
+Aho-Corasick automaton (``pyahocorasick``; a dict of anchors where it is not installed), each left
+text is scanned once, and each anchor hit is confirmed in place: time linear in the texts' length,
+never a left x right loop.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +23,7 @@ __all__ = [
     "normalize_text",
     "join",
     "contained_matches",
+    "ContainmentIndex",
     "JoinReport",
     "rejects",
     "rejects_path",
@@ -73,14 +80,18 @@ def join(
     left: Sequence[Row],
     right: Sequence[Row],
     *,
-    left_key: str = "id",
+    left_key: str | None = "id",
     right_key: str = "id",
     text: str = "problem",
     by_text: bool = True,
     containment: bool = False,
+    contain_in: str | None = None,
+    left_normalized: bool = False,
 ) -> JoinReport:
     """Join each left row to one right row: on ``left_key``/``right_key``, else (``by_text``) on
-    :func:`normalize_text` of ``text``, else (``containment``) through :func:`contained_matches`.
+    :func:`normalize_text` of ``text``, else (``containment``) through :func:`contained_matches` on
+    the left field ``contain_in`` (default ``text``). ``left_key`` None: no id join (a prompt-keyed
+    log's ids are hashes); ``left_normalized``: the left texts are already :func:`normalize_text`'s.
 
     Ambiguity is reported, never merged silently: a right id held by several rows joins the first of
     them (the others are reported as duplicates); a text held by several right rows joins nothing
@@ -88,7 +99,7 @@ def join(
     """
     by_id: dict[str, int] = {}
     dup_ids: dict[str, list[int]] = {}
-    for j, r in enumerate(right):
+    for j, r in enumerate(right if left_key is not None else ()):
         k = _key_id(r, right_key)
         if k is None:
             continue
@@ -103,12 +114,14 @@ def join(
     ambiguous_text: dict[str, dict[str, Any]] = {}
     pending: list[int] = []
     for i, lrow in enumerate(left):
-        k = _key_id(lrow, left_key)
+        k = _key_id(lrow, left_key) if left_key is not None else None
         if k is not None and k in by_id:
             match[i] = right[by_id[k]]
             reached[by_id[k]] = True
             continue
-        norm = normalize_text(lrow.get(text)) if by_text else ""
+        norm = (
+            ((lrow.get(text) or "") if left_normalized else normalize_text(lrow.get(text))) if by_text else ""
+        )
         if norm:
             if text_index is None:
                 text_index = {}
@@ -131,8 +144,19 @@ def join(
                 continue
         pending.append(i)
     if containment and pending:
-        for i, hits in zip(pending, contained_matches([left[i] for i in pending], right, text=text)):
-            if len(hits) == 1:
+        found = contained_matches(
+            [{text: left[i].get(contain_in or text)} for i in pending], right, text=text, widest=True
+        )
+        for i, hits in zip(pending, found):
+            if len(hits) > 1 and len({normalize_text(right[j].get(text)) for j in hits}) == 1:
+                # right rows that share the text: ambiguous like an exact text match, never merged
+                norm = normalize_text(right[hits[0]].get(text))
+                entry = ambiguous_text.setdefault(
+                    norm,
+                    {"side": "right", "by": "text", "key": norm, "left": [], "right": hits, "used": None},
+                )
+                entry["left"].append(i)
+            elif len(hits) == 1:
                 match[i] = right[hits[0]]
                 reached[hits[0]] = True
                 rep.by_containment += 1
@@ -157,10 +181,88 @@ def join(
     return rep
 
 
-def contained_matches(left: Sequence[Row], right: Sequence[Row], *, text: str = "problem") -> list[list[int]]:
+ANCHOR = 32  # characters of a right text the automaton holds; the rest is confirmed in place
+
+
+class ContainmentIndex:
+    """The distinct normalized texts of a table, found inside other texts in one scan each."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.rows: dict[str, list[int]] = {}
+        for j, t in enumerate(texts):
+            if t:
+                self.rows.setdefault(t, []).append(j)
+        by_anchor: dict[str, list[str]] = {}
+        for t in self.rows:
+            by_anchor.setdefault(t[:ANCHOR], []).append(t)
+        self._by_anchor = by_anchor
+        try:
+            import ahocorasick
+        except ImportError:  # pure Python: a dict lookup per position and anchor length
+            self._auto = None
+            self._lengths = sorted({len(a) for a in by_anchor})
+        else:
+            auto = ahocorasick.Automaton()
+            for a, ts in by_anchor.items():
+                auto.add_word(a, (len(a), ts))
+            if by_anchor:
+                auto.make_automaton()
+            self._auto = auto if by_anchor else None
+            self._lengths = []
+
+    def _hits(self, t: str) -> Iterable[tuple[int, list[str]]]:
+        """(start, texts with that anchor) for every anchor occurrence in ``t``."""
+        if self._auto is not None:
+            for end, (n, ts) in self._auto.iter(t):
+                yield end - n + 1, ts
+            return
+        get = self._by_anchor.get
+        for n in self._lengths:
+            for a in range(len(t) - n + 1):
+                ts = get(t[a : a + n])
+                if ts is not None:
+                    yield a, ts
+
+    def spans(self, t: str) -> dict[str, tuple[int, int]]:
+        """Each indexed text found in ``t``, with the span of its first occurrence."""
+        out: dict[str, tuple[int, int]] = {}
+        for a, ts in self._hits(t):
+            for cand in ts:
+                if cand not in out and t.startswith(cand, a):
+                    out[cand] = (a, a + len(cand))
+        return out
+
+    def find(self, t: str, *, widest: bool = False) -> list[int]:
+        """The rows whose text occurs in ``t`` (ascending). ``widest``: when one found text holds
+        every other found text, only its rows (a short problem inside a longer one is not a
+        second candidate)."""
+        found = self.spans(t)
+        if widest and len(found) > 1:
+            top = max(found, key=len)
+            if all(o in top for o in found):
+                found = {top: found[top]}
+        return sorted(j for text in found for j in self.rows[text])
+
+
+def contained_matches(
+    left: Sequence[Row], right: Sequence[Row], *, text: str = "problem", widest: bool = False
+) -> list[list[int]]:
     """For each left row, the right rows whose normalised text is contained in the left row's: a
-    trainer's prompt may wrap the problem in an instruction. Quadratic; only rows no other key joined
-    reach it."""
+    trainer's prompt may wrap the problem in an instruction. One pass over each text
+    (:class:`ContainmentIndex`); only rows no other key joined reach it."""
+    index = ContainmentIndex([normalize_text(r.get(text)) for r in right])
+    out = []
+    for lrow in left:
+        t = normalize_text(lrow.get(text))
+        out.append(index.find(t, widest=widest) if t else [])
+    return out
+
+
+def contained_matches_quadratic(
+    left: Sequence[Row], right: Sequence[Row], *, text: str = "problem"
+) -> list[list[int]]:
+    """The former left x right containment test: the reference the index is tested and benchmarked
+    against (``bench/bench_join.py``); never used by a command."""
     right_texts = [(j, normalize_text(r.get(text))) for j, r in enumerate(right)]
     right_texts = [(j, t) for j, t in right_texts if t]
     out = []

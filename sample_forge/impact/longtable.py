@@ -3,7 +3,11 @@
 Readers never keep response text: per rollout (or per logged row) they keep a sample index, the
 training step and the reward; per *distinct* sample they keep one id and one representative prompt.
 Samples without an id column are keyed by a hash of the normalized prompt (chat template stripped,
-whitespace collapsed), so the same prompt gets the same id whatever trainer logged it.
+also when it was decoded with ``skip_special_tokens`` and only role words remain; whitespace
+collapsed), so the same prompt gets the same id whatever trainer logged it. What a trainer adds
+around every problem (an instruction) is learned from the log's distinct prompts
+(:mod:`sample_forge.impact.template`): ``SampleRegistry.problems`` are the problems cut out of the
+normalized prompts ``texts``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sample_forge.impact.template import Template, learn_template, strip_role_remnants
 from sample_forge.join import normalize_text
 
 __all__ = ["Trajectory", "SampleRegistry", "normalize_prompt", "prompt_id", "ReadStats"]
@@ -46,9 +51,9 @@ def normalize_prompt(text: str) -> str:
             text = found[-1]
             break
     else:
-        m = _PLAIN_USER.match(text) if ":" in text else None
-        if m:
-            text = m.group(1)
+        stripped = strip_role_remnants(text)
+        m = _PLAIN_USER.match(text) if stripped is text and ":" in text else None
+        text = m.group(1) if m else stripped
     return normalize_text(_SPECIAL.sub(" ", text))
 
 
@@ -59,12 +64,31 @@ def prompt_id(normalized: str) -> str:
 
 @dataclass
 class SampleRegistry:
-    """Distinct samples seen by a reader: id -> dense index, plus one prompt text per sample."""
+    """Distinct samples seen by a reader: id -> dense index, plus one normalized prompt per sample
+    (``texts``) and the problem cut out of it (``problems``)."""
 
     ids: list[str] = field(default_factory=list)
     texts: list[str | None] = field(default_factory=list)
     keyed_by: str = "prompt"  # "prompt" | "id"
     _index: dict[str, int] = field(default_factory=dict)
+    _learned: tuple[int, Template, list[str | None]] | None = None
+
+    @property
+    def template(self) -> Template:
+        """The constant text around the problems, learned from the distinct prompts seen so far."""
+        return self._cut()[0]
+
+    @property
+    def problems(self) -> list[str | None]:
+        """One problem text per sample: its prompt without the learned template."""
+        return self._cut()[1]
+
+    def _cut(self) -> tuple[Template, list[str | None]]:
+        if self._learned is None or self._learned[0] != len(self.ids):
+            tpl = learn_template(self.texts)
+            cut = tpl.cut
+            self._learned = (len(self.ids), tpl, [None if p is None else cut(p) for p in self.texts])
+        return self._learned[1], self._learned[2]
 
     def add(self, sid: str, text: str | None = None) -> int:
         i = self._index.get(sid)
@@ -74,7 +98,11 @@ class SampleRegistry:
             self.texts.append(text)
         elif text is not None and self.texts[i] is None:
             self.texts[i] = text
+            self._learned = None
         return i
+
+    def index(self, sid: str) -> int:
+        return self._index[sid]
 
     def add_prompt(self, raw_text: str) -> int:
         norm = normalize_prompt(raw_text)

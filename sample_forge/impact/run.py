@@ -14,7 +14,7 @@ from sample_forge.impact import formats
 from sample_forge.impact.detect import detect, files_of
 from sample_forge.impact.epochs import EpochMatrix, build_matrix
 from sample_forge.impact.formats.base import ReadOptions
-from sample_forge.impact.longtable import Trajectory
+from sample_forge.impact.longtable import SampleRegistry, Trajectory
 from sample_forge.impact.rules import Rule, parse_rule
 from sample_forge.impact.scores import SCORE_COLUMNS, compute_scores
 from sample_forge.impact.uncertainty import (
@@ -164,7 +164,7 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
         for t in unc.report.get("top", []):
             t["id"] = m.ids[t.pop("row")]
         unc.report["seconds"] = round(time.perf_counter() - t_unc, 3)
-    texts = dict(zip(traj.registry.ids, traj.registry.texts))
+    texts = dict(zip(traj.registry.ids, traj.registry.problems))  # the problems, not the template
     scores: list[ImpactScore] = []
     for r, i in enumerate(order, start=1):
         scores.append(
@@ -211,12 +211,14 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
     }
     report["pilot"] = diagnose(m.acc, m.rollouts, sc["lim"], lim_epochs=m.lim_epochs, cfg=cfg.signal)
     report["uncertainty"] = unc.report if unc is not None else {"resamples": 0}
-    at = {s.id: int(i) for s, i in zip(scores, order)}
-    row_of = [at[r["id"]] for r in rows]  # before the join renames ids
     if pool is not None:
-        report["join"] = join_pool(rows, Path(pool), keyed_by=traj.registry.keyed_by, texts=texts)
+        report["join"] = join_pool(rows, Path(pool), registry=traj.registry)
+        report["rows_written"] = len(rows)  # a pool's twin rows are each written
+        report["notes"] += report["join"].pop("notes")
     if unc is not None:
-        _add_intervals(rows, row_of, unc)
+        at = {s.id: int(i) for s, i in zip(scores, order)}
+        # the join renames ids (a prompt-keyed log's sample keeps its id as log_id) and writes twins twice
+        _add_intervals(rows, [at[r.get("log_id", r["id"])] for r in rows], unc)
     report["seconds_read"] = round(t_read - t0, 3)
     report["seconds_total"] = round(time.perf_counter() - t0, 3)
     res = ScoreResult(
@@ -295,42 +297,72 @@ def _row(s: ImpactScore) -> dict[str, Any]:
 
 
 def join_pool(
-    rows: list[dict[str, Any]], pool: Path, *, keyed_by: str, texts: dict[str, str | None]
+    rows: list[dict[str, Any]], pool: Path | list[dict[str, Any]], *, registry: SampleRegistry
 ) -> dict[str, Any]:
     """Add pool fields to ``rows`` in place through the one join: on id for id-keyed logs (an unknown id
-    is an error), else on the normalized prompt, then on containment (a trainer's prompt may wrap the
-    problem in an instruction). Pool rows are reached from every sample the log saw (``texts``), so a
-    pool row counts as unreached only when the run never trained on it."""
+    is an error), else on the problem cut out of the prompt's template (an exact hash), then on
+    containment in the whole prompt (one scan per prompt). Pool rows are reached from every sample
+    the log saw, so a pool row counts as unreached only when the run never trained on it.
+
+    Pool rows that share a problem text cannot be told apart by a prompt-keyed log: the one log
+    sample is written once per pool row, each flagged with ``dup_group`` (the group's other ids), and
+    the group is named in ``notes``; nothing is merged silently."""
     from sample_forge.adapter import read_table
     from sample_forge.join import join, rejects
 
-    prows = read_table(pool, need=("id",), default_id=False)
-    seen = [{"id": sid, "problem": t} for sid, t in texts.items()]
-    by_id = keyed_by == "id"
-    rep = join(seen, prows, by_text=not by_id, containment=not by_id)
-    pool_of = {s["id"]: m for s, m in zip(seen, rep.match) if m is not None}
+    prows = pool if isinstance(pool, list) else read_table(pool, need=("id",), default_id=False)
+    seen = [
+        {"id": sid, "problem": p, "prompt": t}
+        for sid, p, t in zip(registry.ids, registry.problems, registry.texts)
+    ]
+    by_id = registry.keyed_by == "id"
+    rep = join(
+        seen,
+        prows,
+        left_key="id" if by_id else None,
+        by_text=not by_id,
+        containment=not by_id,
+        contain_in="prompt",
+        left_normalized=True,
+    )
+    pool_of: dict[str, list[Any]] = {s["id"]: [m] for s, m in zip(seen, rep.match) if m is not None}
+    twins: dict[str, list[str]] = {}  # log sample id -> the pool ids that share its problem
+    for a in rep.ambiguous:
+        if a["by"] == "text":
+            for i in a["left"]:
+                pool_of[seen[i]["id"]] = [prows[j] for j in a["right"]]
+                twins[seen[i]["id"]] = [str(prows[j]["id"]) for j in a["right"]]
     if by_id:
         unknown = [r["id"] for r in rows if r["id"] not in pool_of]
         if unknown:
             raise InputError(
                 f"{len(unknown)} sample ids of the log are not in the pool "
                 f"(first: {', '.join(map(str, unknown[:5]))})",
-                path=str(pool),
+                path=str(pool) if not isinstance(pool, list) else None,
                 field="id",
             )
     unjoined: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
+    n_scored = len(rows)
     for r in rows:
-        prow = pool_of.get(r["id"])
-        if prow is None:
-            unjoined.append({"id": r["id"], "prompt": texts.get(r["id"])})
+        members = pool_of.get(r["id"])
+        if members is None:
+            unjoined.append({"id": r["id"], "prompt": registry.texts[registry.index(r["id"])]})
+            out.append(r)
             continue
-        log_id = r["id"]
-        for k, v in prow.items():
-            if k not in ("id", "_line") and k not in r:
-                r[k] = v
-        if not by_id:
-            r["log_id"] = log_id
-        r["id"] = str(prow["id"])
+        group = [str(p["id"]) for p in members]
+        for prow in members:
+            x = dict(r)
+            for k, v in prow.items():
+                if k not in ("id", "_line") and k not in x:
+                    x[k] = v
+            if not by_id:
+                x["log_id"] = r["id"]
+            x["id"] = str(prow["id"])
+            if twins:
+                x["dup_group"] = ",".join(g for g in group if g != x["id"]) if len(group) > 1 else None
+            out.append(x)
+    rows[:] = out
     written = {r.get("log_id", r["id"]) for r in rows}
     out_rejects = [
         x
@@ -343,16 +375,35 @@ def join_pool(
             left_reason="no pool row with this id or prompt text",
             right_reason="no sample of the log reached this pool row",
         )
-        if x["table"] == "pool" or x["id"] in written
+        if x["table"] == "pool" or (x["id"] in written and x["id"] not in twins)
     ]
     ambiguous = [
-        a for a in rep.ambiguous if not a["left"] or any(seen[i]["id"] in written for i in a["left"])
+        a
+        for a in rep.ambiguous
+        if a["by"] != "text" and (not a["left"] or any(seen[i]["id"] in written for i in a["left"]))
     ]
     in_ambiguous = {seen[i]["id"] for a in ambiguous for i in a["left"]}
+    groups = [{"log_id": sid, "ids": ids} for sid, ids in twins.items() if sid in written]
+    notes = []
+    if groups:
+        named = "; ".join(f"{' = '.join(g['ids'])} (log sample {g['log_id']})" for g in groups[:5])
+        more = f" and {len(groups) - 5} more" if len(groups) > 5 else ""
+        notes.append(
+            f"{len(groups)} groups of pool rows share one problem text, so the log cannot tell them "
+            f"apart: each row is written with the group's pooled rollouts and flagged in dup_group: "
+            f"{named}{more}"
+        )
     counts = {
-        "joined": len(rows) - len(unjoined),
+        "joined": n_scored - len(unjoined),
         "left_unmatched": sum(u["id"] not in in_ambiguous for u in unjoined),
         "right_unmatched": len(rep.right_unmatched),
         "ambiguous": len(ambiguous),
     }
-    return {**counts, "unjoined": unjoined, "rejects": out_rejects}
+    return {
+        **counts,
+        "pool_rows_joined": len(rows) - len(unjoined),
+        "dup_groups": groups,
+        "notes": notes,
+        "unjoined": unjoined,
+        "rejects": out_rejects,
+    }

@@ -1,0 +1,107 @@
+"""The linear join of score --pool: same answers as the former containment join, twins flagged, both directions."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bench.bench_join import write_decoded_verl
+from sample_forge.cli.main import cli
+from sample_forge.join import contained_matches, contained_matches_quadratic, join, rejects_path
+from sample_forge.tables import read_rows, write_rows
+from tests.conftest import shared_file
+
+TWINS = {"train/algebra/2463.json", "train/algebra/24377.json"}
+
+
+def _random_case(seed: int) -> tuple[list[dict], list[dict]]:
+    rng = random.Random(seed)
+    words = "a b c x y 2 3 + = $ find the value".split()
+    pool = [{"id": str(j), "problem": " ".join(rng.choices(words, k=rng.randint(1, 12)))} for j in range(60)]
+    left = []
+    for _ in range(80):
+        core = rng.choice(pool)["problem"] if rng.random() < 0.7 else "nothing here"
+        pre = " ".join(rng.choices(words, k=rng.randint(0, 4)))
+        left.append({"problem": f"{pre} {core} {rng.choice(['', 'Think.', 'x y'])}"})
+    return left, pool
+
+
+@pytest.mark.parametrize("automaton", [True, False], ids=["pyahocorasick", "pure-python"])
+def test_containment_equals_the_former_quadratic_join(automaton: bool, monkeypatch) -> None:
+    if not automaton:
+        monkeypatch.setitem(sys.modules, "ahocorasick", None)  # import fails: the dict fallback
+    for seed in range(15):
+        left, pool = _random_case(seed)
+        assert contained_matches(left, pool) == contained_matches_quadratic(left, pool)
+        # the join: where the former one joined (exactly one pool row contained), the same row
+        rep = join(left, pool, by_text=False, containment=True)
+        for i, hits in enumerate(contained_matches_quadratic(left, pool)):
+            if len(hits) == 1:
+                assert rep.match[i] is pool[hits[0]]
+
+
+def test_widest_hit_wins_only_when_it_holds_the_others() -> None:
+    pool = [
+        {"id": "s", "problem": "Compute $5!$."},
+        {"id": "l", "problem": "Twice: Compute $5!$. Then add 1."},
+    ]
+    left = [{"problem": "Solve. Twice: Compute $5!$. Then add 1. Box it."}, {"problem": "Compute $5!$. x"}]
+    assert contained_matches(left, pool, widest=True) == [[1], [0]]
+    assert contained_matches(left, pool) == contained_matches_quadratic(left, pool) == [[0, 1], [0]]
+
+
+def _score(run: Path, pool: Path, out: Path) -> tuple[dict, list[dict], float]:
+    t = time.perf_counter()
+    r = CliRunner().invoke(
+        cli,
+        ["score", "-t", str(run), "--steps-per-epoch", "2", "--pool", str(pool), "-o", str(out), "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output.splitlines()[0]), read_rows(out), time.perf_counter() - t
+
+
+def test_both_directions_and_the_rejects_file(tmp_path: Path) -> None:
+    problems = [
+        {"id": f"q{i}", "problem": f"What is {i} + {i * 7}?", "answer": str(8 * i)} for i in range(30)
+    ]
+    write_decoded_verl(problems, tmp_path / "run", epochs=2, rollouts=2)
+    pool = tmp_path / "pool.jsonl"
+    never = [{"id": "never1", "problem": "Never trained on?"}, {"id": "never2", "problem": "Nor this one."}]
+    write_rows(pool, problems[3:] + never)  # q0..q2 of the log are not in the pool
+    rep, rows, _ = _score(tmp_path / "run", pool, tmp_path / "s.jsonl")
+    j = rep["join"]
+    assert (j["joined"], j["left_unmatched"], j["right_unmatched"]) == (rep["rows_written"] - 3, 3, 2)
+    rej = read_rows(rejects_path(tmp_path / "s.jsonl"))
+    assert {r["id"] for r in rej if r["table"] == "pool"} == {"never1", "never2"}
+    assert len([r for r in rej if r["table"] == "scores"]) == 3
+    joined = [r for r in rows if "log_id" in r]
+    assert all(r["problem"] == {p["id"]: p["problem"] for p in problems}[r["id"]] for r in joined)
+
+
+def test_math_train_twins_are_named_and_both_kept(shared_data: Path, tmp_path: Path) -> None:
+    math = [json.loads(x) for x in shared_file(shared_data, "math/math_train.jsonl").read_text().splitlines()]
+    from sample_forge.adapter import read_table
+
+    pool_rows = [r for r in read_table(shared_file(shared_data, "math/math_train.jsonl")) if r.get("answer")]
+    assert len(math) == 7500 and len(pool_rows) == 7498
+    pool = tmp_path / "pool.jsonl"
+    write_rows(pool, [{"id": r["id"], "problem": r["problem"], "answer": r["answer"]} for r in pool_rows])
+    write_decoded_verl(pool_rows, tmp_path / "run", epochs=3, steps_per_epoch=2, rollouts=2)
+    rep, rows, seconds = _score(tmp_path / "run", pool, tmp_path / "s.jsonl")
+    print(f"\nMATH train, decoded-Qwen verl log: {len(rows)} samples in {seconds:.1f} s")
+    assert rep["samples_seen"] == 7497  # the twins' prompts are one prompt
+    assert rep["rows_written"] == len(rows) == 7498 and {r["id"] for r in rows} >= TWINS
+    twins = {r["id"]: r for r in rows if r["id"] in TWINS}
+    assert twins["train/algebra/2463.json"]["dup_group"] == "train/algebra/24377.json"
+    assert twins["train/algebra/24377.json"]["dup_group"] == "train/algebra/2463.json"
+    assert twins["train/algebra/2463.json"]["log_id"] == twins["train/algebra/24377.json"]["log_id"]
+    assert all(r["dup_group"] is None for r in rows if r["id"] not in TWINS)
+    assert any("train/algebra/2463.json = train/algebra/24377.json" in n for n in rep["notes"])
+    assert (rep["join"]["left_unmatched"], rep["join"]["right_unmatched"]) == (0, 0)
+    assert seconds < 30

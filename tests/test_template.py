@@ -1,0 +1,84 @@
+"""Prompts decoded with skip_special_tokens: each template family's remnants, and the learned prefix/suffix."""
+
+from __future__ import annotations
+
+import pytest
+
+from sample_forge.impact.longtable import SampleRegistry, normalize_prompt
+from sample_forge.impact.template import FEW_PROMPTS, learn_template, strip_role_remnants
+
+P = "Find $x$ if $2x + 3 = 7$.\nGive an exact answer."
+INSTR = " Let's think step by step and output the final answer within \\boxed{}."
+
+# what tokenizer.batch_decode(..., skip_special_tokens=True) leaves of each family's generation prompt
+DECODED = {
+    "qwen2.5": f"system\nYou are a helpful assistant.\nuser\n{P}\nassistant\n",
+    "qwen3-no-system": f"user\n{P}\nassistant\n",
+    "qwen3-thinking-off": f"user\n{P}\nassistant\n<think>\n\n</think>\n\n",
+    "chatml-multi-turn": f"system\nS.\nuser\nWhat is 1+1?\nassistant\n2\nuser\n{P}\nassistant\n",
+    "llama-3.1": (
+        "system\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
+        f"user\n\n{P}assistant\n\n"
+    ),
+    "llama-3": f"user\n\n{P}assistant\n\n",
+    "gemma": f"user\n{P}\nmodel\n",
+    # <｜User｜>/<｜Assistant｜> are special: false, so they survive decoding
+    "deepseek-r1": f"You are a helpful assistant.<｜User｜>{P}<｜Assistant｜><think>\n",
+    "mistral-v0.1": f"[INST] {P} [/INST]",  # [INST] is plain text in v0.1/v0.2
+    "mistral-v0.3": P,  # control tokens: nothing left around the message
+}
+
+
+@pytest.mark.parametrize("family", sorted(DECODED))
+def test_each_family_decodes_to_the_problem(family: str) -> None:
+    assert normalize_prompt(DECODED[family]) == " ".join(P.split())
+
+
+def test_remnants_are_anchored_at_both_ends() -> None:
+    plain = "The user\nasked: what is 2+2?\nassistant"  # mentions roles, not a decoded template
+    assert strip_role_remnants(plain) == plain
+    assert strip_role_remnants("system\nno user turn\nassistant\n") == "system\nno user turn\nassistant\n"
+
+
+def _problems(n: int) -> list[str]:
+    heads = ["Find", "Compute", "What is", "Let", "How many", "Solve"]
+    return [f"{heads[i % 6]} the value {i} of $y_{i}$ when $y = {i}x$?" for i in range(n)]
+
+
+def test_common_prefix_and_suffix_are_learned_over_distinct_prompts() -> None:
+    probs = _problems(40)
+    reg = SampleRegistry()
+    for p in probs + probs[:10]:  # repeats do not count
+        reg.add_prompt(f"system\nYou are a helpful assistant.\nuser\nSolve this: {p}{INSTR}\nassistant\n")
+    assert reg.template.prefix == "Solve this: " and reg.template.suffix == INSTR
+    assert reg.template.prompts == 40
+    assert reg.problems == probs
+
+
+def test_few_prompts_never_lose_a_shared_first_or_last_word() -> None:
+    probs = ["What is the sum of 2 and 3?", "What is the product of 4 and 3?"]
+    tpl = learn_template([f"{p}{INSTR}" for p in probs])
+    assert tpl.prefix == ""  # "What is " is shared, but not a sentence the problems do not start
+    assert [tpl.cut(f"{p}{INSTR}") for p in probs] == probs
+    # many prompts: a word boundary is enough (problems that all begin alike are unlikely)
+    assert len(_problems(FEW_PROMPTS)) == FEW_PROMPTS
+    words = learn_template([f"Q: {p} A:" for p in _problems(FEW_PROMPTS)])
+    assert (words.prefix, words.suffix) == ("Q: ", " A:")
+
+
+def test_a_pool_with_one_problem_learns_nothing() -> None:
+    reg = SampleRegistry()
+    reg.add_prompt(DECODED["qwen2.5"].replace(P, P + INSTR))
+    assert learn_template(reg.texts).prefix == learn_template(reg.texts).suffix == ""
+    assert reg.problems == [" ".join(P.split()) + INSTR]  # the role words go; the instruction stays
+
+
+def test_a_problem_ending_where_the_suffix_starts() -> None:
+    probs = [*_problems(20), "Why do we say Let's think step by step and output"]
+    tpl = learn_template([p + INSTR for p in probs])
+    assert tpl.suffix == INSTR
+    assert tpl.cut(probs[-1] + INSTR) == probs[-1]  # one suffix is cut, the problem's own words stay
+    # one prompt's problem is the start of another's: prefix and suffix never overlap it
+    short = learn_template(["Q: a A.", "Q: a b A."])
+    assert (short.prefix, short.suffix) == ("Q: ", " A.")
+    assert [short.cut("Q: a A."), short.cut("Q: a b A.")] == ["a", "a b"]
