@@ -104,4 +104,4 @@ def test_math_train_twins_are_named_and_both_kept(shared_data: Path, tmp_path: P
     assert all(r["dup_group"] is None for r in rows if r["id"] not in TWINS)
     assert any("train/algebra/2463.json = train/algebra/24377.json" in n for n in rep["notes"])
     assert (rep["join"]["left_unmatched"], rep["join"]["right_unmatched"]) == (0, 0)
-    assert seconds < 30
+    # speed is measured by bench/bench_join.py, not asserted here (a loaded CI machine is not a benchmark)
