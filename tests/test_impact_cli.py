@@ -19,7 +19,7 @@ SUMMARY = "rl_reward_logs/one_shot_rlvr_per_prompt_summary.jsonl"
 
 
 def test_real_log_historical_variance_ranking(shared_data: Path) -> None:
-    res = score_run(shared_file(shared_data, REAL), ScoreConfig(rank_by="hist_var"))
+    res = score_run(shared_file(shared_data, REAL), ScoreConfig(by="hist_var"))
     ids = [s.id for s in res.scores]
     assert ids[0] == "124" and ids[1] == "267" and ids[12] == "682"  # as in the 1-shot RLVR paper
     assert len(ids) == 1209 and res.report["mode"] == "pass" and res.report["lim_epochs"] == 44

@@ -227,10 +227,10 @@ def test_threshold_top_and_rank(runs: dict[str, Path]) -> None:
     res = score_run(runs["verl"], ScoreConfig(steps_per_epoch=3, threshold="lim>=0.6", top=3))
     want = [r for r in all_rows if r["lim"] is not None and r["lim"] >= 0.6][:3]
     assert res.rows == want and len(want) == 3
-    hv = score_run(runs["verl"], ScoreConfig(steps_per_epoch=3, rank_by="hist_var")).rows
+    hv = score_run(runs["verl"], ScoreConfig(steps_per_epoch=3, by="hist_var")).rows
     vals = [r["hist_var"] for r in hv]
     assert vals == sorted(vals, reverse=True) and [r["rank"] for r in hv] == list(range(1, len(hv) + 1))
-    asc = score_run(runs["verl"], ScoreConfig(steps_per_epoch=3, rank_by="mean_acc", ascending=True)).rows
+    asc = score_run(runs["verl"], ScoreConfig(steps_per_epoch=3, by="mean_acc", ascending=True)).rows
     assert [r["mean_acc"] for r in asc] == sorted(r["mean_acc"] for r in asc)
 
 
@@ -323,7 +323,7 @@ def test_native_none_reward_is_not_correct(tmp_path: Path) -> None:
         {"sample_id": "b", "step": 1, "rollouts": 2, "correct": 2, "rewards": [1.0, 1.0]},
     ]
     (tmp_path / "trajectory.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    res = score_run(tmp_path, ScoreConfig(correct="reward>=1", rank_by="mean_acc"))
+    res = score_run(tmp_path, ScoreConfig(correct="reward>=1", by="mean_acc"))
     assert [(r["id"], r["mean_acc"]) for r in res.rows] == [("b", 1.0), ("a", 1 / 3)]
     rows[0]["rewards"][1] = "x"
     (tmp_path / "trajectory.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -94,7 +94,7 @@ def test_a_clearly_separated_top_sample_stays_on_top() -> None:
     sc = compute_scores(acc)
     order = np.argsort(-sc["hist_var"], kind="stable")
     u = resample_scores(
-        c, np.full(c.shape, 32.0), sc, order, rank_by="hist_var", cfg=UncertaintyConfig(resamples=200)
+        c, np.full(c.shape, 32.0), sc, order, by="hist_var", cfg=UncertaintyConfig(resamples=200)
     )
     assert order[0] == 7 and u.top_share[7] == 1.0 and u.report["p_rank1"] == 1.0
     assert np.isnan(u.top_share[order[10:]]).all() and (u.top_share[order[:10]] <= 1).all()

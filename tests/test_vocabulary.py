@@ -241,11 +241,14 @@ def test_tag_writes_id_and_takes_pool(tmp_path: Path) -> None:
 
 
 def test_selection_joins_skills_by_id_or_problem_id(tmp_path: Path) -> None:
+    from sample_forge.adapter import read_table
     from sample_forge.selection.join import join_tables
+    from sample_forge.tables import write_rows
 
     pool = [{"id": "a", "problem": "x"}, {"id": "b", "problem": "y"}]
-    skills = [{"id": "a", "breadth": 2}, {"problem_id": "b", "breadth": 3}]
-    res = join_tables(pool, None, skills)
+    # an older skills table keyed by problem_id is read through the one adapter, as select reads it
+    write_rows(tmp_path / "skills.jsonl", [{"id": "a", "breadth": 2}, {"problem_id": "b", "breadth": 3}])
+    res = join_tables(pool, None, read_table(tmp_path / "skills.jsonl"))
     assert [r["skills"]["breadth"] for r in res.rows] == [2, 3] and not res.unjoined
 
 

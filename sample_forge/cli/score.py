@@ -166,7 +166,7 @@ def score(
         first_step=first_step,
         missing=missing,
         correct=correct,
-        rank_by=by,
+        by=by,
         ascending=ascending,
         threshold=_keep_rule(by, theta, threshold),
         top=top,
@@ -307,7 +307,7 @@ def _summary(res: Any, out: Path | None) -> None:
             "--epoch-by pass or a larger --steps-per-epoch"
         )
         return
-    key = rep["rank_by"]
+    key = rep["by"]
     hist = _hist([getattr(s, key) for s in res.scores])
     if hist:
         peak = max(c for _, c in hist) or 1
@@ -381,7 +381,7 @@ def _pilot_lines(con: Any, rep: dict[str, Any], out: Path | None) -> None:
         if top:
             t1 = top[0]
             con.print(
-                f"  stability by {unc['rank_by']}: rank 1 ({escape(t1['id'])}) stays rank 1 in "
+                f"  stability by {unc['by']}: rank 1 ({escape(t1['id'])}) stays rank 1 in "
                 f"{unc['p_rank1']:.0%} of resamples (π1); "
                 + ", ".join(f"{escape(t['id'])} {t['top_share']:.0%}" for t in top[:5])
                 + f" stay in the top {unc['top_k']}"

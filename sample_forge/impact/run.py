@@ -43,7 +43,7 @@ class ScoreConfig:
     first_step: int | None = None
     missing: str = "limr"  # see epochs.MISSING_RULES
     correct: str | None = None  # None: the format's default rule
-    rank_by: str = "lim"
+    by: str = "lim"
     ascending: bool = False
     threshold: str | None = None
     top: int | None = None
@@ -89,8 +89,8 @@ def _rank(ids: list[str], values: np.ndarray, ascending: bool) -> np.ndarray:
 
 def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None = None) -> ScoreResult:
     t0 = time.perf_counter()
-    if cfg.rank_by not in RANK_COLUMNS:
-        raise SampleForgeError(f"--rank-by: unknown score '{cfg.rank_by}'; one of {', '.join(RANK_COLUMNS)}")
+    if cfg.by not in RANK_COLUMNS:
+        raise SampleForgeError(f"--by: unknown score '{cfg.by}'; one of {', '.join(RANK_COLUMNS)}")
     user_rule = parse_rule(cfg.correct, REWARD_NAMES, option="--correct") if cfg.correct else None
     threshold = (
         parse_rule(cfg.threshold, set(SCORE_COLUMNS) | {"filled_epochs"}, option="--threshold")
@@ -138,7 +138,7 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
         missing=cfg.missing,
     )
     sc = compute_scores(m.acc, m.lim_epochs)
-    order = _rank(m.ids, sc[cfg.rank_by], cfg.ascending)
+    order = _rank(m.ids, sc[cfg.by], cfg.ascending)
     counts_note = _counts(m, fmt.logged == "accuracies", cfg, notes)
     unc = None
     if cfg.resamples > 0 and len(m.ids) and m.rollouts is not None and m.correct is not None:
@@ -156,7 +156,7 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
             sc,
             order,
             lim_epochs=m.lim_epochs,
-            rank_by=cfg.rank_by,
+            by=cfg.by,
             ascending=cfg.ascending,
             cfg=ucfg,
         )
@@ -204,7 +204,7 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
         "bad_lines": traj.stats.bad_lines[:20],
         "dropped_ids": m.dropped[:50],
         "notes": notes,
-        "rank_by": cfg.rank_by,
+        "by": cfg.by,
         "threshold": cfg.threshold,
         "mean_curve": np.nanmean(m.acc, axis=0).round(4).tolist() if len(m.acc) else [],
         **m.report,

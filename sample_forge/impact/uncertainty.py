@@ -137,12 +137,12 @@ def resample_scores(
     order: np.ndarray,
     *,
     lim_epochs: int | None = None,
-    rank_by: str = "lim",
+    by: str = "lim",
     ascending: bool = False,
     cfg: UncertaintyConfig = UncertaintyConfig(),
 ) -> Uncertainty:
     """Intervals for lim, hist_var and learnability of every row and the stability of the top
-    ``cfg.stability_top`` rows of ``order`` (the point ranking by ``rank_by``)."""
+    ``cfg.stability_top`` rows of ``order`` (the point ranking by ``by``)."""
     if not 0 < cfg.interval_level < 1:
         raise SampleForgeError(f"--interval-level must be between 0 and 1, got {cfg.interval_level}")
     S, E = rollouts.shape
@@ -157,7 +157,7 @@ def resample_scores(
     table, offset = _tables(correct, rollouts)
     K = min(cfg.stability_top, S)
     top = np.asarray(order[:K], dtype=np.int64)
-    ranked = rank_by in _RANKABLE
+    ranked = by in _RANKABLE
     out = {s: np.empty((S, R), np.float32) for s in _STATS}
     in_top = np.zeros(K, np.int64)
     ranks = np.empty((R, K), np.int32)
@@ -194,7 +194,7 @@ def resample_scores(
                 "mean_acc": lambda: mean,
                 "first_acc": lambda: x[:, rows, first_col],
                 "last_acc": lambda: x[:, rows, last_col],
-            }.get(rank_by, lambda: stats[rank_by])()
+            }.get(by, lambda: stats[by])()
             key = _rank_key(v, ascending)
             kth = np.partition(key, S - K, axis=1)[:, S - K]
             mine = key[:, top]  # [m, K]
@@ -220,7 +220,7 @@ def resample_scores(
         "resamples": R,
         "interval_level": cfg.interval_level,
         "seed": cfg.seed,
-        "rank_by": rank_by,
+        "by": by,
         "top_k": K,
         "rise_interval": _rise_interval(rise, correct[:, :L] / rollouts[:, :L], q),
     }
@@ -238,7 +238,7 @@ def resample_scores(
             for k, i in enumerate(top)
         ]
     else:
-        report["note"] = f"{rank_by} does not vary under resampling: no rank stability"
+        report["note"] = f"{by} does not vary under resampling: no rank stability"
     return Uncertainty(lo=lo, hi=hi, top_share=top_share, report=report)
 
 
