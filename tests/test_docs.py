@@ -65,7 +65,7 @@ def test_example_recipe_loads_and_plans(tmp_path: Path) -> None:
     assert recipe.pool.source.endswith("dsr_sub.jsonl")
     assert recipe.score.format == "oneshot" and recipe.score.epoch_by == "pass"
     assert recipe.select.rule == "top" and recipe.select.by == "hist_var"
-    assert recipe.export.to == ["verl", "trl", "openrlhf"]
+    assert recipe.export.to == ("verl", "trl", "openrlhf")  # [export] is an ExportConfig: a tuple
     stages = plan(recipe, tmp_path / "run")
     names = [s.name for s in stages]
     assert names == ["pool", "tag", "score", "synthesize", "select", "export"]

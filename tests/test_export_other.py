@@ -23,7 +23,9 @@ def test_openrlhf_slime_roll_rows(shared_data: Path, tmp_path: Path) -> None:
     res = export(
         shared_file(shared_data, NATURAL),
         tmp_path,
-        ExportConfig(to=("openrlhf", "slime", "roll", "verl", "trl"), repeat=4, template="none"),
+        ExportConfig(
+            to=("openrlhf", "slime", "roll", "verl", "trl"), repeat=4, template="none", one_dataset=True
+        ),
     )
     assert res.rows == {t: 28 for t in ("openrlhf", "slime", "roll", "verl", "trl")}
     natural = read_rows(shared_file(shared_data, NATURAL))
@@ -166,13 +168,15 @@ def test_cli_select_then_export_pipeline(shared_data: Path, tmp_path: Path) -> N
         ],
     )
     assert res.exit_code == 0, res.output
-    assert "# trl" in res.output and "# openrlhf" in res.output
-    m = orjson.loads((tmp_path / "exp" / "manifest.json").read_bytes())
     chosen = read_rows(sel)[0]
+    (run,) = read_rows(tmp_path / "exp" / "runs.jsonl")  # one sample: one run, named by its id
+    assert run["id"] == chosen["id"] and (tmp_path / "exp" / run["dir"]).is_dir()
+    assert f"# {run['dir']}: trl (140 updates)" in res.output and f"# {run['dir']}: openrlhf" in res.output
+    m = orjson.loads((tmp_path / "exp" / run["manifest"]).read_bytes())
     assert m["samples"][0]["id"] == chosen["id"]
     assert m["samples"][0]["scores"]["lim"] == chosen["scores"]["lim"] >= 0.9
     assert m["samples"][0]["rule"] == "polymath" and m["samples"][0]["reason"] == chosen["reason"]
-    assert len(read_rows(tmp_path / "exp" / "trl" / "train.jsonl")) == 8
+    assert len(read_rows(tmp_path / "exp" / run["files"]["trl"][0])) == 8
 
 
 def test_openrlhf_reward_func_scores_completions(tmp_path: Path) -> None:
@@ -184,7 +188,7 @@ def test_openrlhf_reward_func_scores_completions(tmp_path: Path) -> None:
         tmp_path,
         ExportConfig(to=("openrlhf",), repeat=2),
     )
-    path = tmp_path / "openrlhf" / "reward_func.py"
+    path = tmp_path / "a" / "openrlhf" / "reward_func.py"  # the run of sample a
     assert path in res.files["openrlhf"]
     spec = importlib.util.spec_from_file_location("exported_reward", path)
     mod = importlib.util.module_from_spec(spec)
@@ -225,4 +229,4 @@ def test_non_text_problem_or_answer_is_refused_not_stringified(tmp_path: Path, r
     assert res.output.strip() == f"Error: {src}:1, field '{field}': sample a: {field} must be " + (
         "text, got list" if field == "problem" else "text or a number, got list"
     )
-    assert not (tmp_path / "exp" / "verl" / "train.parquet").exists()
+    assert not list(tmp_path.rglob("*.parquet"))  # nothing written

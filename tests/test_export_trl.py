@@ -31,7 +31,8 @@ def test_gold_solution_scores_one_against_itself(answer: str) -> None:
 
 
 def test_trl_rows_shape(shared_data: Path, tmp_path: Path) -> None:
-    res = export(shared_file(shared_data, NATURAL), tmp_path, ExportConfig(to=("trl",), repeat=3))
+    cfg = ExportConfig(to=("trl",), repeat=3, one_dataset=True)
+    res = export(shared_file(shared_data, NATURAL), tmp_path, cfg)
     rows = read_rows(res.files["trl"][0])
     assert len(rows) == 21
     assert set(rows[0]) == {"prompt", "solution", "sample_id"}
@@ -82,7 +83,7 @@ def test_grpo_trainer_runs_two_steps_on_the_export(shared_data: Path, tmp_path: 
         ids=["124"],
     )
     # the way `trl grpo --dataset_name DIR` loads it
-    ds = load_dataset(str(tmp_path / "exp" / "trl"), split="train")
+    ds = load_dataset(str(tmp_path / "exp" / "124" / "trl"), split="train")
     assert len(ds) == 16 and set(ds.column_names) == {"prompt", "solution", "sample_id"}
 
     seen_ids: list[str] = []

@@ -28,10 +28,10 @@ def pi1_export(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         ExportConfig(to=("verl",), repeat=128, template="qwen-boxed", data_source="deepscaler"),
         ids=["124"],
     )
-    assert res.rows == {"verl": 128}
+    assert res.rows == {"verl": 128} and res.run.out_dir == out / "124"  # one sample: one run, by id
     # the DSR-sub prompt already ends with the qwen-boxed suffix: it must not be doubled
     assert any("already carries the 'qwen-boxed' template" in n for n in res.notes)
-    return out
+    return out / "124"
 
 
 def test_parity_with_pi1_r128_pyarrow(pi1_export: Path, shared_data: Path) -> None:
@@ -79,7 +79,7 @@ def test_orz_template_and_default_data_source(tmp_path: Path, shared_data: Path)
     res = export(
         shared_file(shared_data, "polymath/natural_polymath_samples_identified.jsonl"),
         tmp_path,
-        ExportConfig(to=("verl",), repeat=2, template="orz"),
+        ExportConfig(to=("verl",), repeat=2, template="orz", one_dataset=True),
     )
     rows = pq.read_table(res.files["verl"][0]).to_pylist()
     assert len(rows) == 14
@@ -121,9 +121,10 @@ def test_cli_export_parity_and_commands(shared_data: Path, tmp_path: Path) -> No
         "algorithm.use_kl_in_reward=False",
     ):
         assert setting in res.output
-    ours = pq.read_table(tmp_path / "verl" / "train.parquet")
+    assert "trainer.total_training_steps=140" in res.output and "trainer.total_epochs=140" in res.output
+    ours = pq.read_table(tmp_path / "124" / "verl" / "train.parquet")
     assert ours.to_pylist() == pq.read_table(shared_file(shared_data, PI1)).to_pylist()
-    m = json.loads((tmp_path / "manifest.json").read_text())
+    m = json.loads((tmp_path / "124" / "manifest.json").read_text())
     assert "--id 124" in m["command"] and m["command"].startswith("sample-forge export")
 
 

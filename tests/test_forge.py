@@ -70,39 +70,58 @@ def test_default_forge_runs_then_resumes_without_work(tmp_path, monkeypatch):
         :1
     ]
 
-    # a trainer-ready export: verl Parquet with the exact schema, 128 copies per chosen sample
+    # a trainer-ready export: one run per chosen sample, each verl Parquet with the exact schema and
+    # 128 copies of that ONE sample
     import pyarrow.parquet as pq
 
-    verl = [p for p in (run.export_dir / "verl").iterdir() if p.suffix == ".parquet"]
-    table = pq.read_table(verl[0])
-    assert set(table.column_names) >= {"data_source", "prompt", "ability", "reward_model", "extra_info"}
-    assert table.num_rows == 128 * len(chosen)
-
-    # the manifest lists exactly the files written, with their rows and checksums, and the samples
     from sample_forge.export.manifest import sha256_file
+    from sample_forge.export.runs import run_names
 
-    manifest = json.loads(run.manifest.read_text())
-    assert manifest["command"] == "sample-forge forge"
-    assert manifest["settings"]["trainers"] == ["verl", "trl", "openrlhf"]
-    assert manifest["settings"]["repeat"] == 128
-    assert [s["id"] for s in manifest["samples"]] == [c["id"] for c in chosen]
-    files = {f["path"]: f for f in manifest["files"]}
-    assert sorted(files) == sorted(
-        [
-            "verl/train.parquet",
-            "verl/train.json",
-            "trl/train.jsonl",
-            "openrlhf/train.jsonl",
-            "openrlhf/reward_func.py",
-        ]
+    index = read_rows(run.runs_index)
+    assert [e["id"] for e in index] == [c["id"] for c in chosen]
+    assert [e["dir"] for e in index] == run_names(c["id"] for c in chosen)
+    assert sorted(p.name for p in run.export_dir.iterdir()) == sorted(
+        [*(e["dir"] for e in index), "runs.jsonl"]
     )
-    assert sorted(
-        str(p.relative_to(run.export_dir)) for p in run.export_dir.rglob("*") if p.is_file()
-    ) == sorted([*files, run.manifest.name])
-    for path, f in files.items():
-        assert f["trainer"] == path.split("/")[0]
-        assert f["rows"] == (None if path.endswith(".py") else 128 * len(chosen))
-        assert f["sha256"] == sha256_file(run.export_dir / path)
+    for e, c in zip(index, chosen):
+        d = run.export_dir / e["dir"]
+        table = pq.read_table(d / "verl" / "train.parquet")
+        assert set(table.column_names) >= {"data_source", "prompt", "ability", "reward_model", "extra_info"}
+        assert table.num_rows == 128
+        assert {r["reward_model"]["ground_truth"] for r in table.to_pylist()} == {str(c["answer"])}
+        assert {r["sample_id"] for r in read_rows(d / "trl" / "train.jsonl")} == {c["id"]}
+
+        # its manifest lists exactly the files written, with their rows and checksums, and its sample
+        manifest = json.loads((d / "manifest.json").read_text())
+        assert manifest["command"] == "sample-forge forge"
+        assert manifest["settings"]["trainers"] == ["verl", "trl", "openrlhf"]
+        assert manifest["settings"]["repeat"] == 128
+        assert [s["id"] for s in manifest["samples"]] == [c["id"]]
+        assert manifest["trainer_updates"] == {"verl": 140, "trl": 140, "openrlhf": 140}
+        assert "--num_episodes 140" in manifest["trainer_commands"]["openrlhf"]
+        files = {f["path"]: f for f in manifest["files"]}
+        assert sorted(files) == sorted(
+            [
+                "verl/train.parquet",
+                "verl/train.json",
+                "trl/train.jsonl",
+                "openrlhf/train.jsonl",
+                "openrlhf/reward_func.py",
+            ]
+        )
+        assert sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()) == sorted(
+            [*files, "manifest.json"]
+        )
+        for path, f in files.items():
+            assert f["trainer"] == path.split("/")[0]
+            assert f["rows"] == (None if path.endswith(".py") else 128)
+            assert f["sha256"] == sha256_file(d / path)
+    # THE chosen sample: the prime when one passed, else polymath's first pick (lowest LIM)
+    primes = [c for c in chosen if c["rule"] == "prime"]
+    top = primes[0] if primes else min(chosen, key=lambda c: (c["scores"]["lim"], c["id"]))
+    picked = json.loads(run.chosen.read_text())
+    assert picked["id"] == top["id"] and picked["dir"] == f"export/{run_names([top['id']])[0]}"
+    verl = [run.root / picked["dir"] / "verl" / "train.parquet"]
     assert json.loads(run.recipe.read_text())["export"]["repeat"] == 128
     html = run.report.read_text()
     assert "data:image/png;base64," in html and str(chosen[0]["id"]) in html
@@ -116,7 +135,7 @@ def test_default_forge_runs_then_resumes_without_work(tmp_path, monkeypatch):
     changed = dataclasses.replace(demo, export=dataclasses.replace(demo.export, repeat=4))
     third = forge(changed)
     assert third.ran == ["export"] and third.llm_calls == 0
-    assert pq.read_table(verl[0]).num_rows == 4 * len(chosen)
+    assert pq.read_table(verl[0]).num_rows == 4
 
     # forcing every stage: the LLM cache answers every call of the synthesis again
     forced = forge(changed, force=True)

@@ -22,7 +22,7 @@ from sample_forge.cli.main import cli
 from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.export import ExportConfig, export, export_rows
 from sample_forge.export.trainers import TRAINERS, RowOptions, get_trainer
-from sample_forge.forge.recipe import ExportStep, Recipe
+from sample_forge.forge.recipe import Recipe
 from sample_forge.forge.run import plan
 from sample_forge.paths import resource_path
 from sample_forge.tables import read_rows
@@ -42,7 +42,9 @@ def _read_back(path: Path) -> list[dict]:
 @pytest.mark.parametrize("name", list(TRAINERS))
 def test_trainer_writes_rows_its_reader_reads_back(name: str, tmp_path: Path) -> None:
     trainer = TRAINERS[name]
-    res = export(DEMO_POOL, tmp_path, ExportConfig(to=(name,), repeat=REPEAT, template="none"))
+    # the whole pool as one deliberate dataset (one run per sample is tests/test_export_runs.py)
+    cfg = ExportConfig(to=(name,), repeat=REPEAT, template="none", one_dataset=True)
+    res = export(DEMO_POOL, tmp_path, cfg)
     d = tmp_path / name
     assert [p.name for p in res.files[name]] == [*trainer.files, *trainer.extras]
     assert all(p.parent == d and p.is_file() for p in res.files[name])
@@ -100,13 +102,13 @@ def test_unknown_trainer_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_forge_recipe_trainers_are_checked_against_the_registry(tmp_path: Path) -> None:
-    assert set(ExportStep().to) <= set(TRAINERS)
-    assert plan(Recipe(export=ExportStep(to=list(TRAINERS))), tmp_path)[-1].name == "export"
+    assert set(ExportConfig().to) <= set(TRAINERS)
+    assert plan(Recipe(export=ExportConfig(to=tuple(TRAINERS))), tmp_path)[-1].name == "export"
     # a misspelt trainer fails when the run is planned, before any stage pays for a model
     with pytest.raises(
         InputError, match=f"field 'export.to': trll: not a trainer; one of {', '.join(TRAINERS)}"
     ):
-        plan(Recipe(export=ExportStep(to=["verl", "trll"])), tmp_path)
+        plan(Recipe(export=ExportConfig(to=("verl", "trll"))), tmp_path)
 
 
 def _docs_table() -> list[list[str]]:

@@ -64,8 +64,15 @@ def _trainers(values: tuple[str, ...]) -> tuple[str, ...]:
 )
 @model_option(default="Qwen/Qwen2.5-7B", help="Model in the printed commands.")
 @click.option("--force", is_flag=True, help="Export even when math-verify cannot parse an answer.")
+@click.option(
+    "--one-dataset",
+    is_flag=True,
+    help="Every sample in ONE dataset (command lines computed for its size) instead of one run per sample.",
+)
 @out_option(
-    directory=True, default="export", help="Output directory: one subdirectory per trainer and manifest.json."
+    directory=True,
+    default="export",
+    help="Output directory: a run directory per sample (or, with --one-dataset, one dataset) and runs.jsonl.",
 )
 @quiet_option
 @domain_errors
@@ -80,18 +87,21 @@ def export(
     mapping: str | None,
     model: str,
     force: bool,
+    one_dataset: bool,
     out: str,
     quiet: bool,
 ) -> None:
     """Export the samples of SELECTION (a `sample-forge select` table, or any pool-like table such as
-    DSR-sub) for GRPO trainers, with a manifest and ready command lines (paper settings: batch 128,
-    16 rollouts, temperature 1.0, lr 1e-6, max response 2048, no KL).
+    DSR-sub) for GRPO trainers: one run directory per sample (OUT/RUN/, RUN from the sample id) with
+    its copies, a manifest and ready command lines (paper settings: batch 128, 16 rollouts,
+    temperature 1.0, lr 1e-6, max response 2048, no KL, 140 updates), listed in OUT/runs.jsonl.
 
     \b
     Examples:
       sample-forge export selection.jsonl --to verl --to trl -o export/
       sample-forge export dsr_sub.jsonl --id 124 --to verl --template qwen-boxed --data-source deepscaler
       sample-forge export chosen.parquet --to openrlhf,slime --template orz --repeat 64
+      sample-forge export selection.jsonl --one-dataset --to verl   # all samples, one run
     """
     from sample_forge.export import ExportConfig, PaperSettings
     from sample_forge.export import export as run
@@ -103,6 +113,7 @@ def export(
         data_source=data_source,
         split=split,
         force=force,
+        one_dataset=one_dataset,
         settings=PaperSettings(model=model),
     )
     # every option spelled out (defaults too): re-running it reproduces the files exactly
@@ -127,6 +138,7 @@ def export(
     argv += ["--data-source", data_source] if data_source else []
     argv += ["--map", mapping] if mapping else []
     argv += ["--force"] if force else []
+    argv += ["--one-dataset"] if one_dataset else []
     command = shlex.join(argv)
     res = run(
         selection,
@@ -139,8 +151,12 @@ def export(
     con = console(quiet)
     for note in res.notes:
         con.print(f"[yellow]note[/] {note}", markup=True, highlight=False)
-    for t, paths in res.files.items():
-        con.print(f"{t}: {res.rows[t]} rows -> {', '.join(str(p) for p in paths)}", highlight=False)
-    con.print(f"manifest: {res.manifest}", highlight=False)
-    for t, cmd in res.commands.items():
-        click.echo(f"# {t}\n{cmd}\n")
+    for r in res.runs:
+        what = r.samples[0].id if len(r.samples) == 1 else f"{len(r.samples)} samples"
+        con.print(f"run {r.name} ({what}): {r.out_dir}", highlight=False)
+        for t, paths in r.files.items():
+            con.print(f"  {t}: {r.rows[t]} rows -> {', '.join(str(p) for p in paths)}", highlight=False)
+    con.print(f"runs: {res.index}", highlight=False)
+    for r in res.runs:
+        for t, cmd in r.commands.items():
+            click.echo(f"# {r.name}: {t} ({r.updates[t]} updates)\n{cmd}\n")

@@ -99,6 +99,7 @@ def forge(
         "skipped": res.skipped,
         "llm_requests_sent": res.llm_calls,
         "stages": {o.name: o.counts for o in res.outcomes},
+        "chosen": res.chosen,
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
@@ -114,6 +115,11 @@ def forge(
     from sample_forge.forge.rundir import RunDir
 
     rd = RunDir(res.run_dir)
-    out.print(f"export: {rd.export_dir}   manifest: {rd.manifest}")
+    out.print(f"export: {rd.export_dir}   runs: {rd.runs_index}", highlight=False)
     if not no_report:
         out.print(f"report: {rd.report}")
+    if res.chosen:
+        from sample_forge.forge.chosen import chosen_lines
+
+        for line in chosen_lines(res.chosen, res.run_dir):
+            out.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -1,6 +1,7 @@
 """Hand the chosen sample(s) to a GRPO trainer in exactly the form it reads: verl Parquet + ``.json``,
-TRL JSONL, OpenRLHF / slime ``input``/``label`` JSONL, ROLL JSONL; N copies each, a manifest, and ready
-command lines. See docs/select-and-export.md."""
+TRL JSONL, OpenRLHF / slime ``input``/``label`` JSONL, ROLL JSONL; one run per sample (its N copies, a
+manifest, ready command lines for the paper's step count) and an index of the runs; or, on request,
+one dataset of every sample. See docs/select-and-export.md."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from typing import Any
 
 from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.export.manifest import build_manifest, write_manifest
+from sample_forge.export.runs import DATASET_RUN, INDEX_NAME, run_names, write_index
 from sample_forge.export.samples import ExportSample
 from sample_forge.export.templates import Template, load_template
-from sample_forge.export.trainers import TRAINERS, PaperSettings, RowOptions, Trainer
+from sample_forge.export.trainers import TRAINERS, Dataset, PaperSettings, RowOptions, Trainer
 from sample_forge.export.trainers.trl import trl_solution
 
 __all__ = [
     "ExportConfig",
     "ExportResult",
+    "RunExport",
+    "INDEX_NAME",
     "export",
     "export_rows",
     "prepare_samples",
@@ -37,7 +41,9 @@ DEFAULT_DATA_SOURCE = "lighteval/MATH"  # verl's built-in rule reward scores thi
 
 @dataclass(frozen=True)
 class ExportConfig:
-    """What to write: trainers (``to``), copies per sample, prompt template, verl data source / split."""
+    """What to write: trainers (``to``), copies per sample, prompt template, verl data source / split.
+    ``one_dataset``: every sample in one dataset (command lines computed for its size) instead of one
+    run per sample (the paper's way)."""
 
     to: tuple[str, ...] = ("verl",)
     repeat: int = 128
@@ -45,18 +51,47 @@ class ExportConfig:
     data_source: str | None = None  # None: the row's own data_source, else DEFAULT_DATA_SOURCE
     split: str = "train"
     force: bool = False  # export answers math-verify cannot parse
+    one_dataset: bool = False
     settings: PaperSettings = field(default_factory=PaperSettings)
+
+
+@dataclass
+class RunExport:
+    """One trainer-ready dataset: one sample's N copies (or, with ``one_dataset``, every sample's)."""
+
+    name: str
+    out_dir: Path
+    samples: list[ExportSample]
+    files: dict[str, list[Path]]
+    rows: dict[str, int]
+    commands: dict[str, str]
+    updates: dict[str, int]  # optimizer updates each command line makes on these rows
+    manifest: Path
 
 
 @dataclass
 class ExportResult:
     out_dir: Path
-    files: dict[str, list[Path]]
-    rows: dict[str, int]
-    commands: dict[str, str]
-    manifest: Path
+    runs: list[RunExport]
+    index: Path
     notes: list[str]
-    samples: list[ExportSample]
+
+    @property
+    def samples(self) -> list[ExportSample]:
+        return [s for r in self.runs for s in r.samples]
+
+    @property
+    def run(self) -> RunExport:
+        """The only run (one sample, or ``one_dataset``)."""
+        if len(self.runs) != 1:
+            raise SampleForgeError(f"{len(self.runs)} runs were exported; see {self.index}")
+        return self.runs[0]
+
+    # the only run's files, rows, commands and manifest
+    files = property(lambda self: self.run.files)
+    rows = property(lambda self: self.run.rows)
+    commands = property(lambda self: self.run.commands)
+    manifest = property(lambda self: self.run.manifest)
 
 
 def _answer_problem(answer: str) -> str | None:
@@ -169,6 +204,81 @@ def _manifest_sample(s: ExportSample) -> dict[str, Any]:
     }
 
 
+def _write_run(
+    name: str,
+    out: Path,
+    samples: list[ExportSample],
+    cfg: ExportConfig,
+    template: Template,
+    *,
+    command: str,
+    source: str | None,
+    notes: list[str],
+) -> RunExport:
+    """One dataset: a subdirectory per trainer, its manifest, its command lines for its size."""
+    files: dict[str, list[Path]] = {}
+    counts: dict[str, int] = {}
+    commands: dict[str, str] = {}
+    updates: dict[str, int] = {}
+    opts = RowOptions(repeat=cfg.repeat, data_source=cfg.data_source, split=cfg.split)
+    s = cfg.settings
+    for t in dict.fromkeys(cfg.to):
+        trainer, d = TRAINERS[t], out / t
+        rows_out = trainer.rows(samples, opts)
+        files[t], counts[t] = trainer.write(rows_out, d), len(rows_out)
+        commands[t] = trainer.command(Dataset(trainer.data_path(d), len(rows_out), name), s)
+        updates[t] = trainer.updates(len(rows_out), s)
+        if updates[t] != s.steps:
+            notes.append(
+                f"{name}: {t} makes {updates[t]} updates, not {s.steps}: {len(rows_out)} rows are "
+                f"{len(rows_out) // s.batch} full batch(es) of {s.batch} per pass"
+            )
+    manifest = build_manifest(
+        out_dir=out,
+        samples=[_manifest_sample(x) for x in samples],
+        files=files,
+        # a file a trainer writes besides its rows (OpenRLHF's reward function) holds no rows
+        rows={p: None if p.name in TRAINERS[t].extras else counts[t] for t, ps in files.items() for p in ps},
+        template={"name": template.name, "text": template.text, "sha256": template.sha256},
+        settings={
+            "repeat": cfg.repeat,
+            "data_source": cfg.data_source,
+            "split": cfg.split,
+            "force": cfg.force,
+            "one_dataset": cfg.one_dataset,
+            "run": name,
+            "trainers": list(files),
+            "paper": vars(s),
+            "source": source,
+        },
+        command=command,
+        commands=commands,
+        updates=updates,
+        notes=[n for n in notes if n.startswith((f"{name}:", *(f"sample {x.id}:" for x in samples)))],
+    )
+    return RunExport(name, out, samples, files, counts, commands, updates, write_manifest(out, manifest))
+
+
+def _index_entry(run: RunExport, root: Path) -> dict[str, Any]:
+    one = run.samples[0].source_row if len(run.samples) == 1 else {}
+
+    def rel(p: Path) -> str:
+        return str(p.relative_to(root))
+
+    return {
+        "id": run.samples[0].id if len(run.samples) == 1 else None,
+        "ids": [x.id for x in run.samples],
+        "rule": one.get("rule"),
+        "reason": one.get("reason"),
+        "dir": rel(run.out_dir) if run.out_dir != root else ".",
+        "manifest": rel(run.manifest),
+        "files": {t: [rel(p) for p in ps] for t, ps in run.files.items()},
+        "rows": dict(run.rows),
+        "updates": dict(run.updates),
+        "commands": dict(run.commands),
+    }
+
+
 def export_rows(
     rows: Sequence[Mapping[str, Any]],
     out_dir: str | os.PathLike[str],
@@ -177,7 +287,9 @@ def export_rows(
     command: str = "",
     source: str | None = None,
 ) -> ExportResult:
-    """Validate, then write one subdirectory per trainer, the manifest, and return the commands."""
+    """Validate, then write one run directory per sample (``<out>/<run>/``: a subdirectory per
+    trainer, the manifest, command lines for the paper's step count) and ``<out>/runs.jsonl``; with
+    ``cfg.one_dataset`` one dataset of every sample straight into ``<out>``."""
     bad = [t for t in cfg.to if t not in TRAINERS]
     if bad or not cfg.to:
         raise SampleForgeError(
@@ -189,37 +301,17 @@ def export_rows(
     samples, notes = prepare_samples(rows, template, force=cfg.force, path=source)
 
     out = Path(out_dir)
-    files: dict[str, list[Path]] = {}
-    counts: dict[str, int] = {}
-    commands: dict[str, str] = {}
-    opts = RowOptions(repeat=cfg.repeat, data_source=cfg.data_source, split=cfg.split)
-    for name in dict.fromkeys(cfg.to):
-        trainer, d = TRAINERS[name], out / name
-        rows_out = trainer.rows(samples, opts)
-        files[name], counts[name] = trainer.write(rows_out, d), len(rows_out)
-        commands[name] = trainer.command(trainer.data_path(d), cfg.settings)
-    manifest = build_manifest(
-        out_dir=out,
-        samples=[_manifest_sample(s) for s in samples],
-        files=files,
-        # a file a trainer writes besides its rows (OpenRLHF's reward function) holds no rows
-        rows={p: None if p.name in TRAINERS[t].extras else counts[t] for t, ps in files.items() for p in ps},
-        template={"name": template.name, "text": template.text, "sha256": template.sha256},
-        settings={
-            "repeat": cfg.repeat,
-            "data_source": cfg.data_source,
-            "split": cfg.split,
-            "force": cfg.force,
-            "trainers": list(files),
-            "paper": vars(cfg.settings),
-            "source": source,
-        },
-        command=command,
-        commands=commands,
-        notes=notes,
-    )
-    mpath = write_manifest(out, manifest)
-    return ExportResult(out, files, counts, commands, mpath, notes, samples)
+    if cfg.one_dataset:
+        plan = [(DATASET_RUN, out, samples)]
+    else:
+        names = run_names(x.id for x in samples)
+        plan = [(n, out / n, [x]) for n, x in zip(names, samples)]
+    runs = [
+        _write_run(name, d, group, cfg, template, command=command, source=source, notes=notes)
+        for name, d, group in plan
+    ]
+    index = write_index(out, [_index_entry(r, out) for r in runs])
+    return ExportResult(out, runs, index, notes)
 
 
 def _pick(rows: list[dict[str, Any]], ids: Iterable[str] | None, path: str | None) -> list[dict[str, Any]]:

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sample_forge.export.trainers import TRAINERS, PaperSettings, get_trainer
+from sample_forge.export.trainers import TRAINERS, Dataset, PaperSettings, get_trainer
 
 __all__ = ["PaperSettings", "trainer_command", "TRAINERS"]
 
 
-def trainer_command(trainer: str, data: Path, s: PaperSettings = PaperSettings()) -> str:
-    """The command line for ``trainer`` reading ``data`` (the exported file, or TRL's directory)."""
-    return get_trainer(trainer).command(Path(data), s)
+def trainer_command(
+    trainer: str,
+    data: Path,
+    s: PaperSettings = PaperSettings(),
+    *,
+    rows: int | None = None,
+    run: str = "grpo",
+) -> str:
+    """The command line for ``trainer`` reading ``data`` (the exported file, or TRL's directory) of
+    ``rows`` rows (default: one sample filling one batch) for the paper's step count."""
+    return get_trainer(trainer).command(Dataset(Path(data), s.batch if rows is None else rows, run), s)

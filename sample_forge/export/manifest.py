@@ -37,6 +37,7 @@ def build_manifest(
     settings: Mapping[str, Any],
     command: str,
     commands: Mapping[str, str],
+    updates: Mapping[str, int],
     notes: Sequence[str],
 ) -> dict[str, Any]:
     return {
@@ -59,6 +60,7 @@ def build_manifest(
             for p in paths
         ],
         "trainer_commands": dict(commands),
+        "trainer_updates": dict(updates),
         "notes": list(notes),
     }
 

@@ -1,6 +1,6 @@
 """The forge recipe: one TOML file naming every stage's settings. A section is the stage's library
-config (``[score]`` a ScoreConfig, ``[select]`` a SelectConfig, ``[synthesize]`` a SynthConfig: the
-same names, the same defaults) plus the stage's inputs. With no file, the packaged demo recipe
+config (``[score]`` a ScoreConfig, ``[select]`` a SelectConfig, ``[synthesize]`` a SynthConfig,
+``[export]`` an ExportConfig: the same names, the same defaults) plus the stage's inputs. With no file, the packaged demo recipe
 (``data/demo/recipe.toml``) runs offline on the demo pool, the demo pilot run and the built-in local model."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sample_forge.errors import InputError
+from sample_forge.export import ExportConfig
 from sample_forge.impact.run import ScoreConfig
 from sample_forge.selection.rules import SelectConfig
 from sample_forge.synth.pipeline import SynthConfig
@@ -22,7 +23,7 @@ __all__ = [
     "TagStep",
     "ScoreStep",
     "SynthStep",
-    "ExportStep",
+    "ExportConfig",
     "SelectConfig",
     "load_recipe",
     "library_config",
@@ -71,25 +72,13 @@ class SynthStep(SynthConfig):
 
 
 @dataclass(frozen=True)
-class ExportStep:
-    """Trainer files for the chosen sample(s)."""
-
-    to: list[str] = field(default_factory=lambda: ["verl", "trl", "openrlhf"])
-    repeat: int = 128
-    template: str = "qwen-boxed"
-    data_source: str | None = None  # None: export's default (verl's MATH rule reward)
-    split: str = "train"
-    force: bool = False
-
-
-@dataclass(frozen=True)
 class Recipe:
     pool: PoolStep = field(default_factory=PoolStep)
     tag: TagStep = field(default_factory=TagStep)
     score: ScoreStep = field(default_factory=ScoreStep)
     select: SelectConfig = field(default_factory=SelectConfig)
     synthesize: SynthStep = field(default_factory=SynthStep)
-    export: ExportStep = field(default_factory=ExportStep)
+    export: ExportConfig = field(default_factory=ExportConfig)
     run_dir: str = "runs/forge"
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +96,7 @@ _SECTIONS: dict[str, type] = {
     "score": ScoreStep,
     "select": SelectConfig,
     "synthesize": SynthStep,
-    "export": ExportStep,
+    "export": ExportConfig,
 }
 _RENAMED = {"select": {"threshold": "theta"}}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class ForgeResult:
     run_dir: Path
     outcomes: list[StageOutcome]
     llm_calls: int  # LLM requests actually sent in this invocation (cache misses)
+    chosen: dict[str, Any] | None = None  # chosen.json: THE sample to train on, and its command lines
 
     @property
     def ran(self) -> list[str]:
@@ -240,27 +242,28 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
     stages.append(Stage("select", sel_inputs, dataclasses.asdict(r.select), [run.selection], select_stage))
 
     def export_stage() -> dict[str, Any]:
-        from sample_forge.export import ExportConfig, export
+        from sample_forge.export import export
+        from sample_forge.forge.chosen import chosen_record, write_chosen
 
-        e = r.export
-        if not read_rows(run.selection):
+        rows = read_rows(run.selection)
+        if not rows:
             raise SampleForgeError(
                 "the selection is empty: nothing to export (lower [select] theta or check the scores)"
             )
-        res = export(
-            run.selection,
-            run.export_dir,
-            ExportConfig(
-                to=tuple(e.to),
-                repeat=e.repeat,
-                template=e.template,
-                data_source=e.data_source,
-                split=e.split,
-                force=e.force,
-            ),
-            command="sample-forge forge",
+        # runs of an earlier selection must not sit next to this one's
+        shutil.rmtree(run.export_dir, ignore_errors=True)
+        res = export(run.selection, run.export_dir, r.export, command="sample-forge forge")
+        chosen = chosen_record(
+            rows, r.select.rule, read_rows(res.index), str(run.export_dir.relative_to(run.root))
         )
-        return {"files": {k: [str(p) for p in v] for k, v in res.files.items()}, "rows": res.rows}
+        write_chosen(run.chosen, chosen)
+        return {
+            "runs": len(res.runs),
+            "rows_per_run": sorted({n for x in res.runs for n in x.rows.values()}),
+            "chosen": chosen["id"],
+            "files": {x.name: {k: [str(p) for p in v] for k, v in x.files.items()} for x in res.runs},
+            "notes": res.notes,
+        }
 
     from sample_forge.export.trainers import TRAINERS
 
@@ -270,7 +273,13 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
             f"{', '.join(unknown)}: not a trainer; one of {', '.join(TRAINERS)}", field="export.to"
         )
     stages.append(
-        Stage("export", [run.selection], dataclasses.asdict(r.export), [run.manifest], export_stage)
+        Stage(
+            "export",
+            [run.selection],
+            dataclasses.asdict(r.export) | {"select_rule": r.select.rule},
+            [run.runs_index, run.chosen],
+            export_stage,
+        )
     )
     return stages
 
@@ -299,4 +308,5 @@ def forge(
         from sample_forge.report import build_report
 
         build_report(run.root, threshold=recipe.select.theta)
-    return ForgeResult(run.root, outcomes, counter.calls)
+    chosen = json.loads(run.chosen.read_text()) if run.chosen.exists() else None
+    return ForgeResult(run.root, outcomes, counter.calls, chosen)

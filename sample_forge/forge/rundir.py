@@ -52,7 +52,19 @@ class RunDir:
 
     @property
     def manifest(self) -> Path:
+        """The manifest of a one-dataset export (``[export] one_dataset``); a run per sample has one
+        in each run directory, listed in ``runs_index``."""
         return self.export_dir / "manifest.json"
+
+    @property
+    def runs_index(self) -> Path:
+        """The export's runs, one row each: ``id``, ``rule``, ``reason``, ``dir``, ``files``, ``commands``."""
+        return self.export_dir / "runs.jsonl"
+
+    @property
+    def chosen(self) -> Path:
+        """THE chosen sample, the runner-up and the command lines of its run (``forge/chosen.py``)."""
+        return self.root / "chosen.json"
 
     @property
     def markers(self) -> Path:

@@ -82,6 +82,7 @@ def build_report(
         run.candidates,
         run.rejects,
         run.manifest,
+        run.chosen,
         run.markers,
     )
     if not any(p.exists() for p in known):
@@ -95,7 +96,9 @@ def build_report(
     scores = _rows(run.scores)
     selection = _rows(run.selection)
     candidates = _rows(run.candidates) + _rows(run.rejects)
-    manifest = _json(run.manifest) if run.manifest.exists() else None
+    # a run per sample: the report shows the chosen sample's run (chosen.json names its manifest)
+    mpath = run.root / _json(run.chosen)["manifest"] if run.chosen.exists() else run.manifest
+    manifest = _json(mpath) if mpath.exists() else None
     stages = []
     if run.markers.is_dir():
         for m in sorted(run.markers.glob("*.json"), key=lambda p: p.stat().st_mtime):

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from sample_forge.errors import SampleForgeError
-from sample_forge.export.trainers.base import PaperSettings, RowOptions, Trainer
+from sample_forge.export.trainers.base import Dataset, PaperSettings, RowOptions, Trainer
 
-__all__ = ["TRAINERS", "Trainer", "PaperSettings", "RowOptions", "get_trainer"]
+__all__ = ["TRAINERS", "Trainer", "PaperSettings", "RowOptions", "Dataset", "get_trainer"]
 
 # the order of `--to` help and error messages; verl (the default) first
 _MODULES = ("verl", "trl", "openrlhf", "slime", "roll")

@@ -4,6 +4,7 @@ trains on them. One module per trainer in this package defines one ``TRAINER``; 
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,17 @@ from typing import Any
 from sample_forge.export.samples import ExportSample
 from sample_forge.tables import write_rows
 
-__all__ = ["Trainer", "PaperSettings", "RowOptions", "join_command", "quote", "write_jsonl"]
+__all__ = [
+    "Trainer",
+    "PaperSettings",
+    "RowOptions",
+    "Dataset",
+    "full_batches",
+    "passes_for",
+    "join_command",
+    "quote",
+    "write_jsonl",
+]
 
 Row = dict[str, Any]
 
@@ -43,18 +54,45 @@ class RowOptions:
 
 
 @dataclass(frozen=True)
+class Dataset:
+    """What a command line trains on: ``path`` (the data file, or TRL's directory), its ``rows`` (copies
+    included: the size decides how many passes make the paper's step count) and ``run``, the run's name
+    (it keeps the output directories of the runs of one export apart)."""
+
+    path: Path
+    rows: int
+    run: str = "grpo"
+
+
+def full_batches(rows: int, batch: int) -> int:
+    """Batches of ``batch`` prompts in one pass over ``rows`` rows: verl and OpenRLHF drop the last,
+    incomplete batch."""
+    return rows // batch
+
+
+def passes_for(steps: int, rows: int, batch: int) -> int:
+    """Passes over the data (verl epochs, OpenRLHF episodes) that reach ``steps`` updates; a dataset
+    smaller than one batch counts as one batch per pass (export notes that it makes no update)."""
+    return math.ceil(steps / max(1, full_batches(rows, batch)))
+
+
+@dataclass(frozen=True)
 class Trainer:
     """One GRPO trainer ``export --to NAME`` writes for.
 
     ``write(rows, dir)`` writes the rows to ``dir / f`` for each f in ``files`` (plus ``extras``, files
-    without rows such as a reward function) and returns their paths; the command line reads
-    ``dir / reads`` (``reads`` None: the directory itself)."""
+    without rows such as a reward function) and returns their paths; ``command(dataset, settings)`` is
+    the line that trains on ``dir / reads`` (``reads`` None: the directory itself) for the paper's
+    ``settings.steps`` updates whatever the dataset's size; ``updates(rows, settings)`` is how many
+    optimizer updates that line makes on ``rows`` rows, from the trainer's own loop (tests check the
+    line against it; export notes any difference from ``settings.steps``)."""
 
     name: str
     description: str  # one line, for the docs table
     rows: Callable[[Sequence[ExportSample], RowOptions], list[Row]]
     write: Callable[[list[Row], Path], list[Path]]
-    command: Callable[[Path, PaperSettings], str]
+    command: Callable[[Dataset, PaperSettings], str]
+    updates: Callable[[int, PaperSettings], int]
     files: tuple[str, ...] = ("train.jsonl",)
     extras: tuple[str, ...] = ()
     reads: str | None = "train.jsonl"

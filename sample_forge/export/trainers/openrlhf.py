@@ -9,10 +9,13 @@ from typing import Any
 
 from sample_forge.export.samples import ExportSample
 from sample_forge.export.trainers.base import (
+    Dataset,
     PaperSettings,
     RowOptions,
     Trainer,
+    full_batches,
     join_command,
+    passes_for,
     quote,
     write_jsonl,
 )
@@ -41,12 +44,19 @@ def write_with_reward(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     return [*files, path]
 
 
-def openrlhf_command(data: Path, s: PaperSettings) -> str:
+def openrlhf_updates(rows: int, s: PaperSettings) -> int:
+    """``PPOTrainer.fit``: ``num_episodes`` passes over the prompts, one rollout of
+    ``rollout_batch_size`` prompts per full batch, one update per rollout (``train_batch_size`` = all
+    its completions, ``max_epochs`` 1). It has no step cap: a dataset of k batches makes a multiple of k."""
+    return passes_for(s.steps, rows, s.batch) * full_batches(rows, s.batch)
+
+
+def openrlhf_command(data: Dataset, s: PaperSettings) -> str:
     return join_command(
         "python3 -m openrlhf.cli.train_ppo_ray",
         [
             f"--pretrain {quote(s.model)}",
-            f"--prompt_data {quote(data)}",
+            f"--prompt_data {quote(data.path)}",
             "--input_key input",
             "--label_key label",
             "--apply_chat_template",
@@ -59,11 +69,11 @@ def openrlhf_command(data: Path, s: PaperSettings) -> str:
             f"--generate_max_len {s.max_response}",
             f"--prompt_max_len {s.max_prompt}",
             "--init_kl_coef 0",
-            f"--remote_rm_url {quote(data.with_name(REWARD_FUNC_NAME))}",
-            f"--num_episodes {s.steps}",
+            f"--remote_rm_url {quote(data.path.with_name(REWARD_FUNC_NAME))}",
+            f"--num_episodes {passes_for(s.steps, data.rows, s.batch)}",
             "--max_epochs 1",
             f"--actor_num_gpus_per_node {s.gpus}",
-            "--save_path runs/openrlhf-grpo",
+            f"--save_path {quote(f'runs/openrlhf-grpo/{data.run}')}",
         ],
     )
 
@@ -74,5 +84,6 @@ TRAINER = Trainer(
     rows=input_label_rows,
     write=write_with_reward,
     command=openrlhf_command,
+    updates=openrlhf_updates,
     extras=(REWARD_FUNC_NAME,),
 )

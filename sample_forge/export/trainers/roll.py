@@ -4,13 +4,13 @@ ROLL's RLVR math data; ``tag`` routes the row to the math rule reward."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from sample_forge.export.samples import ExportSample
 from sample_forge.export.trainers.base import (
+    Dataset,
     PaperSettings,
     RowOptions,
     Trainer,
@@ -33,13 +33,18 @@ def roll_rows(samples: Sequence[ExportSample], opts: RowOptions) -> list[dict[st
     return rows
 
 
-def roll_command(data: Path, s: PaperSettings) -> str:
+def roll_updates(rows: int, s: PaperSettings) -> int:
+    """``max_steps`` pipeline steps; the RLVR pipeline's data iterator starts over when it runs out."""
+    return s.steps
+
+
+def roll_command(data: Dataset, s: PaperSettings) -> str:
     return join_command(
         "python3 examples/start_rlvr_pipeline.py --config_path YOUR_CONFIG_DIR "
         "--config_name YOUR_RLVR_CONFIG",
         [
             f"pretrain={quote(s.model)}",
-            f"actor_train.data_args.file_name={quote(data)}",
+            f"actor_train.data_args.file_name={quote(data.path)}",
             "adv_estimator=grpo",
             f"rollout_batch_size={s.batch}",
             f"num_return_sequences_in_group={s.rollouts}",
@@ -58,4 +63,5 @@ TRAINER = Trainer(
     rows=roll_rows,
     write=write_jsonl,
     command=roll_command,
+    updates=roll_updates,
 )

@@ -3,20 +3,31 @@ scored by slime's own math rule reward (``--rm-type math``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sample_forge.export.trainers.base import PaperSettings, Trainer, join_command, quote, write_jsonl
+from sample_forge.export.trainers.base import (
+    Dataset,
+    PaperSettings,
+    Trainer,
+    join_command,
+    quote,
+    write_jsonl,
+)
 from sample_forge.export.trainers.openrlhf import input_label_rows
 
 __all__ = ["TRAINER"]
 
 
-def slime_command(data: Path, s: PaperSettings) -> str:
+def slime_updates(rows: int, s: PaperSettings) -> int:
+    """``--num-rollout`` rollouts (the data loader wraps round the dataset), each of
+    ``rollout-batch-size x n-samples-per-prompt`` completions = ``global-batch-size``: one step each."""
+    return s.steps
+
+
+def slime_command(data: Dataset, s: PaperSettings) -> str:
     return join_command(
         "python3 train.py",
         [
             f"--hf-checkpoint {quote(s.model)}",
-            f"--prompt-data {quote(data)}",
+            f"--prompt-data {quote(data.path)}",
             "--input-key input",
             "--label-key label",
             "--apply-chat-template",
@@ -41,4 +52,5 @@ TRAINER = Trainer(
     rows=input_label_rows,
     write=write_jsonl,
     command=slime_command,
+    updates=slime_updates,
 )

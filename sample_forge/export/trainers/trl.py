@@ -7,12 +7,12 @@ would parse as ``3``. ``$\\boxed{answer}$`` parses whole, and a completion equal
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sample_forge.answers import extract_boxed
 from sample_forge.export.samples import ExportSample
 from sample_forge.export.trainers.base import (
+    Dataset,
     PaperSettings,
     RowOptions,
     Trainer,
@@ -47,14 +47,19 @@ def trl_rows(samples: Sequence[ExportSample], opts: RowOptions) -> list[dict[str
     return rows
 
 
-def trl_command(data: Path, s: PaperSettings) -> str:
+def trl_updates(rows: int, s: PaperSettings) -> int:
+    """``--max_steps`` optimizer steps: the HF Trainer goes round the dataset as often as it needs."""
+    return s.steps
+
+
+def trl_command(data: Dataset, s: PaperSettings) -> str:
     # one optimizer step = batch prompts x rollouts completions (divide grad accumulation by #GPUs)
     completions = s.batch * s.rollouts
     return join_command(
         "trl grpo",
         [
             f"--model_name_or_path {quote(s.model)}",
-            f"--dataset_name {quote(data)}",
+            f"--dataset_name {quote(data.path)}",
             "--reward_funcs accuracy_reward",
             f"--num_generations {s.rollouts}",
             f"--per_device_train_batch_size {s.rollouts}",
@@ -64,7 +69,7 @@ def trl_command(data: Path, s: PaperSettings) -> str:
             f"--max_completion_length {s.max_response}",
             "--beta 0.0",
             f"--max_steps {s.steps}",
-            "--output_dir runs/trl-grpo",
+            f"--output_dir {quote(f'runs/trl-grpo/{data.run}')}",
         ],
     )
 
@@ -75,5 +80,6 @@ TRAINER = Trainer(
     rows=trl_rows,
     write=write_jsonl,
     command=trl_command,
+    updates=trl_updates,
     reads=None,  # `trl grpo --dataset_name DIR` loads the directory's JSONL as split "train"
 )

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from sample_forge.export.samples import ExportSample
-from sample_forge.export.trainers.base import PaperSettings, RowOptions, Trainer, join_command, quote
+from sample_forge.export.trainers.base import (
+    Dataset,
+    PaperSettings,
+    RowOptions,
+    Trainer,
+    full_batches,
+    join_command,
+    passes_for,
+    quote,
+)
 from sample_forge.tables import atomic_write, write_rows
 
 __all__ = ["TRAINER", "verl_rows", "write_verl"]
@@ -59,8 +68,14 @@ def write_verl(rows: list[dict[str, Any]], out_dir: Path, stem: str = "train") -
     return [parquet, jsonl]
 
 
-def verl_command(data: Path, s: PaperSettings) -> str:
-    d = quote(data)
+def verl_updates(rows: int, s: PaperSettings) -> int:
+    """``RayPPOTrainer.fit``: ``total_epochs`` passes of ``rows // train_batch_size`` steps (the last
+    batch dropped), stopped at ``total_training_steps``; one update per step (mini batch = batch)."""
+    return min(s.steps, passes_for(s.steps, rows, s.batch) * full_batches(rows, s.batch))
+
+
+def verl_command(data: Dataset, s: PaperSettings) -> str:
+    d = quote(data.path)
     return join_command(
         "python3 -m verl.trainer.main_ppo",
         [
@@ -80,6 +95,9 @@ def verl_command(data: Path, s: PaperSettings) -> str:
             f"actor_rollout_ref.rollout.n={s.rollouts}",
             f"actor_rollout_ref.rollout.temperature={s.temperature:g}",
             f"trainer.total_training_steps={s.steps}",
+            # verl's default of 30 epochs would stop a 128-row run at 30 steps
+            f"trainer.total_epochs={passes_for(s.steps, data.rows, s.batch)}",
+            f"trainer.experiment_name={quote(data.run)}",
             f"trainer.n_gpus_per_node={s.gpus}",
             "trainer.nnodes=1",
         ],
@@ -93,5 +111,6 @@ TRAINER = Trainer(
     write=write_verl,
     files=("train.parquet", "train.json"),
     command=verl_command,
+    updates=verl_updates,
     reads="train.parquet",
 )
