@@ -13,11 +13,11 @@ __all__ = ["select"]
 @click.argument("pool", required=False, type=click.Path(dir_okay=False))
 @click.option(
     "--rule",
-    type=click.Choice(["polymath", "top", "prime"]),
+    type=click.Choice(["polymath", "top", "band", "prime"]),
     default="polymath",
     show_default=True,
     help="polymath: lowest LIM >= theta per subject; top: highest score; prime: broadest "
-    "validated synthetic candidate.",
+    "validated synthetic candidate; band: pass rate in [--low, --high] (`passrate` table as --scores).",
 )
 @click.option(
     "--scores",
@@ -33,6 +33,12 @@ __all__ = ["select"]
     help="Validated candidates (`sample-forge synthesize`), for --rule prime.",
 )
 @click.option("--theta", type=float, default=0.6, show_default=True, help="polymath: LIM threshold.")
+@click.option(
+    "--low", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="band: lowest pass rate."
+)
+@click.option(
+    "--high", type=click.FloatRange(0, 1), default=0.8, show_default=True, help="band: highest pass rate."
+)
 @click.option(
     "--group-by",
     type=click.Choice(["subject", "category", "none"]),
@@ -74,6 +80,8 @@ def select(
     skills: str | None,
     candidates: str | None,
     theta: float,
+    low: float,
+    high: float,
     group_by: str,
     by: str,
     k: int,
@@ -104,7 +112,7 @@ def select(
     if rule != "prime" and pool is None:
         raise click.UsageError(f"--rule {rule} needs a POOL table")
     sel = run(
-        SelectConfig(rule=rule, theta=theta, group_by=group_by, by=by, top=k, rank=rank),
+        SelectConfig(rule=rule, theta=theta, group_by=group_by, by=by, top=k, rank=rank, low=low, high=high),
         pool=pool,
         scores=scores,
         skills=skills,
