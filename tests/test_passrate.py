@@ -91,7 +91,7 @@ def _pool(path: Path, n: int) -> Path:
     return path
 
 
-ARGS = ["--template", "none", "--temperature", "0", "--max-tokens", "32", "-m", "llama", "-k", "2"]
+ARGS = ["--template", "none", "--temperature", "0", "--max-tokens", "64", "-m", "llama", "-k", "2"]
 
 
 @pytest.mark.llm
@@ -120,10 +120,13 @@ CHILD = ["-m", "sample_forge", "passrate"]
 def _cached() -> int:
     from sample_forge.llm.cache import default_cache_path
 
-    try:
-        with sqlite3.connect(default_cache_path()) as c:
+    db = default_cache_path()
+    if not db.exists():
+        return 0
+    try:  # read-only: the child creates the cache, not the test
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as c:
             return c.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-    except sqlite3.Error:
+    except sqlite3.OperationalError:
         return 0
 
 
@@ -137,14 +140,16 @@ def test_killed_passrate_resumes_paying_only_the_rest(
     llama_server.reset()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while _cached() < 3 and proc.poll() is None and time.monotonic() < deadline:
+    while _cached() < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     time.sleep(0.5)
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert proc.returncode == -signal.SIGKILL, (
+        f"finished before the kill: {_cached()} cached, {proc.stderr.read()[-800:]!r}"
+    )
     done = _cached()
-    assert 3 <= done < 12 and not out.exists()
+    assert 1 <= done < 12 and not out.exists()
     llama_server.reset()
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
