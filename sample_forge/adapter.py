@@ -79,6 +79,16 @@ SCORE_KEYS = (
     "n_epochs",
     "filled_epochs",
     "rank",
+    # `sample-forge passrate`
+    "pass_rate",
+    "pass_rate_lo",
+    "pass_rate_hi",
+    "pass_at_k",
+    "k",
+    "n_correct",
+    "mean_tokens",
+    "unparsed",
+    "truncated",
 )
 
 _MISSING = object()

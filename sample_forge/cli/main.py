@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "pilot": "sample_forge.cli.pilot:pilot",
     "forge": "sample_forge.cli.forge:forge",
     "report": "sample_forge.cli.report:report",
+    "passrate": "sample_forge.cli.passrate:passrate",
 }
 
 

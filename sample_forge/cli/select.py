@@ -26,11 +26,11 @@ __all__ = ["select"]
 @pool_option(help="Problem pool: a table or 'demo' (the embedded demo pool); not needed for --rule prime.")
 @click.option(
     "--rule",
-    type=click.Choice(["polymath", "top", "prime"]),
+    type=click.Choice(["polymath", "top", "band", "prime"]),
     default="polymath",
     show_default=True,
     help="polymath: lowest LIM >= theta per subject; top: highest score; prime: broadest "
-    "validated synthetic candidate.",
+    "validated synthetic candidate; band: pass rate in [--low, --high] (`passrate` table as --scores).",
 )
 @click.option(
     "--scores",
@@ -47,6 +47,12 @@ __all__ = ["select"]
 )
 @theta_option(default=0.6, help="polymath: keep samples with LIM >= X (LIMR's theta).")
 @click.option(
+    "--low", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="band: lowest pass rate."
+)
+@click.option(
+    "--high", type=click.FloatRange(0, 1), default=0.8, show_default=True, help="band: highest pass rate."
+)
+@click.option(
     "--group-by",
     type=click.Choice(["subject", "category", "none"]),
     default="subject",
@@ -54,7 +60,7 @@ __all__ = ["select"]
     help="polymath: one sample per MATH subject, paper category, or overall.",
 )
 @by_option(
-    ["lim", "hist_var", "learnability"],
+    ["lim", "hist_var", "learnability", "pass_rate"],
     aliases={"variance": "hist_var"},
     help="top: the score to rank by (hist_var = 1-shot RLVR historical variance, pi_k).",
 )
@@ -77,6 +83,8 @@ def select(
     skills: str | None,
     candidates: str | None,
     theta: float,
+    low: float,
+    high: float,
     group_by: str,
     by: str,
     top: int,
@@ -112,7 +120,9 @@ def select(
     if rule != "prime" and pool is None:
         raise click.UsageError(f"--rule {rule} needs --pool POOL")
     sel = run(
-        SelectConfig(rule=rule, theta=theta, group_by=group_by, by=by, top=top, rank=rank),
+        SelectConfig(
+            rule=rule, theta=theta, group_by=group_by, by=by, top=top, rank=rank, low=low, high=high
+        ),
         pool=resolve_pool(pool) if pool is not None else None,
         scores=scores,
         skills=skills,

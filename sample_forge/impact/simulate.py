@@ -22,7 +22,7 @@ from sample_forge.impact import formats
 from sample_forge.impact.formats.base import SimRun
 from sample_forge.tables import write_rows
 
-__all__ = ["SimConfig", "simulate_accuracy", "simulate_run"]
+__all__ = ["SimConfig", "simulate_accuracy", "simulate_probabilities", "simulate_run"]
 
 _SUBJECTS = [
     "Algebra",
@@ -83,8 +83,13 @@ def _problems(cfg: SimConfig, rng: np.random.Generator) -> list[dict[str, Any]]:
     return out
 
 
-def simulate_accuracy(cfg: SimConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(correct counts [sample, epoch], step of each (sample, epoch), seen mask) for the config."""
+def simulate_probabilities(cfg: SimConfig) -> np.ndarray:
+    """The true chance of a correct rollout [sample, epoch] behind :func:`simulate_accuracy`; column 0
+    is the model before training, what a pass rate measures."""
+    return _curves(cfg)[0]
+
+
+def _curves(cfg: SimConfig) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
     rng = np.random.default_rng(cfg.seed)
     n, E, S = cfg.samples, cfg.epochs, cfg.steps_per_epoch
     kind = rng.random(n)
@@ -100,6 +105,13 @@ def simulate_accuracy(cfg: SimConfig) -> tuple[np.ndarray, np.ndarray, np.ndarra
         step_in_epoch[perm, e] = np.arange(n) * S // n
     t = np.arange(E)[None, :] + (step_in_epoch + 0.5) / S
     p = lo[:, None] + (hi - lo)[:, None] / (1 + np.exp(-a[:, None] * (t - t0[:, None])))
+    return p, step_in_epoch, rng
+
+
+def simulate_accuracy(cfg: SimConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(correct counts [sample, epoch], step of each (sample, epoch), seen mask) for the config."""
+    n, E, S = cfg.samples, cfg.epochs, cfg.steps_per_epoch
+    p, step_in_epoch, rng = _curves(cfg)
     correct = rng.binomial(cfg.rollouts, np.clip(p, 0, 1))
     seen = rng.random((n, E)) >= cfg.missing_rate
     step = 1 + np.arange(E)[None, :] * S + step_in_epoch  # verl/TRL count steps from 1

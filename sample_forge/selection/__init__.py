@@ -14,9 +14,11 @@ from sample_forge.join import JoinReport, normalize_text
 from sample_forge.selection.join import JoinResult, join_tables
 from sample_forge.selection.prime import pick_prime, rank_prime, select_prime
 from sample_forge.selection.rules import (
+    BandConfig,
     PolymathConfig,
     SelectConfig,
     TopConfig,
+    select_band,
     select_polymath,
     select_top,
 )
@@ -28,6 +30,8 @@ __all__ = [
     "SelectConfig",
     "PolymathConfig",
     "TopConfig",
+    "BandConfig",
+    "select_band",
     "select_polymath",
     "select_top",
     "select_prime",
@@ -39,7 +43,7 @@ __all__ = [
     "RULES",
 ]
 
-RULES = ("polymath", "top", "prime")
+RULES = ("polymath", "top", "band", "prime")
 
 PathLike = str | os.PathLike[str]
 
@@ -94,4 +98,7 @@ def select(
     if rule == "polymath":
         rows, eligible = select_polymath(joined.rows, cfg.polymath)
         return Selection(rows, un, eligible=eligible, n_pool=n, joins=reps)
+    if rule == "band":
+        rows, in_band = select_band(joined.rows, cfg.band)
+        return Selection(rows, un, eligible=in_band, n_pool=n, joins=reps)
     return Selection(select_top(joined.rows, cfg.top_config), un, n_pool=n, joins=reps)

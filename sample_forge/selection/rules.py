@@ -4,6 +4,9 @@
   (to avoid over-specialisation); ties by skill breadth (broader first), then id.
 * ``top``: the highest ``lim`` / ``hist_var`` / ``learnability``; ``hist_var`` with a stable sort
   reproduces the pi_k ranking of 1-shot RLVR (Wang et al. 2025): ties keep the input order.
+* ``band``: every problem whose pass rate (``sample-forge passrate``) lies in [low, high], the problems
+  the model solves sometimes (DAPO's, Polaris' and open-r1's difficulty filter); per group or overall,
+  each reason quoting the Beta interval of the pass rate.
 * ``prime``: see ``selection/prime.py`` (the one prime ranker, shared with ``synthesize --prime``).
 """
 
@@ -23,16 +26,23 @@ from sample_forge.subjects import category_of
 __all__ = [
     "PolymathConfig",
     "TopConfig",
+    "BandConfig",
     "SelectConfig",
     "select_polymath",
     "select_top",
+    "select_band",
     "selection_row",
     "GROUP_BY",
     "TOP_BY",
 ]
 
 GROUP_BY = ("subject", "category", "none")
-TOP_BY = {"lim": "lim", "hist_var": "hist_var", "learnability": "learnability"}
+TOP_BY = {
+    "lim": "lim",
+    "hist_var": "hist_var",
+    "learnability": "learnability",
+    "pass_rate": "pass_rate",
+}
 _OLD_BY = {"variance": "hist_var"}  # accepted for this release, with a deprecation line
 _EPS = 1e-9  # scores are stored rounded (LIMR: 2 decimals); 0.6 must count as >= 0.6
 
@@ -55,6 +65,15 @@ class TopConfig:
 
 
 @dataclass(frozen=True)
+class BandConfig:
+    """Every problem with ``low <= pass_rate <= high``, grouped by ``group_by`` (subject | category | none)."""
+
+    low: float = 0.2
+    high: float = 0.8
+    group_by: str = "subject"
+
+
+@dataclass(frozen=True)
 class SelectConfig:
     """The ``select`` stage (a recipe's ``[select]``): the rule and every rule's settings. ``top`` is also
     how many candidates rule ``prime`` keeps. The defaults are the rules' own."""
@@ -65,6 +84,12 @@ class SelectConfig:
     by: str = TopConfig.by
     top: int = TopConfig.top
     rank: int | None = TopConfig.rank
+    low: float = BandConfig.low
+    high: float = BandConfig.high
+
+    @property
+    def band(self) -> BandConfig:
+        return BandConfig(low=self.low, high=self.high, group_by=self.group_by)
 
     @property
     def polymath(self) -> PolymathConfig:
@@ -181,3 +206,42 @@ def select_top(rows: Sequence[Mapping[str, Any]], cfg: TopConfig = TopConfig()) 
         )
         for i, r in picks
     ]
+
+
+def select_band(
+    rows: Sequence[Mapping[str, Any]], cfg: BandConfig = BandConfig()
+) -> tuple[list[dict[str, Any]], dict[str, list[Mapping[str, Any]]]]:
+    """All rows whose pass rate is in the band, group by group (highest learnability first, then id);
+    also returns the in-band rows of each group."""
+    if cfg.group_by not in GROUP_BY:
+        raise SampleForgeError(f"--group-by must be one of {', '.join(GROUP_BY)}, got '{cfg.group_by}'")
+    if not 0 <= cfg.low <= cfg.high <= 1:
+        raise SampleForgeError(f"--low/--high must satisfy 0 <= low <= high <= 1, got {cfg.low}, {cfg.high}")
+    if not any(_score(r, "pass_rate") is not None for r in rows):
+        raise InputError(
+            "no sample has a pass_rate (give --scores from `sample-forge passrate`, or --columns pass_rate=NAME)"
+        )
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[_group_key(r, cfg.group_by)].append(r)
+    chosen: list[dict[str, Any]] = []
+    in_band: dict[str, list[Mapping[str, Any]]] = {}
+    for g in sorted(groups):
+        members = groups[g]
+        rated = [r for r in members if _score(r, "pass_rate") is not None]
+        band = [r for r in rated if cfg.low - _EPS <= _score(r, "pass_rate") <= cfg.high + _EPS]  # type: ignore[operator]
+        in_band[g] = band
+        where = "overall" if cfg.group_by == "none" else f"in {cfg.group_by} {g}"
+        for r in sorted(band, key=lambda r: (-(_score(r, "learnability") or 0.0), str(r["id"]))):
+            p = _score(r, "pass_rate")
+            lo, hi = _score(r, "pass_rate_lo"), _score(r, "pass_rate_hi")
+            interval = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
+            k = (r.get("scores") or {}).get("k") or r.get("k")
+            c = (r.get("scores") or {}).get("n_correct") or r.get("n_correct")
+            solved = f", {int(c)} of {int(k)} correct" if k is not None and c is not None else ""
+            reason = (
+                f"pass rate {p:.2f}{interval}{solved} in band [{cfg.low:g}, {cfg.high:g}] {where} "
+                f"({len(band)} of {len(rated)} rated in band)"
+            )
+            chosen.append(selection_row(r, "band", reason))
+    return chosen, in_band

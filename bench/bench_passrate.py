@@ -1,0 +1,191 @@
+"""Speed of ``sample-forge passrate`` against a zero-latency OpenAI-compatible server.
+
+The server (aiohttp, separate process, 127.0.0.1) honours ``n`` (as vLLM does) and answers every chat
+request at once with ``n`` boxed answers. Measured in the same run, at k = 16 and concurrency 16, 64, 256:
+  * bare: the AsyncOpenAI client the layer wraps, one ``n=16`` request per problem (requests/s =
+    problems/s), no cache, no checks;
+  * layer: ``Model.complete_many`` alone (cache writes, every request a miss);
+  * passrate: ``pass_rates`` end to end (layer + math-verify checks in the process pool, overlapped);
+  * checks/s of the AnswerChecker on the same answers, beside the 16 x requests/s they must keep up with.
+Targets: layer >= 0.8x bare; checks never the bottleneck (checks/s >= 16 x passrate problems/s).
+
+    python bench/bench_passrate.py [--problems 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_llm import free_port  # noqa: E402  (the same zero-latency pattern as bench_llm)
+
+K = 16
+
+
+def serve(port: int) -> None:
+    from aiohttp import web
+
+    bodies: dict[int, bytes] = {}
+
+    def body(n: int) -> bytes:
+        if n not in bodies:
+            bodies[n] = json.dumps(
+                {
+                    "id": "chatcmpl-bench",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": "bench",
+                    "choices": [
+                        {
+                            "index": i,
+                            "message": {"role": "assistant", "content": f"So it is \\boxed{{{40 + i % 4}}}."},
+                            "finish_reason": "stop",
+                        }
+                        for i in range(n)
+                    ],
+                    "usage": {"prompt_tokens": 12, "completion_tokens": 6 * n, "total_tokens": 12 + 6 * n},
+                }
+            ).encode()
+        return bodies[n]
+
+    async def chat(request: web.Request) -> web.Response:
+        req = json.loads(await request.read())
+        return web.Response(body=body(int(req.get("n") or 1)), content_type="application/json")
+
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "bench"}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/v1/models", models)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def problem(i: int) -> str:
+    return f"Problem {i}: what is {i} + 42 - {i}?"
+
+
+async def bare(url: str, n: int, conc: int) -> float:
+    from openai import AsyncOpenAI
+
+    from sample_forge.llm.openai_backend import _http_client
+
+    sem = asyncio.Semaphore(conc)
+    async with AsyncOpenAI(api_key="x", base_url=url, http_client=_http_client(60)) as c:
+
+        async def one(i: int) -> None:
+            async with sem:
+                r = await c.chat.completions.with_raw_response.create(
+                    model="bench", messages=[{"role": "user", "content": problem(i)}], max_tokens=64, n=K
+                )  # type: ignore[arg-type]
+                json.loads(r.http_response.content)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return n / (time.perf_counter() - t0)
+
+
+def model(url: str, conc: int, db: Path):  # type: ignore[no-untyped-def]
+    from sample_forge.llm import Cache, ModelConfig
+    from sample_forge.llm.openai_backend import OpenAIModel
+
+    return OpenAIModel(
+        ModelConfig(name="bench", model="bench", base_url=url, max_concurrency=conc), cache=Cache(db)
+    )
+
+
+def layer(url: str, n: int, conc: int, db: Path, offset: int) -> float:
+    from sample_forge.llm import Request
+
+    def reqs(start: int) -> list[Request]:
+        msgs = [[{"role": "user", "content": problem(start + i)}] for i in range(n)]
+        return [Request(m, n=K, max_tokens=64, temperature=1.0, seed=0) for m in msgs]
+
+    with model(url, conc, db) as m:
+        m.complete_many(reqs(offset)[:conc])  # warm up the client and the loop thread
+        batch = reqs(offset + n)
+        t0 = time.perf_counter()
+        res = m.complete_many(batch)
+        rate = n / (time.perf_counter() - t0)
+    assert all(r.ok and len(r.completions) == K for r in res)
+    return rate
+
+
+def passrate(url: str, n: int, conc: int, db: Path, offset: int, checker) -> tuple[float, dict]:  # type: ignore[no-untyped-def]
+    from sample_forge.passrate import PassRateConfig, pass_rates
+    from sample_forge.records import Problem
+
+    probs = [Problem(id=str(offset + i), problem=problem(offset + i), answer="42") for i in range(n)]
+    cfg = PassRateConfig(k=K, template="none", max_tokens=64, temperature=1.0)
+    with model(url, conc, db) as m:
+        t0 = time.perf_counter()
+        res = pass_rates(probs, m, cfg, checker=checker)
+        rate = n / (time.perf_counter() - t0)
+    assert len(res.rows) == n and all(r["n_correct"] == K // 4 for r in res.rows), res.rows[:2]
+    return rate, res.report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--problems", type=int, default=512, help="problems per measurement")
+    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    from sample_forge.answers import AnswerChecker
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "/models", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        n = args.problems
+        db = Path(tempfile.mkdtemp(prefix="bench_passrate_")) / "llm.sqlite"
+        rows = []
+        with AnswerChecker(timeout=5.0) as checker:
+            pairs = [("42", f"{40 + i % 4}") for i in range(n * K)]
+            checker.verdicts(pairs[:64])  # start the workers
+            t0 = time.perf_counter()
+            checker.verdicts(pairs)
+            checks = len(pairs) / (time.perf_counter() - t0)
+            for j, conc in enumerate((16, 64, 256)):
+                b = asyncio.run(bare(url, n, conc))
+                lay = layer(url, n, conc, db, offset=(3 * j) * 10 * n)
+                pr, _ = passrate(url, n, conc, db, offset=(3 * j + 2) * 10 * n, checker=checker)
+                rows.append((conc, b, lay, pr))
+        print(
+            f"\npassrate at k={K}, zero-latency aiohttp server honouring n, {os.cpu_count()} cores, "
+            f"{n} problems per row; answer checks: {checks:.0f}/s ({checker.n_workers} workers)\n"
+        )
+        print(
+            f"{'concurrency':>11}{'bare req/s':>12}{'layer req/s':>13}{'layer/bare':>12}"
+            f"{'passrate problems/s':>21}{'checks needed/s':>17}{'checks/s':>10}"
+        )
+        for conc, b, lay, pr in rows:
+            print(
+                f"{conc:>11}{b:>12.0f}{lay:>13.0f}{lay / b:>12.2f}{pr:>21.0f}{pr * K:>17.0f}{checks:>10.0f}"
+            )
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
