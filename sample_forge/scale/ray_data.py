@@ -21,7 +21,7 @@ from typing import Any
 
 from sample_forge.errors import SampleForgeError
 
-__all__ = ["RAY_MISSING", "require_ray", "connect", "map_ordered", "stream_ordered"]
+__all__ = ["RAY_MISSING", "require_ray", "connect", "map_ordered", "stream_ordered", "ray_option"]
 
 RAY_MISSING = "--ray needs Ray, which is not installed: pip install 'sample-forge[ray]'"
 
@@ -71,6 +71,23 @@ def connect(
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     return ray
+
+
+def ray_option(fn: Any) -> Any:
+    """The ``--ray [ADDRESS]`` option of a stage: ``--ray`` alone starts a local cluster, ``--ray auto``
+    joins the one on this node, ``--ray ray://host:10001`` a remote one."""
+    import click
+
+    return click.option(
+        "--ray",
+        "ray_address",
+        is_flag=False,
+        flag_value="local",
+        default=None,
+        metavar="[ADDRESS]",
+        help="Run the heavy part on a Ray cluster: alone a local one, 'auto' the one of this node, "
+        "or an address (needs the extra: pip install 'sample-forge[ray]').",
+    )(fn)
 
 
 def _decode(col: Any) -> list[Any]:
