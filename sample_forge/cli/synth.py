@@ -8,6 +8,7 @@ import click
 
 from sample_forge.cli.common import console, domain_errors, out_option, quiet_option
 from sample_forge.errors import InputError
+from sample_forge.scale.ray_data import ray_option
 
 __all__ = ["synthesize", "decontam"]
 
@@ -277,6 +278,7 @@ def synthesize(
 @_decontam_options
 @out_option(required=True, help="Rows + one flag column per benchmark.")
 @click.option("--flagged-only", is_flag=True, help="Write only the flagged rows.")
+@ray_option
 @quiet_option
 @domain_errors
 def decontam(
@@ -292,6 +294,7 @@ def decontam(
     exact_cosine: bool,
     out: str,
     flagged_only: bool,
+    ray_address: str | None,
     quiet: bool,
 ) -> None:
     """Flag problems that overlap benchmark problems (word n-grams and MiniLM cosine), one column
@@ -311,7 +314,14 @@ def decontam(
         raise InputError("no rows", path=file)
     _, texts = problem_texts(rows, file, text_field, need_text=True)
     index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed, exact_cosine)
-    results = index.check(texts)
+    if ray_address:
+        from sample_forge.scale.embeddings import check_on_ray
+        from sample_forge.scale.ray_data import connect
+
+        connect(None if ray_address == "local" else ray_address)
+        results = check_on_ray(index, texts)
+    else:
+        results = index.check(texts)
     counts = dict.fromkeys(index.names, 0)
     out_rows = []
     for r, matches in zip(rows, results):

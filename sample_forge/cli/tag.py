@@ -19,6 +19,7 @@ from sample_forge.cli.common import (
     quiet_option,
 )
 from sample_forge.cli.models import LLMOptions, llm_options
+from sample_forge.scale.ray_data import ray_option
 
 __all__ = ["tag", "skills"]
 
@@ -91,6 +92,7 @@ def tag() -> None:
     default=None,
     help="Saliency statistics (JSON): skill frequencies per category and subject.",
 )
+@ray_option
 @quiet_option
 @domain_errors
 def run(
@@ -109,6 +111,7 @@ def run(
     plot: str | None,
     plot_kind: str,
     stats_path: str | None,
+    ray_address: str | None,
     quiet: bool,
 ) -> None:
     """Tag --pool POOL. Example: sample-forge tag --pool pool.jsonl -o tags.jsonl --method embed"""
@@ -137,6 +140,8 @@ def run(
             return
     if out is None:
         raise click.UsageError("-o/--out is required (or use --explain ID alone)")
+    if method == "embed" and ray_address:
+        raise click.UsageError("--ray runs --method llm on a cluster; --method embed runs here")
     if method == "embed":
         from sample_forge.skills import EmbedConfig, EmbedTagger
 
@@ -155,6 +160,12 @@ def run(
 
         failures = failures or f"{out}.failures.jsonl"
         with llm.get_model(ledger=f"{out}.spent.jsonl") as m:
+            if ray_address:
+                from sample_forge.scale.llm import RayModel, key_env
+                from sample_forge.scale.ray_data import connect
+
+                connect(None if ray_address == "local" else ray_address, env_vars=key_env(m))
+                m = RayModel(m)
             tags = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens)).tag(
                 problems, progress=None if quiet else progress, failures_path=failures
             )
