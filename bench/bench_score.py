@@ -42,7 +42,7 @@ def cpu():
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 c0 = cpu()
 t = time.perf_counter()
-res = score_run(run, ScoreConfig(format="verl", steps_per_epoch=8, workers=workers))
+res = score_run(run, ScoreConfig(format="verl", steps_per_epoch=8, workers=workers, resamples=0))
 write_rows(out, res.rows)
 dt = time.perf_counter() - t
 rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -149,7 +149,7 @@ from pathlib import Path
 from sample_forge.impact.run import ScoreConfig, score_run
 run, workers = Path(sys.argv[1]), int(sys.argv[2])
 t = time.perf_counter()
-res = score_run(run, ScoreConfig(format="openrlhf", steps_per_epoch=8, workers=workers))
+res = score_run(run, ScoreConfig(format="openrlhf", steps_per_epoch=8, workers=workers, resamples=0))
 dt = time.perf_counter() - t
 rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
