@@ -63,6 +63,7 @@ _SCORE = b', "score": '
 _SEG = re.compile(
     rb', "score": (-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity), "step": (-?\d+)(?=[,}])'
 )
+_MAX_TAILS = 1 << 18
 _PROOF_LINES = 16  # random lines per file, besides the first and the last
 _CHUNK = 1 << 24
 _PARALLEL_MIN_BYTES = 64 << 20
@@ -132,6 +133,11 @@ class _Shard:
         self.tail_values: list[tuple[float, int]] = []
         self.between: set[bytes] = set()  # distinct "gts": … runs checked to be whole values
         self.full = False  # read every line with the full parser (a file that failed its proof)
+        # runs from the last ', "score": ' of a line to its end -> row of back_values / back_ids
+        self.back_code: dict[bytes, int] = {}
+        self.back_values: list[tuple[float, int]] = []
+        self.back_ids: list[bytes | None] = []
+        self.backward = True  # the last "score" of this file's lines is the top-level one
 
     # -- one distinct sample ------------------------------------------------------------------
     def _local(self, sid: str, text: str | None) -> int:
@@ -198,6 +204,11 @@ class _Shard:
         if not (line.startswith(_HEAD) and line.endswith(b"}")):
             return None
         o = line.find(_SEP)
+        s = line.rfind(_SCORE)
+        if o > 0 and s > o and self._learn_tails((line[s:],)):
+            c = self.back_code[line[s:]]
+            key = line[11:o] if self.id_pat is None else self.back_ids[c]
+            return key, self.back_values[c]  # type: ignore[return-value]
         if o < 0 or line[o + 13 : o + 14] != b'"':
             return None
         k = line.find(_OUT_END, o + 14)
@@ -224,8 +235,8 @@ class _Shard:
 
     def _batch(self, buf: bytes, starts: list[int], ends: list[int]) -> bool:
         """All lines at once, with C-level bytes methods bounded to each line (nothing but the
-        prompt key, ``gts`` and the score/step segment of a line is ever copied) in list
-        comprehensions. All or nothing: False (nothing recorded) when any line is not verl's shape."""
+        prompt key and a short run of the line is ever copied) in list comprehensions. All or
+        nothing: False (nothing recorded) when any line is not verl's shape."""
         if not starts:
             return True
         arr = np.frombuffer(buf, dtype=np.uint8)
@@ -236,6 +247,81 @@ class _Shard:
             or (arr[s_np[:, None] + _HEAD_RANGE] != _HEAD_NP).any()
         ):
             return False
+        if self.backward:
+            got = self._from_the_end(buf, starts, ends)
+            if got is not None:
+                return self._record(buf, starts, ends, *got)
+            self.backward = False  # this file has a nested "score" after the top-level one
+        return self._from_the_output(buf, starts, ends, arr)
+
+    def _tail(self, t: bytes) -> tuple[float, int, bytes | None] | None:
+        """(score, step, raw id) of the run from the last ``, "score": `` of a line to its end,
+        or None unless that ``score`` is a key of the line's own object. ``"score"`` with its
+        quotes unescaped is always a key (quotes inside strings are escaped), and the run
+        closes exactly as many objects as that key is deep, so it completes ``{"_": 0`` to one
+        whole JSON object only when the key is at the top level. Each distinct run is parsed
+        once."""
+        try:
+            row = orjson.loads(b'{"_": 0' + t)
+        except orjson.JSONDecodeError:
+            return None
+        score, step = row.get("score"), row.get("step")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            return None
+        if isinstance(step, bool) or not isinstance(step, int):
+            return None
+        if self.id_key is None:
+            return float(score), step, None
+        sid = row.get(self.id_key)
+        if isinstance(sid, bool) or not isinstance(sid, (int, str)):
+            return None
+        return float(score), step, orjson.dumps(sid)
+
+    def _learn_tails(self, tails: Iterable[bytes]) -> bool:
+        code, values, ids = self.back_code, self.back_values, self.back_ids
+        for t in tails:
+            if t not in code:
+                got = self._tail(t)
+                if got is None:
+                    return False
+                code[t] = len(values)
+                values.append(got[:2])
+                ids.append(got[2])
+        return True
+
+    def _from_the_end(
+        self, buf: bytes, starts: list[int], ends: list[int]
+    ) -> tuple[list[bytes], np.ndarray] | None:
+        """(keys, (score, step) rows) of every line from its last ``, "score": `` (a search
+        from the line's end, which never walks the response), or None when one is not at the
+        top level."""
+        if len(self.back_code) > _MAX_TAILS:  # reward extras unique to each line: bound the memory
+            self.back_code.clear()
+            self.back_values.clear()
+            self.back_ids.clear()
+        rfind = buf.rfind
+        get_code = self.back_code.get
+        codes = [get_code(buf[rfind(_SCORE, a, b) : b], -1) for a, b in zip(starts, ends)]
+        if min(codes) < 0:
+            tails = [buf[rfind(_SCORE, a, b) : b] for a, b in zip(starts, ends)]
+            if not self._learn_tails(set(tails)):
+                return None
+            codes = [get_code(t) for t in tails]
+            del tails
+        if self.id_pat is None:
+            find = buf.find
+            seps = [find(_SEP, a, b) for a, b in zip(starts, ends)]
+            if min(seps) < 0:
+                return None
+            keys = [buf[a + 11 : o] for a, o in zip(starts, seps)]
+        else:
+            ids = self.back_ids
+            keys = [ids[c] for c in codes]
+        return keys, np.asarray(self.back_values, dtype=np.float64)[np.asarray(codes)]
+
+    def _from_the_output(self, buf: bytes, starts: list[int], ends: list[int], arr: np.ndarray) -> bool:
+        """The first ``", "`` after the output's opening quote closes the output; the
+        top-level ``score`` and ``step`` follow it."""
         find = buf.find
         seps = [find(_SEP, a, b) for a, b in zip(starts, ends)]
         if min(seps) < 0:
@@ -276,6 +362,13 @@ class _Shard:
             if None in mis:
                 return False
             keys = [mi.group(1) for mi in mis]
+        values = np.asarray(self.tail_values, dtype=np.float64)[np.asarray(codes)]
+        return self._record(buf, starts, ends, keys, values)
+
+    def _record(
+        self, buf: bytes, starts: list[int], ends: list[int], keys: list[bytes], values: np.ndarray
+    ) -> bool:
+        """Append the lines: each key (raw prompt or id) to its sample, (score, step) rows."""
         get = self.cache.get
         idx = [get(k, -1) for k in keys]
         if min(idx) < 0:
@@ -293,7 +386,6 @@ class _Shard:
                         idx[j] = i
             except ValueError:
                 return False
-        values = np.asarray(self.tail_values, dtype=np.float64)[np.asarray(codes)]
         self.sample.extend(array("i", idx))
         self.step.extend(array("q", values[:, 1].astype(np.int64).tobytes()))
         self.reward.extend(array("d", values[:, 0].tobytes()))
@@ -476,6 +568,7 @@ def _run_shard(
     try:
         for path, start, end, size in pieces:
             shard.full = path in full
+            shard.backward = True
             _read_range(shard, path, start, end, size)
             if start == 0:
                 shard.stats.files += 1
