@@ -102,6 +102,57 @@ print(json.dumps({"seconds": dt, "cpu": time.process_time() - c0, "bytes": nbyte
 """
 
 
+# the verl reader alone (no scoring), the current one or a file given with --compare-reader
+_READER = r"""
+import hashlib, importlib, json, resource, sys, time
+from pathlib import Path
+run, path, workers = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+if path == "-":
+    from sample_forge.impact.formats import verl as mod
+else:
+    sys.path.insert(0, str(Path(path).parent))  # importable by name: its reader processes unpickle it
+    mod = importlib.import_module(Path(path).stem)
+files = mod.verl_files(run)
+def cpu():
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+c0 = cpu()
+t = time.perf_counter()
+traj = mod.read_verl(files, workers=workers)
+dt = time.perf_counter() - t
+c = cpu() - c0
+rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+ids = [traj.registry.ids[i] for i in traj.sample.tolist()]
+digest = hashlib.sha1(json.dumps([ids, traj.step.tolist(), traj.reward.tolist()]).encode()).hexdigest()
+print(json.dumps({"seconds": dt, "cpu": c, "bytes": sum(p.stat().st_size for p in files), "rss_kb": rss,
+                  "digest": digest}))
+"""
+
+
+def compare_readers(args: argparse.Namespace, d: Path) -> None:
+    """The verl reader alone, this tree's against --compare-reader's, each in fresh processes, in turn."""
+    mine, other = [], []
+    for _ in range(args.repeat):
+        mine.append(_run(_READER, str(d), "-", str(args.workers)))
+        other.append(_run(_READER, str(d), str(args.compare_reader), str(args.workers)))
+
+    def line(r: dict) -> str:
+        return (
+            f"{r['bytes'] / r['seconds'] / 1e6:,.0f} MB/s wall, {r['bytes'] / r['cpu'] / 1e6:,.0f} MB/cpu-s "
+            f"({r['seconds']:.2f} s, {r['cpu']:.2f} cpu-s, RSS {r['rss_kb'] / 1024:,.0f} MB)"
+        )
+
+    # best of each by CPU time: on a shared machine the wall time mostly says how busy it was
+    m = min(mine, key=lambda r: r["cpu"])
+    o = min(other, key=lambda r: r["cpu"])
+    print(
+        f"verl reader alone on {d.name} ({m['bytes'] / 1e9:.2f} GB, best of {args.repeat} each by CPU "
+        f"time, runs alternated, 1-min load {os.getloadavg()[0]:.1f}): this tree {line(m)}; "
+        f"{args.compare_reader}: {line(o)}; same table: {'yes' if m['digest'] == o['digest'] else 'NO'}"
+    )
+
+
 def _run(code: str, *args: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     out = subprocess.run(
@@ -303,7 +354,8 @@ def limr_format(args: argparse.Namespace) -> None:
     if ours["notes"]:
         print("notes: " + "; ".join(ours["notes"]))
     print(
-        f"(ours: read + score in a fresh process, best of {args.repeat}; LIMR: its main(), once; "
+        f"(ours: read + score in a fresh process, best of {args.repeat}, error bars off (resamples=0): "
+        "LIMR's script computes none; LIMR: its main(), once; "
         "page cache warm; targets: >= 6x LIMR, same LIM to 1e-9, ours RSS < 300 MB)"
     )
 
@@ -326,6 +378,9 @@ def main() -> None:
     ap.add_argument("--limr-format", action="store_true", help="LIMR's step_N.json layout vs its script")
     ap.add_argument("--limr-script", type=Path, help="LIMR's lim/lim_selection.py (outside the repo)")
     ap.add_argument("--limr-chars", type=int, default=450, help="response length of the LIMR shape")
+    ap.add_argument(
+        "--compare-reader", type=Path, help="another verl.py (e.g. an older one) to time the reader against"
+    )
     args = ap.parse_args()
     if args.limr_format:
         limr_format(args)
@@ -349,6 +404,8 @@ def main() -> None:
             diffs = [abs(ours["lim"][k] - base["lim"][k]) for k in ours["lim"]]
             agree = max(diffs) < 1e-9 and len(ours["lim"]) == len(base["lim"])
         rows.append((chars, nbytes, ours, base, agree, cache_mbs, load0))
+        if args.compare_reader:
+            compare_readers(args, d)
     print()
     print(
         f"LIMR shape: {samples:,} samples x 21 epochs x 8 steps/epoch x 8 rollouts "
@@ -403,7 +460,8 @@ def main() -> None:
         f"(page-cache read speed: {', '.join(f'{r[5]:,.0f}' for r in rows)} MB/s; load avg = "
         f"1-min load when the run started, on {os.cpu_count()} cores; MB/cpu-s = input bytes per "
         f"CPU-second of all reader processes; cores used = CPU-seconds / wall seconds; best of "
-        f"{args.repeat} runs of ours; target: >= 400 MB/s wall, RSS < 1,536 MB)"
+        f"{args.repeat} runs of ours; error bars off (resamples=0): reader speed, not the 1,000 "
+        "resamples; target: >= 400 MB/s wall, RSS < 1,536 MB)"
     )
 
 

@@ -30,7 +30,7 @@ import os
 import random
 import re
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -291,8 +291,9 @@ class _Shard:
 
     def _from_the_end(
         self, buf: bytes, starts: list[int], ends: list[int]
-    ) -> tuple[list[bytes], np.ndarray] | None:
-        """(keys, (score, step) rows) of every line from its last ``, "score": `` (a search
+    ) -> tuple[list[int], Callable[[int], bytes], np.ndarray] | None:
+        """(sample or -1, the key of line j, (score, step) rows) of every line from its last
+        ``, "score": `` (a search
         from the line's end, which never walks the response), or None when one is not at the
         top level."""
         if len(self.back_code) > _MAX_TAILS:  # reward extras unique to each line: bound the memory
@@ -308,16 +309,21 @@ class _Shard:
                 return None
             codes = [get_code(t) for t in tails]
             del tails
+        values = np.asarray(self.back_values, dtype=np.float64)[np.asarray(codes)]
+        get = self.cache.get
         if self.id_pat is None:
             find = buf.find
-            seps = [find(_SEP, a, b) for a, b in zip(starts, ends)]
-            if min(seps) < 0:
-                return None
-            keys = [buf[a + 11 : o] for a, o in zip(starts, seps)]
-        else:
-            ids = self.back_ids
-            keys = [ids[c] for c in codes]
-        return keys, np.asarray(self.back_values, dtype=np.float64)[np.asarray(codes)]
+            # the sample of each line without keeping its key (a new prompt slices it again); a
+            # line without the separator (-1 % (b + 1) == b) gives a key that cannot be decoded
+            idx = [get(buf[a + 11 : find(_SEP, a, b) % (b + 1)], -1) for a, b in zip(starts, ends)]
+            return (
+                idx,
+                (lambda j: buf[starts[j] + 11 : find(_SEP, starts[j], ends[j]) % (ends[j] + 1)]),
+                values,
+            )
+        ids = self.back_ids
+        keys = [ids[c] for c in codes]
+        return [get(k, -1) for k in keys], keys.__getitem__, values
 
     def _from_the_output(self, buf: bytes, starts: list[int], ends: list[int], arr: np.ndarray) -> bool:
         """The first ``", "`` after the output's opening quote closes the output; the
@@ -363,19 +369,25 @@ class _Shard:
                 return False
             keys = [mi.group(1) for mi in mis]
         values = np.asarray(self.tail_values, dtype=np.float64)[np.asarray(codes)]
-        return self._record(buf, starts, ends, keys, values)
+        get = self.cache.get
+        return self._record(buf, starts, ends, [get(k, -1) for k in keys], keys.__getitem__, values)
 
     def _record(
-        self, buf: bytes, starts: list[int], ends: list[int], keys: list[bytes], values: np.ndarray
+        self,
+        buf: bytes,
+        starts: list[int],
+        ends: list[int],
+        idx: list[int],
+        key_of: Callable[[int], bytes],
+        values: np.ndarray,
     ) -> bool:
-        """Append the lines: each key (raw prompt or id) to its sample, (score, step) rows."""
-        get = self.cache.get
-        idx = [get(k, -1) for k in keys]
+        """Append the lines: their samples (-1: not seen yet; ``key_of(j)`` is line j's raw
+        prompt or id) and (score, step) rows."""
         if min(idx) < 0:
             try:
                 for j, i in enumerate(idx):
                     if i < 0:
-                        k = keys[j]
+                        k = key_of(j)
                         i = self.cache.get(k, -1)
                         if i < 0:
                             i = (
@@ -564,17 +576,23 @@ def _plan(files: list[Path], workers: int) -> list[list[tuple[str, int, int, int
 def _run_shard(
     pieces: list[tuple[str, int, int, int]], id_key: str | None, skip_bad: bool, full: frozenset[str]
 ) -> dict[str, Any]:
+    """Read the pieces; a whole file proves its fast path here (in parallel), a file split over
+    shards was proved before (``full``: those that failed)."""
     shard = _Shard(id_key, skip_bad)
+    disproved: dict[str, str] = {}
     try:
         for path, start, end, size in pieces:
-            shard.full = path in full
+            why = prove_fast_path(Path(path), id_key) if start == 0 and end == size else None
+            if why:
+                disproved[path] = why
+            shard.full = path in full or why is not None
             shard.backward = True
             _read_range(shard, path, start, end, size)
             if start == 0:
                 shard.stats.files += 1
     except InputError as e:  # exceptions with keyword fields do not survive pickling as such
         return {"error": (str(e.args[0]) if e.args else str(e))}
-    return shard.result()
+    return {**shard.result(), "disproved": disproved}
 
 
 def _id_key(first: Path) -> str | None:
@@ -600,9 +618,10 @@ def read_verl(
     if id_key == "auto":
         id_key = _id_key(files[0])
     workers = workers or min(2, os.cpu_count() or 1)
-    disproved = {str(p): why for p in files if (why := prove_fast_path(p, id_key))}
-    full = frozenset(disproved)
     plan = _plan(files, workers)
+    split = {p for pieces in plan for p, start, end, size in pieces if start > 0 or end < size}
+    disproved = {p: why for p in sorted(split) if (why := prove_fast_path(Path(p), id_key))}
+    full = frozenset(disproved)
     if len(plan) == 1:
         results = [_run_shard(plan[0], id_key, skip_bad_lines, full)]
     else:
@@ -619,7 +638,10 @@ def read_verl(
         if "error" in r:
             raise InputError(r["error"])
     traj = merge_shards("verl", results, keyed_by="id" if id_key else "prompt")
-    for path, why in disproved.items():
+    for r in results:
+        disproved.update(r["disproved"])
+    order = {str(p): k for k, p in enumerate(files)}
+    for path, why in sorted(disproved.items(), key=lambda x: order.get(x[0], -1)):
         traj.stats.notes.append(
             f"{path}: the fast verl reader disagreed with a full parse ({why}); "
             "that file was read with the full JSON parser"
