@@ -302,6 +302,10 @@ class _Shard:
             self.back_ids.clear()
         rfind = buf.rfind
         get_code = self.back_code.get
+        # a new step file brings new runs (its step): learn them from both ends of the buffer first
+        ends_ = zip(starts[:32] + starts[-32:], ends[:32] + ends[-32:])
+        if not self._learn_tails({buf[rfind(_SCORE, a, b) : b] for a, b in ends_}):
+            return None
         codes = [get_code(buf[rfind(_SCORE, a, b) : b], -1) for a, b in zip(starts, ends)]
         if min(codes) < 0:
             tails = [buf[rfind(_SCORE, a, b) : b] for a, b in zip(starts, ends)]
