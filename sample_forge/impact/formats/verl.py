@@ -24,6 +24,7 @@ Large runs are split (by files, or line-aligned byte ranges of big files) over t
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -73,6 +74,13 @@ def verl_files(directory: Path) -> list[Path]:
     """``{step}.jsonl`` files of a verl dump directory, by step."""
     files = [p for p in directory.iterdir() if _STEP_FILE.match(p.name) and p.is_file()]
     return sorted(files, key=lambda p: int(p.stem))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _text_id(text: str) -> tuple[str, str]:
+    """(sample id, normalized prompt) of a raw prompt; the proof asks three times per line."""
+    norm = normalize_prompt(text)
+    return prompt_id(norm), norm
 
 
 def _parse_segment(seg: bytes) -> tuple[float, int] | None:
@@ -150,8 +158,7 @@ class _Shard:
 
     def _new_prompt(self, raw: bytes) -> int:
         text = orjson.loads(b'"' + raw + b'"')
-        norm = normalize_prompt(text)
-        i = self._local(prompt_id(norm), norm)
+        i = self._local(*_text_id(text))
         self.cache[raw] = i
         return i
 
@@ -474,8 +481,7 @@ class _Shard:
         else:
             if not isinstance(row["input"], str):
                 raise InputError("input is not a string", path=path, line=where.line(n), field="input")
-            norm = normalize_prompt(row["input"])
-            i = self._local(prompt_id(norm), norm)
+            i = self._local(*_text_id(row["input"]))
         self.sample.append(i)
         self.step.append(step)
         self.reward.append(float(score))
@@ -699,7 +705,7 @@ def _full_fields(line: bytes, id_key: str | None) -> tuple[str, float, int] | No
         return str(row[id_key]), float(score), step
     if not isinstance(row["input"], str):
         return None
-    return prompt_id(normalize_prompt(row["input"])), float(score), step
+    return _text_id(row["input"])[0], float(score), step
 
 
 def prove_fast_path(path: Path, id_key: str | None, k: int = _PROOF_LINES) -> str | None:
