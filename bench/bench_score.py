@@ -102,23 +102,23 @@ print(json.dumps({"seconds": dt, "cpu": time.process_time() - c0, "bytes": nbyte
 """
 
 
-# the verl reader alone (no scoring), the current one or a file given with --compare-reader
+# a reader alone (no scoring): this tree's, or another version's file given with --compare-reader
 _READER = r"""
 import hashlib, importlib, json, resource, sys, time
 from pathlib import Path
-run, path, workers = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+run, path, workers, fmt = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 if path == "-":
-    from sample_forge.impact.formats import verl as mod
+    mod = importlib.import_module(f"sample_forge.impact.formats.{fmt}")
 else:
     sys.path.insert(0, str(Path(path).parent))  # importable by name: its reader processes unpickle it
     mod = importlib.import_module(Path(path).stem)
-files = mod.verl_files(run)
+files = getattr(mod, f"{fmt}_files")(run)
 def cpu():
     a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 c0 = cpu()
 t = time.perf_counter()
-traj = mod.read_verl(files, workers=workers)
+traj = getattr(mod, f"read_{fmt}")(files, workers=workers)
 dt = time.perf_counter() - t
 c = cpu() - c0
 rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -130,12 +130,12 @@ print(json.dumps({"seconds": dt, "cpu": c, "bytes": sum(p.stat().st_size for p i
 """
 
 
-def compare_readers(args: argparse.Namespace, d: Path) -> None:
-    """The verl reader alone, this tree's against --compare-reader's, each in fresh processes, in turn."""
+def compare_readers(args: argparse.Namespace, d: Path, fmt: str = "verl") -> None:
+    """The reader alone, this tree's against --compare-reader's, each in fresh processes, in turn."""
     mine, other = [], []
     for _ in range(args.repeat):
-        mine.append(_run(_READER, str(d), "-", str(args.workers)))
-        other.append(_run(_READER, str(d), str(args.compare_reader), str(args.workers)))
+        mine.append(_run(_READER, str(d), "-", str(args.workers), fmt))
+        other.append(_run(_READER, str(d), str(args.compare_reader), str(args.workers), fmt))
 
     def line(r: dict) -> str:
         return (
@@ -147,7 +147,7 @@ def compare_readers(args: argparse.Namespace, d: Path) -> None:
     m = min(mine, key=lambda r: r["cpu"])
     o = min(other, key=lambda r: r["cpu"])
     print(
-        f"verl reader alone on {d.name} ({m['bytes'] / 1e9:.2f} GB, best of {args.repeat} each by CPU "
+        f"{fmt} reader alone on {d.name} ({m['bytes'] / 1e9:.2f} GB, best of {args.repeat} each by CPU "
         f"time, runs alternated, 1-min load {os.getloadavg()[0]:.1f}): this tree {line(m)}; "
         f"{args.compare_reader}: {line(o)}; same table: {'yes' if m['digest'] == o['digest'] else 'NO'}"
     )
@@ -199,13 +199,20 @@ import json, resource, sys, time
 from pathlib import Path
 from sample_forge.impact.run import ScoreConfig, score_run
 run, workers = Path(sys.argv[1]), int(sys.argv[2])
+def cpu():
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime, b.ru_utime + b.ru_stime
+s0, k0 = cpu()
 t = time.perf_counter()
 res = score_run(run, ScoreConfig(format="openrlhf", steps_per_epoch=8, workers=workers, resamples=0))
 dt = time.perf_counter() - t
+s1, k1 = cpu()
+c, serial, readers = s1 - s0 + k1 - k0, s1 - s0, k1 - k0
 rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 lim = {s.id: s.lim for s in res.scores}
-print(json.dumps({"seconds": dt, "rss_kb": rss, "records": res.report["records"],
+print(json.dumps({"seconds": dt, "cpu": c, "serial": serial, "readers": readers, "rss_kb": rss,
+                  "records": res.report["records"],
                   "notes": res.report["notes"], "lim": lim}))
 """
 
@@ -226,11 +233,11 @@ def similarity(*a):
 mod.process_accuracy_sequences, mod.calculate_similarity_score = process, similarity
 sys.argv = ["lim_selection.py", "--train_samples_path", run, "--original_prompts_path", pool,
             "--output_path", out, "--steps_per_epoch", "8", "--max_epochs", "21"]
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 mod.main()
-dt = time.perf_counter() - t
+dt, c = time.perf_counter() - t, time.process_time() - c
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": dt, "rss_kb": rss,
+print(json.dumps({"seconds": dt, "cpu": c, "rss_kb": rss,
                   "lim": {prompt_id(normalize_prompt(p)): v for p, v in zip(kept, lims)}}))
 """
 
@@ -293,7 +300,7 @@ def limr_format(args: argparse.Namespace) -> None:
     _warm_files(sorted(d.glob("step_*.json")))
     load0 = os.getloadavg()[0]
     runs = [_run(_OURS_LIMR, str(d), str(args.workers)) for _ in range(args.repeat)]
-    ours = min(runs, key=lambda r: r["seconds"])
+    ours = min(runs, key=lambda r: r["cpu"])  # the shared machine's load shows in wall seconds
     limr = None
     why = ""
     if args.limr_script is None:
@@ -322,7 +329,11 @@ def limr_format(args: argparse.Namespace) -> None:
         "ours RSS MB",
         "LIMR s",
         "LIMR RSS MB",
-        "speedup",
+        "speedup (wall)",
+        "ours cpu-s",
+        "LIMR cpu-s",
+        "speedup (cpu-s)",
+        "speedup on idle cores (est.)",
         "LIM max |diff|",
         "samples (ours / LIMR)",
     )
@@ -343,18 +354,30 @@ def limr_format(args: argparse.Namespace) -> None:
             f"{limr['seconds']:.2f}",
             f"{limr['rss_kb'] / 1024:,.0f}",
             f"{limr['seconds'] / ours['seconds']:.1f}x",
+            f"{ours['cpu']:.2f}",
+            f"{limr['cpu']:.2f}",
+            f"{limr['cpu'] / ours['cpu']:.1f}x",
+            f"{limr['cpu'] / (ours['serial'] + ours['readers'] / args.workers):.1f}x",
             f"{diff:.1e}",
             f"{len(ours['lim']):,} / {len(limr['lim']):,}" + ("" if same else " (DIFFER)"),
         ]
     else:
-        cells += ["-", "-", "-", "-", f"{len(ours['lim']):,} / -"]
+        cells += ["-"] * 8 + [f"{len(ours['lim']):,} / -"]
     print("| " + " | ".join(cells) + " |")
     if why:
         print(f"(LIMR column skipped: {why})")
     if ours["notes"]:
         print("notes: " + "; ".join(ours["notes"]))
+    if args.compare_reader:
+        compare_readers(args, d, "openrlhf")
     print(
-        f"(ours: read + score in a fresh process, best of {args.repeat}, error bars off (resamples=0): "
+        "(speedup on idle cores (est.) = LIMR's CPU seconds / (our main process's CPU seconds + our "
+        "reader processes' CPU seconds / their number): what the wall ratio would be with a core per "
+        "process; CPU seconds depend on the load of a shared machine less than wall seconds do)"
+    )
+    print(
+        f"(ours: read + score in a fresh process, best of {args.repeat} by CPU time, error bars off "
+        "(resamples=0): "
         "LIMR's script computes none; LIMR: its main(), once; "
         "page cache warm; targets: >= 6x LIMR, same LIM to 1e-9, ours RSS < 300 MB)"
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import mmap
 import os
 import random
 import re
@@ -45,6 +46,7 @@ _NUMBER = rb"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _REWARD_VALUE = re.compile(rb"\s*(?:(" + _NUMBER + rb")|\[\s*(" + _NUMBER + rb")\s*\])\s*[,}]")
 _TAIL = 48  # bytes after the reward key that hold its value (a reward text is at most ~25)
 _PROOF_RECORDS = 8
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux: fault the pages in with the mapping
 _PARALLEL_MIN_BYTES = 32 << 20
 
 
@@ -130,6 +132,23 @@ class _Reader:
             return got
         self._forget(n0)
         return self._by_keys(data)
+
+    def _mapped(self, path: Path) -> tuple[list[int], Sequence[float]] | str:
+        """``_by_lines`` on the file mapped into memory, populated by the kernel: several times
+        quicker than reading it into a bytes object, and nothing but the slices is copied."""
+        size = path.stat().st_size
+        self.stats.bytes += size
+        if size == 0:
+            return "an empty file"
+        with open(path, "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ)
+        try:
+            return self._by_lines(mm)  # type: ignore[arg-type]
+        finally:
+            try:
+                mm.close()
+            except BufferError:  # a traceback still holds a view of it: the collector closes it
+                pass
 
     def _by_lines(self, data: bytes) -> tuple[list[int], Sequence[float]] | str:
         """One key per line (``json.dump(indent=N)``): a JSON string holds no raw newline, so
@@ -378,18 +397,20 @@ class _Reader:
 
     def read(self, path: Path, last: bool) -> None:
         k = int(_FILE.match(path.name).group(1))  # type: ignore[union-attr]
-        data = path.read_bytes()
-        self.stats.bytes += len(data)
         n0 = len(self.ids)
-        got = self.fast(data)
+        got = self._mapped(path)
         if isinstance(got, str):
-            why = got
             self._forget(n0)
-            got = self.full(path, data, last)
-            if got is None:
-                return
-            self.stats.notes.append(f"{path}: {why}; read with the full JSON parser")
-        del data
+            data = path.read_bytes()
+            got = self._by_keys(data)
+            if isinstance(got, str):
+                why = got
+                self._forget(n0)
+                got = self.full(path, data, last)
+                if got is None:
+                    return
+                self.stats.notes.append(f"{path}: {why}; read with the full JSON parser")
+            del data
         idx, vals = got
         self.stats.files += 1
         self.stats.rows += len(idx)
