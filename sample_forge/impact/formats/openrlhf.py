@@ -197,28 +197,32 @@ class _Reader:
             return "not a list of records whose first key is prompt"
         s2 = starts.reshape(n, width)
         e2 = ends.reshape(n, width)
-        last = e2[:, -1] - 1  # the closing brace line ends in "," except for the last record
 
-        def same(col: np.ndarray, pat: bytes) -> bool:
-            """Every record's line ``col`` starts with ``pat``."""
-            return bool((_windows(arr, col, len(pat)) == np.frombuffer(pat, dtype=np.uint8)).all())
-
+        # every line of every record starts as the first record's line at its place: one
+        # gather of all the lines' first bytes, compared with each place's pattern where it has one
+        heads = [opener, *prefixes, closer]
+        w = max(map(len, heads))
+        pat = np.zeros((width, w), dtype=np.uint8)
+        mask = np.zeros((width, w), dtype=bool)
+        for j, h in enumerate(heads):
+            pat[j, : len(h)] = np.frombuffer(h, dtype=np.uint8)
+            mask[j, : len(h)] = True
+        rows = _windows(arr, s2.ravel(), w).reshape(n, width, w)
         lens = e2 - s2
+        need = np.array([len(opener), *(len(p) + 1 for p in prefixes), len(closer)])
+        comma = arr[e2 - 1] == 44  # a value spilling onto the next line has no comma to end it
+        want = np.ones(width, dtype=bool)
+        want[0], want[-2:] = False, False
         if (
-            (lens[:, 0] != len(opener)).any()
-            or not same(s2[:, 0], opener)
+            ((rows != pat) & mask).any()
+            or (lens < need).any()
+            or (lens[:, 0] != len(opener)).any()
             or (lens[:-1, -1] != len(closer) + 1).any()
             or lens[-1, -1] != len(closer)
-            or not same(s2[:, -1], closer)
-            or (arr[last[:-1]] != 44).any()
+            or (comma[:, :-1] != want[:-1]).any()
+            or (~comma[:-1, -1]).any()
         ):
             return "records of different line layouts"
-        for j, p in enumerate(prefixes, start=1):
-            if (lens[:, j] <= len(p)).any() or not same(s2[:, j], p):
-                return "records of different line layouts"
-            comma = arr[e2[:, j] - 1] == 44
-            if (comma != (j < width - 2)).any():  # a value spilling onto the next line
-                return "records of different line layouts"
         # the prompt: a string, closed right before the line's comma
         pa = s2[:, 1] + len(prefixes[0])
         pb = e2[:, 1] - 2
