@@ -15,6 +15,10 @@ by sample-forge (read + score, two reader processes) and by LIMR's ``lim/lim_sel
 with ``--limr-script PATH`` (kept outside the repository; without it that column is skipped).
 
     python bench/bench_score.py --limr-format --limr-script /tmp/limr/lim_selection.py --scale 0.25
+
+``--compare-reader PATH`` also times a reader alone against another version's module file (for
+instance ``git show ae717f9:sample_forge/impact/verl.py > /tmp/old/old_verl.py``), wall and CPU.
+Scoring runs with ``resamples=0``: the numbers are reading speed, not the error bars.
 """
 
 from __future__ import annotations

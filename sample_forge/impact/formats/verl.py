@@ -5,11 +5,14 @@ ensure_ascii=False)`` and the keys in the order ``input, output, gts, score, ste
 newer versions), then every key the reward function returns (``acc``, ``pred``, dicts, lists, an
 ``index``...). The reader needs only ``input`` (or the id key), ``score`` and ``step``, so it never
 parses a whole line. A quote inside a JSON string is always escaped, so ``", "output": `` can only be
-the end of the ``input`` string, and the first ``", "`` after the output's opening quote only the end
-of the output string. ``score`` and ``step`` are then the first ``, "score": `` after that, at the
-top level of the line: whatever stands between the output and ``score`` (``gts``) is checked once per
-distinct value to be whole top-level values, so a ``"score"`` nested in ``gts`` or in a reward extra
-after ``step`` is never taken for the reward. Per read buffer (16 MB) the newlines are found with
+the end of the ``input`` string, and ``"score"`` only a key. ``score`` and ``step`` are first
+sought from the end of the line: the last ``, "score": `` is the top-level one when the rest of the
+line closes exactly one object (parsed once per distinct rest), a search that never walks the
+response. In a file with a nested ``score`` after the top-level one, the first ``", "`` after the
+output's opening quote closes the output, and ``score`` and ``step`` are the first ``, "score": ``
+after it: whatever stands between (``gts``) is checked once per distinct value to be whole
+top-level values, so a ``"score"`` nested in ``gts`` or in a reward extra is never taken for the
+reward. Per read buffer (16 MB) the newlines are found with
 NumPy and every line is handled by C-level ``bytes.find`` bounded to the line inside list
 comprehensions: only the raw prompt (a dict key; decoded, normalized and hashed once per distinct
 prompt), the ``gts`` bytes and the ``score``/``step`` segment (parsed once per distinct segment) are
@@ -17,8 +20,8 @@ copied; the response is never touched. A buffer with any line of another shape i
 line, and a line that still does not fit is parsed in full with orjson, which also gives the errors
 their file:line.
 
-Each file proves the fast path first: its first and last lines and 16 seeded random ones are read
-both ways and compared; a file where they differ is read with the full parser, and a note says so.
+Each file proves the fast path first (in the reader process that reads it): its first and last lines
+and 16 seeded random ones are read both ways and compared; a file where they differ is read with the full parser, and a note says so.
 Large runs are split (by files, or line-aligned byte ranges of big files) over two reader processes.
 """
 
