@@ -118,8 +118,10 @@ def test_lines_of_a_big_buffer_and_line_by_line_agree(tmp_path: Path) -> None:
 
 
 def test_a_file_that_fails_its_proof_is_read_in_full(tmp_path: Path) -> None:
-    """An id-keyed log whose earlier reward extra holds its own ``index``: the fast path would take
-    that one; the sampled lines disagree, so the file is read with the full parser, and said so."""
+    """An id-keyed log whose earlier reward extra holds its own ``index`` and whose last extra holds
+    its own ``score`` (so the search from the line's end does not apply): the search from the
+    output would take the nested index; the sampled lines disagree, so the file is read with the
+    full parser, and said so."""
     rows = []
     for i in range(40):
         rows.append(
@@ -128,7 +130,7 @@ def test_a_file_that_fails_its_proof_is_read_in_full(tmp_path: Path) -> None:
                 "output": "r",
                 "gts": "1",
                 "score": float(i % 2),
-                "extra": {"details": {"a": 1, "index": 1000 + i}, "index": i},
+                "extra": {"details": {"a": 1, "index": 1000 + i}, "index": i, "z": {"a": 0, "score": 0}},
             }
         )
     _dump(tmp_path / "1.jsonl", 1, rows)

@@ -5,11 +5,14 @@ ensure_ascii=False)`` and the keys in the order ``input, output, gts, score, ste
 newer versions), then every key the reward function returns (``acc``, ``pred``, dicts, lists, an
 ``index``...). The reader needs only ``input`` (or the id key), ``score`` and ``step``, so it never
 parses a whole line. A quote inside a JSON string is always escaped, so ``", "output": `` can only be
-the end of the ``input`` string, and the first ``", "`` after the output's opening quote only the end
-of the output string. ``score`` and ``step`` are then the first ``, "score": `` after that, at the
-top level of the line: whatever stands between the output and ``score`` (``gts``) is checked once per
-distinct value to be whole top-level values, so a ``"score"`` nested in ``gts`` or in a reward extra
-after ``step`` is never taken for the reward. Per read buffer (16 MB) the newlines are found with
+the end of the ``input`` string, and ``"score"`` only a key. ``score`` and ``step`` are first
+sought from the end of the line: the last ``, "score": `` is the top-level one when the rest of the
+line closes exactly one object (parsed once per distinct rest), a search that never walks the
+response. In a file with a nested ``score`` after the top-level one, the first ``", "`` after the
+output's opening quote closes the output, and ``score`` and ``step`` are the first ``, "score": ``
+after it: whatever stands between (``gts``) is checked once per distinct value to be whole
+top-level values, so a ``"score"`` nested in ``gts`` or in a reward extra is never taken for the
+reward. Per read buffer (16 MB) the newlines are found with
 NumPy and every line is handled by C-level ``bytes.find`` bounded to the line inside list
 comprehensions: only the raw prompt (a dict key; decoded, normalized and hashed once per distinct
 prompt), the ``gts`` bytes and the ``score``/``step`` segment (parsed once per distinct segment) are
@@ -17,20 +20,21 @@ copied; the response is never touched. A buffer with any line of another shape i
 line, and a line that still does not fit is parsed in full with orjson, which also gives the errors
 their file:line.
 
-Each file proves the fast path first: its first and last lines and 16 seeded random ones are read
-both ways and compared; a file where they differ is read with the full parser, and a note says so.
+Each file proves the fast path first (in the reader process that reads it): its first and last lines
+and 16 seeded random ones are read both ways and compared; a file where they differ is read with the full parser, and a note says so.
 Large runs are split (by files, or line-aligned byte ranges of big files) over two reader processes.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import random
 import re
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -63,6 +67,7 @@ _SCORE = b', "score": '
 _SEG = re.compile(
     rb', "score": (-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity), "step": (-?\d+)(?=[,}])'
 )
+_MAX_TAILS = 1 << 18
 _PROOF_LINES = 16  # random lines per file, besides the first and the last
 _CHUNK = 1 << 24
 _PARALLEL_MIN_BYTES = 64 << 20
@@ -72,6 +77,13 @@ def verl_files(directory: Path) -> list[Path]:
     """``{step}.jsonl`` files of a verl dump directory, by step."""
     files = [p for p in directory.iterdir() if _STEP_FILE.match(p.name) and p.is_file()]
     return sorted(files, key=lambda p: int(p.stem))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _text_id(text: str) -> tuple[str, str]:
+    """(sample id, normalized prompt) of a raw prompt; the proof asks three times per line."""
+    norm = normalize_prompt(text)
+    return prompt_id(norm), norm
 
 
 def _parse_segment(seg: bytes) -> tuple[float, int] | None:
@@ -132,6 +144,11 @@ class _Shard:
         self.tail_values: list[tuple[float, int]] = []
         self.between: set[bytes] = set()  # distinct "gts": … runs checked to be whole values
         self.full = False  # read every line with the full parser (a file that failed its proof)
+        # runs from the last ', "score": ' of a line to its end -> row of back_values / back_ids
+        self.back_code: dict[bytes, int] = {}
+        self.back_values: list[tuple[float, int]] = []
+        self.back_ids: list[bytes | None] = []
+        self.backward = True  # the last "score" of this file's lines is the top-level one
 
     # -- one distinct sample ------------------------------------------------------------------
     def _local(self, sid: str, text: str | None) -> int:
@@ -144,8 +161,7 @@ class _Shard:
 
     def _new_prompt(self, raw: bytes) -> int:
         text = orjson.loads(b'"' + raw + b'"')
-        norm = normalize_prompt(text)
-        i = self._local(prompt_id(norm), norm)
+        i = self._local(*_text_id(text))
         self.cache[raw] = i
         return i
 
@@ -198,6 +214,11 @@ class _Shard:
         if not (line.startswith(_HEAD) and line.endswith(b"}")):
             return None
         o = line.find(_SEP)
+        s = line.rfind(_SCORE)
+        if o > 0 and s > o and self._learn_tails((line[s:],)):
+            c = self.back_code[line[s:]]
+            key = line[11:o] if self.id_pat is None else self.back_ids[c]
+            return key, self.back_values[c]  # type: ignore[return-value]
         if o < 0 or line[o + 13 : o + 14] != b'"':
             return None
         k = line.find(_OUT_END, o + 14)
@@ -224,8 +245,8 @@ class _Shard:
 
     def _batch(self, buf: bytes, starts: list[int], ends: list[int]) -> bool:
         """All lines at once, with C-level bytes methods bounded to each line (nothing but the
-        prompt key, ``gts`` and the score/step segment of a line is ever copied) in list
-        comprehensions. All or nothing: False (nothing recorded) when any line is not verl's shape."""
+        prompt key and a short run of the line is ever copied) in list comprehensions. All or
+        nothing: False (nothing recorded) when any line is not verl's shape."""
         if not starts:
             return True
         arr = np.frombuffer(buf, dtype=np.uint8)
@@ -236,6 +257,91 @@ class _Shard:
             or (arr[s_np[:, None] + _HEAD_RANGE] != _HEAD_NP).any()
         ):
             return False
+        if self.backward:
+            got = self._from_the_end(buf, starts, ends)
+            if got is not None:
+                return self._record(buf, starts, ends, *got)
+            self.backward = False  # this file has a nested "score" after the top-level one
+        return self._from_the_output(buf, starts, ends, arr)
+
+    def _tail(self, t: bytes) -> tuple[float, int, bytes | None] | None:
+        """(score, step, raw id) of the run from the last ``, "score": `` of a line to its end,
+        or None unless that ``score`` is a key of the line's own object. ``"score"`` with its
+        quotes unescaped is always a key (quotes inside strings are escaped), and the run
+        closes exactly as many objects as that key is deep, so it completes ``{"_": 0`` to one
+        whole JSON object only when the key is at the top level. Each distinct run is parsed
+        once."""
+        try:
+            row = orjson.loads(b'{"_": 0' + t)
+        except orjson.JSONDecodeError:
+            return None
+        score, step = row.get("score"), row.get("step")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            return None
+        if isinstance(step, bool) or not isinstance(step, int):
+            return None
+        if self.id_key is None:
+            return float(score), step, None
+        sid = row.get(self.id_key)
+        if isinstance(sid, bool) or not isinstance(sid, (int, str)):
+            return None
+        return float(score), step, orjson.dumps(sid)
+
+    def _learn_tails(self, tails: Iterable[bytes]) -> bool:
+        code, values, ids = self.back_code, self.back_values, self.back_ids
+        for t in tails:
+            if t not in code:
+                got = self._tail(t)
+                if got is None:
+                    return False
+                code[t] = len(values)
+                values.append(got[:2])
+                ids.append(got[2])
+        return True
+
+    def _from_the_end(
+        self, buf: bytes, starts: list[int], ends: list[int]
+    ) -> tuple[list[int], Callable[[int], bytes], np.ndarray] | None:
+        """(sample or -1, the key of line j, (score, step) rows) of every line from its last
+        ``, "score": `` (a search
+        from the line's end, which never walks the response), or None when one is not at the
+        top level."""
+        if len(self.back_code) > _MAX_TAILS:  # reward extras unique to each line: bound the memory
+            self.back_code.clear()
+            self.back_values.clear()
+            self.back_ids.clear()
+        rfind = buf.rfind
+        get_code = self.back_code.get
+        # a new step file brings new runs (its step): learn them from both ends of the buffer first
+        ends_ = zip(starts[:32] + starts[-32:], ends[:32] + ends[-32:])
+        if not self._learn_tails({buf[rfind(_SCORE, a, b) : b] for a, b in ends_}):
+            return None
+        codes = [get_code(buf[rfind(_SCORE, a, b) : b], -1) for a, b in zip(starts, ends)]
+        if min(codes) < 0:
+            tails = [buf[rfind(_SCORE, a, b) : b] for a, b in zip(starts, ends)]
+            if not self._learn_tails(set(tails)):
+                return None
+            codes = [get_code(t) for t in tails]
+            del tails
+        values = np.asarray(self.back_values, dtype=np.float64)[np.asarray(codes)]
+        get = self.cache.get
+        if self.id_pat is None:
+            find = buf.find
+            # the sample of each line without keeping its key (a new prompt slices it again); a
+            # line without the separator (-1 % (b + 1) == b) gives a key that cannot be decoded
+            idx = [get(buf[a + 11 : find(_SEP, a, b) % (b + 1)], -1) for a, b in zip(starts, ends)]
+            return (
+                idx,
+                (lambda j: buf[starts[j] + 11 : find(_SEP, starts[j], ends[j]) % (ends[j] + 1)]),
+                values,
+            )
+        ids = self.back_ids
+        keys = [ids[c] for c in codes]
+        return [get(k, -1) for k in keys], keys.__getitem__, values
+
+    def _from_the_output(self, buf: bytes, starts: list[int], ends: list[int], arr: np.ndarray) -> bool:
+        """The first ``", "`` after the output's opening quote closes the output; the
+        top-level ``score`` and ``step`` follow it."""
         find = buf.find
         seps = [find(_SEP, a, b) for a, b in zip(starts, ends)]
         if min(seps) < 0:
@@ -276,13 +382,26 @@ class _Shard:
             if None in mis:
                 return False
             keys = [mi.group(1) for mi in mis]
+        values = np.asarray(self.tail_values, dtype=np.float64)[np.asarray(codes)]
         get = self.cache.get
-        idx = [get(k, -1) for k in keys]
+        return self._record(buf, starts, ends, [get(k, -1) for k in keys], keys.__getitem__, values)
+
+    def _record(
+        self,
+        buf: bytes,
+        starts: list[int],
+        ends: list[int],
+        idx: list[int],
+        key_of: Callable[[int], bytes],
+        values: np.ndarray,
+    ) -> bool:
+        """Append the lines: their samples (-1: not seen yet; ``key_of(j)`` is line j's raw
+        prompt or id) and (score, step) rows."""
         if min(idx) < 0:
             try:
                 for j, i in enumerate(idx):
                     if i < 0:
-                        k = keys[j]
+                        k = key_of(j)
                         i = self.cache.get(k, -1)
                         if i < 0:
                             i = (
@@ -293,7 +412,6 @@ class _Shard:
                         idx[j] = i
             except ValueError:
                 return False
-        values = np.asarray(self.tail_values, dtype=np.float64)[np.asarray(codes)]
         self.sample.extend(array("i", idx))
         self.step.extend(array("q", values[:, 1].astype(np.int64).tobytes()))
         self.reward.extend(array("d", values[:, 0].tobytes()))
@@ -366,8 +484,7 @@ class _Shard:
         else:
             if not isinstance(row["input"], str):
                 raise InputError("input is not a string", path=path, line=where.line(n), field="input")
-            norm = normalize_prompt(row["input"])
-            i = self._local(prompt_id(norm), norm)
+            i = self._local(*_text_id(row["input"]))
         self.sample.append(i)
         self.step.append(step)
         self.reward.append(float(score))
@@ -472,16 +589,23 @@ def _plan(files: list[Path], workers: int) -> list[list[tuple[str, int, int, int
 def _run_shard(
     pieces: list[tuple[str, int, int, int]], id_key: str | None, skip_bad: bool, full: frozenset[str]
 ) -> dict[str, Any]:
+    """Read the pieces; a whole file proves its fast path here (in parallel), a file split over
+    shards was proved before (``full``: those that failed)."""
     shard = _Shard(id_key, skip_bad)
+    disproved: dict[str, str] = {}
     try:
         for path, start, end, size in pieces:
-            shard.full = path in full
+            why = prove_fast_path(Path(path), id_key) if start == 0 and end == size else None
+            if why:
+                disproved[path] = why
+            shard.full = path in full or why is not None
+            shard.backward = True
             _read_range(shard, path, start, end, size)
             if start == 0:
                 shard.stats.files += 1
     except InputError as e:  # exceptions with keyword fields do not survive pickling as such
         return {"error": (str(e.args[0]) if e.args else str(e))}
-    return shard.result()
+    return {**shard.result(), "disproved": disproved}
 
 
 def _id_key(first: Path) -> str | None:
@@ -507,9 +631,10 @@ def read_verl(
     if id_key == "auto":
         id_key = _id_key(files[0])
     workers = workers or min(2, os.cpu_count() or 1)
-    disproved = {str(p): why for p in files if (why := prove_fast_path(p, id_key))}
-    full = frozenset(disproved)
     plan = _plan(files, workers)
+    split = {p for pieces in plan for p, start, end, size in pieces if start > 0 or end < size}
+    disproved = {p: why for p in sorted(split) if (why := prove_fast_path(Path(p), id_key))}
+    full = frozenset(disproved)
     if len(plan) == 1:
         results = [_run_shard(plan[0], id_key, skip_bad_lines, full)]
     else:
@@ -526,7 +651,10 @@ def read_verl(
         if "error" in r:
             raise InputError(r["error"])
     traj = merge_shards("verl", results, keyed_by="id" if id_key else "prompt")
-    for path, why in disproved.items():
+    for r in results:
+        disproved.update(r["disproved"])
+    order = {str(p): k for k, p in enumerate(files)}
+    for path, why in sorted(disproved.items(), key=lambda x: order.get(x[0], -1)):
         traj.stats.notes.append(
             f"{path}: the fast verl reader disagreed with a full parse ({why}); "
             "that file was read with the full JSON parser"
@@ -580,7 +708,7 @@ def _full_fields(line: bytes, id_key: str | None) -> tuple[str, float, int] | No
         return str(row[id_key]), float(score), step
     if not isinstance(row["input"], str):
         return None
-    return prompt_id(normalize_prompt(row["input"])), float(score), step
+    return _text_id(row["input"])[0], float(score), step
 
 
 def prove_fast_path(path: Path, id_key: str | None, k: int = _PROOF_LINES) -> str | None:
