@@ -14,7 +14,7 @@ from sample_forge.llm.cache import Cache
 from sample_forge.skills import LLMTagger
 from sample_forge.skills.parse import parse_answer
 from sample_forge.skills.prompt import JSON_LINE, TAG_SCHEMA
-from sample_forge.synth.checks import SOLVE_SCHEMA, final_answer
+from sample_forge.synth.checks import final_answer
 from sample_forge.synth.generate import GENERATION_SCHEMA
 from sample_forge.synth.parse import parse_generation
 from tests.fixtures.llm_servers import FaultServer, LlamaServer
@@ -22,10 +22,10 @@ from tests.fixtures.llm_servers import FaultServer, LlamaServer
 MSG = [{"role": "user", "content": "Name two skills used to add 7 and 5."}]
 
 
-def _fault_model(url: str, tmp_path: Path, mode: str, name: str = "f"):
+def _fault_model(url: str, tmp_path: Path, mode: str, name: str = "f", timeout: int = 10):
     cfg = tmp_path / "models.toml"
     cfg.write_text(
-        f'[models.{name}]\nbase_url = "{url}"\nmodel = "fault-model"\nmax_retries = 0\ntimeout = 10\n'
+        f'[models.{name}]\nbase_url = "{url}"\nmodel = "fault-model"\nmax_retries = 0\ntimeout = {timeout}\n'
         f'structured_output = "{mode}"\n',
         encoding="utf-8",
     )
@@ -95,11 +95,14 @@ def test_auto_steps_down_when_the_endpoint_rejects_json_schema(
 ) -> None:
     # llama-cpp-python's server answers 500 to {"type": "json_schema"}; auto probes once, then json_object
     llama_server.reset()
-    with _fault_model(llama_server.base_url, tmp_path, "auto", name="llama") as m:
+    with _fault_model(llama_server.base_url, tmp_path, "auto", name="llama", timeout=300) as m:
         [c] = m.complete(MSG, max_tokens=96, temperature=0, seed=0, schema=TAG_SCHEMA)
         assert m.structured_mode == "json_object"
     assert llama_server.chat_requests == 2  # the probe (no client retries) and the answer
-    assert _valid(json.loads(c.text), TAG_SCHEMA) and parse_answer(c.text).failure != "empty response"
+    assert (
+        _valid(json.loads(c.text, strict=False), TAG_SCHEMA)
+        and parse_answer(c.text).failure != "empty response"
+    )
 
 
 @pytest.mark.llm
@@ -111,24 +114,21 @@ def test_schema_replies_are_valid_json_that_parses(
     if where == "local":
         m = get_model("local", cache=tmp_path / "llm.sqlite")
     else:
-        m = _fault_model(llama_server.base_url, tmp_path, "json_object", name="llama")
+        m = _fault_model(llama_server.base_url, tmp_path, "json_object", name="llama", timeout=300)
     with m:
         assert m.supports_schema
         res = m.complete_many(
             [
-                Request(
-                    [{"role": "user", "content": prompt}], temperature=0, seed=0, max_tokens=600, schema=s
-                )
-                for s in (GENERATION_SCHEMA, SOLVE_SCHEMA, TAG_SCHEMA)
+                Request([{"role": "user", "content": prompt}], temperature=0, seed=0, max_tokens=mt, schema=s)
+                for s, mt in ((GENERATION_SCHEMA, 1024), (TAG_SCHEMA, 600))
             ]
         )
     assert all(r.ok for r in res), [r.error for r in res]
-    gen, solve, tag = (json.loads(r.completions[0].text) for r in res)
-    assert _valid(gen, GENERATION_SCHEMA) and _valid(solve, SOLVE_SCHEMA) and _valid(tag, TAG_SCHEMA)
+    gen, tag = (json.loads(r.completions[0].text, strict=False) for r in res)
+    assert _valid(gen, GENERATION_SCHEMA) and _valid(tag, TAG_SCHEMA)
     p = parse_generation(res[0].completions[0].text)
-    assert p.ok or p.error == "JSON reply without an 'answer'", p.error
-    assert final_answer(res[1].completions[0].text) == (solve["answer"].strip().strip("$").strip() or None)
-    assert not (parse_answer(res[2].completions[0].text).failure or "").startswith("no <answer>")
+    assert p.ok and p.problem == gen["problem"].strip(), p.error
+    assert not (parse_answer(res[1].completions[0].text).failure or "").startswith("no <answer>")
 
 
 def test_parsers_accept_json_and_the_tag_format() -> None:

@@ -3,6 +3,7 @@ reading a JSON reply back (a model asked for JSON may still wrap it in prose or 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -51,5 +52,9 @@ def json_reply(text: str | None) -> dict[str, Any] | None:
     try:
         data = orjson.loads(t)
     except orjson.JSONDecodeError:
-        return None
+        # llama.cpp's JSON grammar (0.3.16) lets raw newlines and tabs into strings: read them as text
+        try:
+            data = json.loads(t, strict=False)
+        except ValueError:
+            return None
     return data if isinstance(data, dict) else None
