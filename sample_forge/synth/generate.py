@@ -20,12 +20,12 @@ __all__ = ["STYLES", "GENERATION_SCHEMA", "JSON_LINE", "GenerationConfig", "rend
 STYLES = {"prime": "synth_prime", "specialist": "synth_specialist", "math-only": "synth_math_only"}
 
 # Bounded lengths keep a small model inside max_tokens (llama.cpp's grammar enforces them): at worst one
-# token per character, 900 + 32 characters fit the default 1024 tokens.
+# token per character, 900 + 32 characters fit the default 1024 tokens; 40 is the form check's minimum.
 GENERATION_SCHEMA = {
     "title": "candidate",
     "type": "object",
     "properties": {
-        "problem": {"type": "string", "minLength": 20, "maxLength": 900},
+        "problem": {"type": "string", "minLength": 40, "maxLength": 900},
         "answer": {"type": "string", "minLength": 1, "maxLength": 32},
     },
     "required": ["problem", "answer"],
