@@ -134,7 +134,12 @@ def test_length_is_retried_once_then_recorded(fault_server: FaultServer, tmp_pat
         assert not r.ok and r.error_kind == "length" and "max_tokens=4" in (r.error or "")
         assert fault_server.counts["len"] == 2
         assert successes_in_db() == 0
-        # not cached as an answer: asking again calls again
+        # not cached as an answer, but recorded: the same settings are not sent again (issue #16) ...
+        with pytest.raises(LLMError, match="max_tokens=4 before with the same settings; not re-sent"):
+            m.complete(MSG, max_tokens=4)
+        assert fault_server.counts["len"] == 2
+        # ... unless asked to
+        m.retry_failed = True
         with pytest.raises(LLMError, match="length"):
             m.complete(MSG, max_tokens=4)
     assert fault_server.counts["len"] == 4
@@ -229,9 +234,12 @@ def test_batch_mixed_faults_in_order_nothing_dropped(
     before = fault_server.counts["batch"]
     with model_for(url, tmp_path, max_retries=1) as m:
         again = m.complete_many(reqs)
-    assert all(r.ok for r in again)  # the scripts are used up: the server now answers
-    assert [r.completions[0].cached for r in again] == [True, False, True, False, True, False, True]
-    assert fault_server.counts["batch"] - before == 3
+    # the scripts are used up: the server now answers; q1 ended at max_tokens with the same settings,
+    # so it is not sent again (issue #16)
+    assert [r.ok for r in again] == [True, False, True, True, True, True, True]
+    assert again[1].error_kind == "length" and m.last_summary["not_resent"] == 1
+    assert [r.completions[0].cached for r in again if r.ok] == [True, True, False, True, False, True]
+    assert fault_server.counts["batch"] - before == 2
 
 
 def test_api_key_never_stored(

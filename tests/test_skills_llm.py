@@ -81,7 +81,9 @@ def test_failures_are_recorded_not_guessed(fault_server: FaultServer, tmp_path: 
     fault_server.script_for(render_prompt("Geometry", problem.problem), ["length"] * 5)
     cfg = tmp_path / "models.toml"
     cfg.write_text(
-        f'[models.f]\nbase_url = "{url}"\nmodel = "fault-model"\nmax_retries = 0\ntimeout = 10\n',
+        f'[models.f]\nbase_url = "{url}"\nmodel = "fault-model"\nmax_retries = 0\ntimeout = 10\n'
+        # the paper's tag format (a model without structured output): the scripted prompt is the plain one
+        'structured_output = "none"\n',
         encoding="utf-8",
     )
     with get_model("f", config_path=cfg) as m:

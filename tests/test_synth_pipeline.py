@@ -203,7 +203,8 @@ def test_budget_stops_new_calls_and_says_so(llama_server, tmp_path: Path) -> Non
     cfg_file.write_text(
         f'[models.priced]\nbase_url = "{llama_server.base_url}"\nmodel = "smollm2"\n'
         "max_concurrency = 1\ntimeout = 120\nmax_retries = 1\nprice_in = 1000000\n"
-        "price_out = 1000000\n",
+        # the llama.cpp server's structured output, declared: "auto" would add one probe request
+        'price_out = 1000000\nstructured_output = "json_object"\n',
         encoding="utf-8",
     )
     cfg = SynthConfig(

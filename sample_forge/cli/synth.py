@@ -161,6 +161,11 @@ def _index(
     default=None,
     help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Ask again for LLM requests that ended at max_tokens before with the same settings.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @quiet_option
 @domain_errors
@@ -196,6 +201,7 @@ def synthesize(
     budget_usd: float | None,
     no_cache: bool,
     cache_db: str | None,
+    retry_failed: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -238,6 +244,7 @@ def synthesize(
         budget_usd=budget_usd,
         budget_ledger=f"{out}.spent.jsonl",
         cache=False if no_cache else (cache_db or True),
+        retry_failed=retry_failed,
     )
     index = (
         _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed, exact_cosine)

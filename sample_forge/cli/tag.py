@@ -82,6 +82,11 @@ def tag() -> None:
     default=None,
     help="LLM call failures as JSONL (default: OUT.failures.jsonl).",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Ask again for LLM requests that ended at max_tokens before with the same settings.",
+)
 @click.option("--explain", "explain_id", default=None, help="Print how one problem was tagged.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Saliency plot (PNG).")
 @click.option("--plot-kind", type=click.Choice(["bar", "radar"]), default="bar", show_default=True)
@@ -107,6 +112,7 @@ def run(
     max_tokens: int,
     limit: int | None,
     failures: str | None,
+    retry_failed: bool,
     explain_id: str | None,
     plot: str | None,
     plot_kind: str,
@@ -160,6 +166,7 @@ def run(
 
         failures = failures or f"{out}.failures.jsonl"
         with llm.get_model(ledger=f"{out}.spent.jsonl") as m:
+            m.retry_failed = retry_failed
             if ray_address:
                 from sample_forge.scale.llm import RayModel, key_env
                 from sample_forge.scale.ray_data import connect

@@ -49,6 +49,7 @@ def get_model(
     cache: bool | str | os.PathLike[str] | Cache | None = True,
     budget: float | Budget | None = None,
     config_path: str | os.PathLike[str] | None = None,
+    retry_failed: bool = False,
 ) -> Model:
     """The model called ``name``: ``"local"`` (built-in SmolLM2), a ``[models.NAME]`` of the config
     file, ``"env"`` (OPENAI_BASE_URL/OPENAI_API_KEY/OPENAI_MODEL), or None (env if set, else the
@@ -56,7 +57,8 @@ def get_model(
 
     ``cache``: True = the default SQLite file ($SAMPLE_FORGE_CACHE_DB or the user cache dir), a path,
     a Cache, or False/None = no cache and no call log (``--no-cache``).
-    ``budget``: a USD cap (float) or a Budget shared by several models."""
+    ``budget``: a USD cap (float) or a Budget shared by several models.
+    ``retry_failed``: ask again for samples that ended at max_tokens before with the same settings."""
     cfg = resolve_config(name, config_path=config_path)
     if cache is True:
         cache_obj: Cache | None = Cache(default_cache_path())
@@ -71,7 +73,10 @@ def get_model(
     if cfg.backend == "local":
         from sample_forge.llm.local_backend import LocalModel
 
-        return LocalModel(cfg, **kwargs)
-    from sample_forge.llm.openai_backend import OpenAIModel
+        model: Model = LocalModel(cfg, **kwargs)
+    else:
+        from sample_forge.llm.openai_backend import OpenAIModel
 
-    return OpenAIModel(cfg, **kwargs)
+        model = OpenAIModel(cfg, **kwargs)
+    model.retry_failed = retry_failed
+    return model

@@ -50,7 +50,8 @@ class Request:
     """One prompt to sample ``n`` times. ``index`` is the sample index of the first of the ``n``
     samples: the cache holds each (payload, sample index) once, so samples 0..7 of a prompt asked as
     ``n=8`` or as eight ``n=1, index=i`` requests are the same cached samples. ``id`` is free for the
-    caller (copied to the failures file)."""
+    caller (copied to the failures file). ``schema``: a JSON schema the reply must follow, sent when
+    the model supports structured output (``Model.supports_schema``) and then part of the cache key."""
 
     messages: list[dict[str, Any]]
     n: int = 1
@@ -59,6 +60,7 @@ class Request:
     seed: int | None = None
     index: int = 0
     id: str | None = None
+    schema: dict[str, Any] | None = None
 
 
 @dataclass
@@ -123,6 +125,8 @@ class Model:
     supports_n: bool = True
     #: first backoff delay (seconds) for malformed answers; doubles per attempt, +-25% jitter, max 8 s.
     backoff_base_s: float = 0.5
+    #: ask again for samples recorded as ended at max_tokens with the same settings (``--retry-failed``)
+    retry_failed: bool = False
 
     def __init__(
         self, config: ModelConfig, *, cache: Cache | None = None, budget: Budget | None = None
@@ -137,6 +141,15 @@ class Model:
         self._loop_lock = threading.Lock()
         self._sem: asyncio.Semaphore | None = None
         self._pid = os.getpid()
+        # "auto" starts at json_schema and steps down when an endpoint rejects it (per process)
+        mode = config.structured_output
+        self.structured_mode: str = "json_schema" if mode == "auto" else mode
+        self.not_resent_total = 0  # requests answered "length" from the failures table, all batches
+
+    @property
+    def supports_schema(self) -> bool:
+        """Whether a Request's ``schema`` is sent (else the caller's prompt asks for its tag format)."""
+        return self.structured_mode != "none"
 
     # -- backend hooks -------------------------------------------------------------------------
     @property
@@ -150,10 +163,18 @@ class Model:
         return safe_url(self.endpoint) or ""
 
     async def _achat(
-        self, messages: list[dict[str, Any]], *, n: int, temperature: float, max_tokens: int, seed: int | None
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        n: int,
+        temperature: float,
+        max_tokens: int,
+        seed: int | None,
+        schema: dict[str, Any] | None = None,
     ) -> ChatReply:
-        """One call. Raise LLMError for a final failure (the HTTP client already retried),
-        MalformedResponse for a body that is not an answer."""
+        """One call (``schema``: constrain the reply, as ``structured_mode`` says). Raise LLMError for a
+        final failure (the HTTP client already retried), MalformedResponse for a body that is not an
+        answer."""
         raise NotImplementedError
 
     async def _aclose(self) -> None:
@@ -177,14 +198,26 @@ class Model:
         max_tokens: int = 512,
         seed: int | None = None,
         index: int = 0,
+        schema: dict[str, Any] | None = None,
     ) -> list[Completion]:
         """``n`` completions of ``messages`` (cached ones first). Raises LLMError after the retry
         budget (BudgetExceeded when the budget cap stops it); samples that did succeed stay cached."""
-        req = Request(messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed, index=index)
+        req = Request(
+            messages,
+            n=n,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            index=index,
+            schema=schema,
+        )
         _validate(req)
         phash, slots = self._lookup(req)
         if all(c is not None for c in slots):
             return slots  # type: ignore[return-value]
+        known = self._known_length(req, phash, slots, self.retry_failed)
+        if known is not None:
+            raise LLMError(f"model '{self.name}': {known.error}")
         res = self._submit(self._arun(req, phash, slots)).result()
         if res.error is not None:
             cls = BudgetExceeded if res.error_kind == "budget" else LLMError
@@ -197,22 +230,31 @@ class Model:
         *,
         progress: ProgressBar | None = None,
         failures_path: str | Path | None = None,
+        retry_failed: bool | None = None,
     ) -> list[Result]:
         """Run all requests (at most ``max_concurrency`` calls at a time); results in input order.
         Failures are recorded on ``Result.error`` and never raised; with ``failures_path`` they are
         also appended there as JSONL. ``progress`` wraps the finished calls as they come in (a bar).
+        A sample that ended at ``max_tokens`` before with the same settings is not sent again (a
+        ``length`` failure at once) unless ``retry_failed`` (default: ``self.retry_failed``).
         ``self.last_summary`` counts what happened; its ``message`` is the line to show a user."""
+        retry = self.retry_failed if retry_failed is None else retry_failed
         for r in requests:
             _validate(r)
         results: list[Result | None] = [None] * len(requests)
         todo: dict[str, list[tuple[int, Request, list[Completion | None]]]] = {}
+        not_resent = 0
         for i, req in enumerate(requests):
             phash, slots = self._lookup(req)
             if all(c is not None for c in slots):
                 results[i] = Result(req, slots)  # type: ignore[arg-type]
+            elif (known := self._known_length(req, phash, slots, retry)) is not None:
+                results[i] = known
+                not_resent += 1
             else:
                 todo.setdefault(phash, []).append((i, req, slots))
-        n_cached = sum(r is not None for r in results)
+        n_cached = sum(r is not None for r in results) - not_resent
+        self.not_resent_total += not_resent
         futures: dict[concurrent.futures.Future[Result], _Merged] = {}
         try:
             for phash, items in todo.items():
@@ -240,7 +282,7 @@ class Model:
                 fut.cancel()
             raise
         out: list[Result] = results  # type: ignore[assignment]
-        self._summarize(out, n_cached, failures_path)
+        self._summarize(out, n_cached, failures_path, not_resent)
         return out
 
     def close(self) -> None:
@@ -265,7 +307,7 @@ class Model:
 
     # -- internals -----------------------------------------------------------------------------
     def _payload(self, req: Request) -> dict[str, Any]:
-        return {
+        payload = {
             "model": self.config.model,
             "base_url": self.endpoint,
             "messages": req.messages,
@@ -273,6 +315,41 @@ class Model:
             "max_tokens": req.max_tokens,
             "seed": req.seed,
         }
+        # only when sent: a request without a schema keeps the key it always had
+        if req.schema is not None and self.supports_schema:
+            payload["schema"] = req.schema
+        return payload
+
+    def _sent_schema(self, req: Request) -> dict[str, Any] | None:
+        return req.schema if self.supports_schema else None
+
+    def _known_length(
+        self, req: Request, phash: str, slots: list[Completion | None], retry: bool
+    ) -> Result | None:
+        """A ``length`` Result without a call when every missing sample ended at ``max_tokens`` before
+        with these very settings (the payload hash holds them all): asked again it can only fail again.
+        With ``retry`` the record is dropped and the samples are asked for."""
+        if self.cache is None:
+            return None
+        keys = [sample_key(phash, req.index + j) for j, c in enumerate(slots) if c is None]
+        known = self.cache.failed_many(keys)
+        if retry:
+            self.cache.forget_failures(list(known))
+            return None
+        if len(known) < len(keys):
+            return None
+        return Result(
+            req,
+            [c for c in slots if c is not None],
+            f"{len(keys)} sample(s) ended at max_tokens={req.max_tokens} before with the same settings; "
+            "not re-sent (raise max_tokens, or --retry-failed to re-ask)",
+            "length",
+        )
+
+    def _resample_helps(self, req: Request) -> bool:
+        """A sample cut at max_tokens is asked once more only when another draw can differ: greedy or
+        seeded sampling returns the same tokens."""
+        return req.temperature > 0 and req.seed is None
 
     def _lookup(self, req: Request) -> tuple[str, list[Completion | None]]:
         phash = payload_hash(self._payload(req))
@@ -321,7 +398,7 @@ class Model:
         params = {"temperature": req.temperature, "max_tokens": req.max_tokens, "seed": req.seed}
         malformed = 0  # empty / truncated answers so far (a property of the endpoint: per request)
         lengths: Counter[int] = Counter()  # samples cut at max_tokens (a property of the sample)
-        given_up: set[int] = set()  # samples cut twice: recorded as failures
+        given_up: set[int] = set()  # samples that do not fit max_tokens: recorded as failures
 
         def fail(msg: str, kind: str) -> Result:
             return Result(req, [c for c in slots if c is not None], msg, kind)
@@ -331,7 +408,7 @@ class Model:
             if not missing:
                 if given_up:
                     return fail(
-                        f"finish_reason=length twice for {len(given_up)} of {req.n} sample(s) "
+                        f"finish_reason=length for {len(given_up)} of {req.n} sample(s) "
                         f"(max_tokens={req.max_tokens} too small?)",
                         "length",
                     )
@@ -348,7 +425,12 @@ class Model:
                 t0 = time.perf_counter()
                 try:
                     reply: ChatReply | None = await self._achat(
-                        req.messages, n=ask, temperature=req.temperature, max_tokens=req.max_tokens, seed=seed
+                        req.messages,
+                        n=ask,
+                        temperature=req.temperature,
+                        max_tokens=req.max_tokens,
+                        seed=seed,
+                        schema=self._sent_schema(req),
                     )
                     problem: Exception | None = None
                 except (LLMError, MalformedResponse) as e:
@@ -389,8 +471,16 @@ class Model:
                 if finish == "length":
                     n_length += 1
                     lengths[j] += 1
-                    if lengths[j] > 1:  # asked again once already: the answer does not fit
+                    # asked again once already, or another draw is the same draw: it does not fit
+                    if lengths[j] > 1 or not self._resample_helps(req):
                         given_up.add(j)
+                        if self.cache is not None:
+                            self.cache.put_failure(
+                                sample_key(phash, req.index + j),
+                                "length",
+                                {**params, "schema": req.schema is not None and self.supports_schema},
+                                f"finish_reason=length at max_tokens={req.max_tokens}",
+                            )
                 elif text is None or not text.strip():
                     n_empty += 1
                 else:
@@ -445,13 +535,16 @@ class Model:
             cost_usd=cost_usd,
         )
 
-    def _summarize(self, results: list[Result], n_cached: int, failures_path: str | Path | None) -> None:
+    def _summarize(
+        self, results: list[Result], n_cached: int, failures_path: str | Path | None, not_resent: int = 0
+    ) -> None:
         failed = [(i, r) for i, r in enumerate(results) if not r.ok]
         kinds = Counter(r.error_kind for _, r in failed)
         self.last_summary = {
             "requests": len(results),
             "from_cache": n_cached,
-            "called": len(results) - n_cached,
+            "called": len(results) - n_cached - not_resent,
+            "not_resent": not_resent,
             "failed": len(failed),
             "failed_by_kind": dict(kinds),
             "spent_usd": None if self.budget is None else self.budget.run_usd,
@@ -474,6 +567,7 @@ class Model:
                         "temperature": r.request.temperature,
                         "max_tokens": r.request.max_tokens,
                         "seed": r.request.seed,
+                        "schema": r.request.schema is not None and self.supports_schema,
                         "completed": len(r.completions),
                         "time": time.time(),
                     }
@@ -485,11 +579,21 @@ class Model:
             line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) + ")"
         if failed and failures_path is not None:
             line += f"; failures in {failures_path}"
+        if not_resent:
+            line += f"; {not_resent_line(not_resent)}"
         self.last_summary["message"] = line
         if failed:
             log.warning(line)
         else:
             log.info(line)
+
+
+def not_resent_line(n: int) -> str:
+    """What the summaries say about requests answered from the failures table."""
+    return (
+        f"{n} request{'s' if n != 1 else ''} not re-sent: they ended at max_tokens with the same "
+        "settings; --retry-failed to re-ask"
+    )
 
 
 def _validate(req: Request) -> None:

@@ -2,7 +2,9 @@
 
 One file holds both: ``responses`` (successful samples, keyed by a hash of the exact request payload
 plus the sample index, so a killed job that is re-run pays only for what had not finished) and ``calls``
-(every HTTP/in-process call: model, parameters, tokens, latency, cost, time, error). WAL mode lets several
+(every HTTP/in-process call: model, parameters, tokens, latency, cost, time, error) and ``failures``
+(samples that ended at ``max_tokens``: keyed like ``responses``, so the same settings are not asked
+again, while more tokens or another schema is another key). WAL mode lets several
 processes share it. The schema only grows through the append-only ``MIGRATIONS`` list.
 API keys are never passed to this module.
 """
@@ -60,6 +62,18 @@ MIGRATIONS: list[tuple[str, str]] = [
             cost_usd REAL NOT NULL DEFAULT 0
         );
         CREATE INDEX calls_time ON calls(time);
+    """,
+    ),
+    (
+        "failures: samples that ended at max_tokens, with their settings",
+        """
+        CREATE TABLE failures (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            params TEXT NOT NULL,
+            error TEXT,
+            created REAL NOT NULL
+        );
     """,
     ),
 ]
@@ -182,6 +196,31 @@ class Cache:
                 ),
             )
 
+    def failed_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The recorded failures among ``keys``: key -> {kind, params, error}."""
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT key, kind, params, error FROM failures WHERE key IN ({marks})", tuple(keys)
+            ).fetchall()
+        return {r[0]: {"kind": r[1], "params": orjson.loads(r[2]), "error": r[3]} for r in rows}
+
+    def put_failure(self, key: str, kind: str, params: dict[str, Any], error: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
+                (key, kind, orjson.dumps(params).decode(), error, time.time()),
+            )
+
+    def forget_failures(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        marks = ",".join("?" * len(keys))
+        with self._lock:
+            self._conn.execute(f"DELETE FROM failures WHERE key IN ({marks})", tuple(keys))
+
     def log_call(
         self,
         *,
@@ -223,10 +262,17 @@ class Cache:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             n_resp = self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+            n_fail = self._conn.execute("SELECT COUNT(*) FROM failures").fetchone()[0]
             row = self._conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(SUM(status != 'ok'), 0) FROM calls"
             ).fetchone()
-        return {"responses": n_resp, "calls": row[0], "cost_usd": row[1], "failed_calls": row[2]}
+        return {
+            "responses": n_resp,
+            "calls": row[0],
+            "cost_usd": row[1],
+            "failed_calls": row[2],
+            "failures": n_fail,
+        }
 
     def close(self) -> None:
         with self._lock:

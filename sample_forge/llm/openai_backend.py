@@ -3,6 +3,11 @@
 The openai client retries 429/408/409/5xx, timeouts and connection errors itself (``max_retries``,
 exponential backoff with jitter, honouring ``Retry-After``); the body is parsed here (raw response, no
 pydantic) so a truncated or empty 200 answer becomes a MalformedResponse that the layer retries.
+A request's JSON schema goes out as ``response_format`` in the model's ``structured_mode``. With
+``structured_output = "auto"`` the first schema call of a process is a probe sent without the client's
+retries: an error about the ``response_format`` (400/422, or the 500 that llama-cpp-python's server
+answers to ``json_schema``) steps the mode down (json_schema, json_object, none) for the rest of the
+process and the call is sent again; any other error sends it again with the usual retries.
 """
 
 from __future__ import annotations
@@ -13,15 +18,24 @@ from typing import Any
 
 import orjson
 
-from sample_forge.llm.base import ChatReply, LLMError, MalformedResponse, Model
+from sample_forge.llm.base import ChatReply, LLMError, MalformedResponse, Model, log
+from sample_forge.llm.schema import response_format
 
 __all__ = ["OpenAIModel"]
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+_STEP_DOWN = {"json_schema": "json_object", "json_object": "none"}
+
+
+class _SchemaRejected(Exception):
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code, self.message = status_code, message
 
 
 class OpenAIModel(Model):
     _client: Any = None
+    _probed = False  # "auto": the current structured mode was accepted once in this process
 
     @property
     def endpoint(self) -> str:
@@ -58,11 +72,64 @@ class OpenAIModel(Model):
             self._client = None
 
     async def _achat(
-        self, messages: list[dict[str, Any]], *, n: int, temperature: float, max_tokens: int, seed: int | None
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        n: int,
+        temperature: float,
+        max_tokens: int,
+        seed: int | None,
+        schema: dict[str, Any] | None = None,
+    ) -> ChatReply:
+        while True:
+            mode = self.structured_mode
+            probe = schema is not None and self.config.structured_output == "auto" and not self._probed
+            try:
+                reply = await self._achat_once(messages, n, temperature, max_tokens, seed, schema, probe)
+                if probe:
+                    self._probed = True
+                return reply
+            except _SchemaRejected as e:
+                rejected = e
+            except LLMError:
+                if not probe:
+                    raise
+                self._probed = True  # not about the schema: the usual retries decide
+                continue
+            if self.config.structured_output != "auto":
+                raise LLMError(
+                    f"HTTP {rejected.status_code} from {self.shown_endpoint} for structured output "
+                    f"'{mode}': {_short(rejected.message)} (set structured_output in the models config)"
+                ) from None
+            if self.structured_mode == mode:  # another call in flight may have stepped down already
+                self.structured_mode = _STEP_DOWN[mode]
+                self._probed = False
+                log.warning(
+                    "model %s: %s rejected the %s response_format (HTTP %s); structured output: %s",
+                    self.name,
+                    self.shown_endpoint,
+                    mode,
+                    rejected.status_code,
+                    self.structured_mode,
+                )
+            if not self.supports_schema:
+                schema = None
+
+    async def _achat_once(
+        self,
+        messages: list[dict[str, Any]],
+        n: int,
+        temperature: float,
+        max_tokens: int,
+        seed: int | None,
+        schema: dict[str, Any] | None,
+        probe: bool = False,
     ) -> ChatReply:
         import openai
 
         client = self._get_client()
+        if probe:
+            client = client.with_options(max_retries=0)
         kwargs: dict[str, Any] = {
             "model": self.config.model,
             "messages": messages,
@@ -73,10 +140,15 @@ class OpenAIModel(Model):
             kwargs["n"] = n
         if seed is not None:
             kwargs["seed"] = seed
+        if schema is not None and self.supports_schema:
+            kwargs["response_format"] = response_format(self.structured_mode, schema)
         tries = self.config.max_retries
         try:
             raw = await client.chat.completions.with_raw_response.create(**kwargs)
         except openai.APIStatusError as e:
+            about_format = e.status_code in (400, 422) or "response_format" in str(e.message)
+            if "response_format" in kwargs and about_format:
+                raise _SchemaRejected(e.status_code, e.message) from None
             raise LLMError(
                 f"HTTP {e.status_code} from {self.shown_endpoint} after {tries} retries: {_short(e.message)}"
             ) from None

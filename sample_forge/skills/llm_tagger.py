@@ -1,5 +1,6 @@
 """The paper's tagger: one LLM call per (problem, category) with the ``tag_skills`` prompt, answers
-parsed strictly, free text mapped to catalog skills. Calls go through the LLM layer, so they are
+parsed strictly, free text mapped to catalog skills. A model with structured output is asked for
+``{"skills": [...]}`` (``TAG_SCHEMA``); the others get the paper's tag format. Calls go through the LLM layer, so they are
 cached in SQLite (a re-run or a resumed run pays only for what had not finished), run concurrently,
 and a failed call is a recorded failure, never an exception."""
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sample_forge.records import Problem, SkillTag
 from sample_forge.skills.canonical import Canonicalizer
 from sample_forge.skills.parse import parse_answer
-from sample_forge.skills.prompt import tag_messages
+from sample_forge.skills.prompt import TAG_SCHEMA, tag_messages
 from sample_forge.skills.spectrum import fill_spectrum
 from sample_forge.subjects import CATEGORIES
 
@@ -50,14 +51,16 @@ class LLMTagger:
         from sample_forge.llm import Request
 
         c = self.config
+        structured = bool(getattr(self.model, "supports_schema", False))
         return [
             Request(
-                tag_messages(cat, p.problem, template=self.template),
+                tag_messages(cat, p.problem, template=self.template, json_only=structured),
                 n=1,
                 temperature=c.temperature,
                 max_tokens=c.max_tokens,
                 seed=c.seed,
                 id=f"{p.id}\t{cat}",
+                schema=TAG_SCHEMA if structured else None,
             )
             for p in problems
             for cat in c.categories

@@ -1,4 +1,5 @@
-"""Parse a tagging answer: the ``;``-separated skills inside the last ``<answer></answer>``.
+"""Parse a tagging answer: the JSON reply ``{"skills": [...]}`` of a schema request, else the
+``;``-separated skills inside the last ``<answer></answer>`` (the paper's format).
 
 Robust to what models really write (numbering, bullets, one skill per line, duplicates, trailing
 punctuation, markdown bold, ``None``), strict about the rest: an answer without the tags, an empty
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from sample_forge.llm.schema import json_reply
 
 __all__ = ["ParsedAnswer", "parse_answer", "clean_skill"]
 
@@ -56,9 +60,23 @@ def _usable(s: str) -> bool:
     )
 
 
+def _parse_json(data: dict[str, Any]) -> ParsedAnswer:
+    if data.get("none") is True:
+        return ParsedAnswer()
+    skills = data.get("skills")
+    if not isinstance(skills, list) or not all(isinstance(s, str) for s in skills):
+        return ParsedAnswer(failure="JSON reply without a 'skills' list of strings")
+    if not skills:
+        return ParsedAnswer()
+    return _items(skills, "JSON 'skills'")
+
+
 def parse_answer(text: str | None) -> ParsedAnswer:
     if text is None or not text.strip():
         return ParsedAnswer(failure="empty response")
+    data = json_reply(text)
+    if data is not None:
+        return _parse_json(data)
     found = _ANSWER.findall(text)
     if not found:
         why = "unclosed <answer> tag" if _OPEN.search(text) else "no <answer></answer> tags"
@@ -75,6 +93,10 @@ def parse_answer(text: str | None) -> ParsedAnswer:
         parts = body.splitlines()
     else:
         parts = re.split(r",(?![^()]*\))", body)
+    return _items(parts, "<answer>")
+
+
+def _items(parts: list[str], where: str) -> ParsedAnswer:
     out: list[str] = []
     seen: set[str] = set()
     dropped: list[str] = []
@@ -90,5 +112,5 @@ def parse_answer(text: str | None) -> ParsedAnswer:
             seen.add(key)
             out.append(s)
     if not out:
-        return ParsedAnswer(failure="no usable skill in <answer>", dropped=dropped)
+        return ParsedAnswer(failure=f"no usable skill in {where}", dropped=dropped)
     return ParsedAnswer(skills=out, dropped=dropped)

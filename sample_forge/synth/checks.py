@@ -27,6 +27,8 @@ __all__ = [
     "NearDupCheck",
     "parse_integer",
     "judge_agreement",
+    "final_answer",
+    "SOLVE_SCHEMA",
 ]
 
 
@@ -215,10 +217,47 @@ def judge_agreement(
     return CheckResult(name, True, f"agreement {agreement:.2f} on '{golden}' = generator's answer", details)
 
 
-def _solve_messages(problem: str) -> list[dict[str, Any]]:
+# A solver with structured output answers {"reasoning", "answer"}; bounded so it ends inside max_tokens.
+SOLVE_SCHEMA = {
+    "title": "solution",
+    "type": "object",
+    "properties": {
+        "reasoning": {"type": "string", "maxLength": 1500},
+        "answer": {"type": "string", "minLength": 1, "maxLength": 64},
+    },
+    "required": ["reasoning", "answer"],
+    "additionalProperties": False,
+}
+SOLVE_JSON_LINE = (
+    'Reply with JSON only: {"reasoning": "your step-by-step reasoning", "answer": "the final answer"}.'
+)
+
+
+def _solve_messages(problem: str, json_only: bool = False) -> list[dict[str, Any]]:
     from sample_forge.synth.generate import render
 
-    return [{"role": "user", "content": render("solve", problem=problem)}]
+    text = render("solve", problem=problem)
+    if json_only:
+        text = f"{text.rstrip()}\n\n{SOLVE_JSON_LINE}"
+    return [{"role": "user", "content": text}]
+
+
+def final_answer(text: str | None) -> str | None:
+    """A solver's final answer: the ``answer`` of its JSON reply (unwrapped from ``\\boxed{}``/``$``),
+    else the last ``\\boxed{}`` of free text."""
+    from sample_forge.answers import extract_boxed
+    from sample_forge.llm.schema import json_reply
+
+    data = json_reply(text)
+    if data is None:
+        return extract_boxed(text) if text else None
+    a = data.get("answer")
+    if isinstance(a, (int, float)) and not isinstance(a, bool):
+        a = str(a)
+    if not isinstance(a, str):
+        return None
+    a = extract_boxed(a) or a.strip().strip("$").strip()
+    return a or None
 
 
 def _sample(
@@ -226,17 +265,24 @@ def _sample(
 ) -> list[list[tuple[str, list[str | None], list[str]]]]:
     """For each candidate, per model: (model name, k final answers or None, errors). Samples a model
     did not return (failures, budget) count as no answer."""
-    from sample_forge.answers import extract_boxed
     from sample_forge.llm import Request
 
     out: list[list[tuple[str, list[str | None], list[str]]]] = [[] for _ in cands]
     for m in models:
+        js = bool(getattr(m, "supports_schema", False))
         reqs = [
-            Request(_solve_messages(c.problem), n=k, temperature=temperature, max_tokens=max_tokens, id=c.id)
+            Request(
+                _solve_messages(c.problem, js),
+                n=k,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                id=c.id,
+                schema=SOLVE_SCHEMA if js else None,
+            )
             for c in cands
         ]
         for i, res in enumerate(m.complete_many(reqs)):
-            answers: list[str | None] = [extract_boxed(comp.text) for comp in res.completions]
+            answers: list[str | None] = [final_answer(comp.text) for comp in res.completions]
             answers += [None] * (k - len(answers))
             _record_usage(cands[i], m, res.completions)
             out[i].append((m.name, answers, [res.error] if res.error else []))
@@ -257,7 +303,7 @@ def _record_usage(cand: Candidate, model: Any, completions: Sequence[Any]) -> No
 
 
 class JointSolveCheck(Check):
-    """k samples from each solver model; final answers from ``\\boxed{}``; math-verify groups them; the
+    """k samples from each solver model; final answers from their JSON or ``\\boxed{}``; math-verify groups them; the
     agreed answer becomes the golden answer when agreement ≥ ``min_agreement`` and it equals the
     generator's answer."""
 

@@ -1,10 +1,14 @@
-"""Parse a generator's reply: ``<problem>…</problem><answer>…</answer>``. A reply that does not follow
-the format is a recorded parse failure with its reason, never a guess."""
+"""Parse a generator's reply: the JSON ``{"problem": …, "answer": …}`` of a schema request, else
+``<problem>…</problem><answer>…</answer>``. A reply that does not follow either format is a recorded
+parse failure with its reason, never a guess."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
+
+from sample_forge.llm.schema import json_reply
 
 __all__ = ["Parsed", "parse_generation", "clean_answer"]
 
@@ -41,9 +45,23 @@ def clean_answer(answer: str) -> str:
     return a
 
 
+def _from_json(data: dict[str, Any]) -> Parsed:
+    problem, answer = data.get("problem"), data.get("answer")
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        answer = str(answer)
+    if not isinstance(problem, str) or not problem.strip():
+        return Parsed(None, None, "JSON reply without a 'problem' string")
+    if not isinstance(answer, str) or not clean_answer(answer):
+        return Parsed(problem.strip(), None, "JSON reply without an 'answer'")
+    return Parsed(problem.strip(), clean_answer(answer))
+
+
 def parse_generation(text: str | None) -> Parsed:
     if not text or not text.strip():
         return Parsed(None, None, "empty reply")
+    data = json_reply(text)
+    if data is not None:
+        return _from_json(data)
     blocks = {}
     for tag in ("problem", "answer"):
         found = _TAG[tag].findall(text)

@@ -49,6 +49,7 @@ class SynthConfig:
     budget_usd: float | None = None
     budget_ledger: str | None = None  # a file of billed calls: the cap then holds across restarts
     cache: bool | str = True  # the LLM cache: True = default file, a path, or False (--no-cache)
+    retry_failed: bool = False  # ask again for samples that ended at max_tokens with the same settings
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.k < 1:
@@ -104,12 +105,22 @@ def synthesize(
 
     def model(name: str) -> Any:
         if name not in models:
-            models[name] = get_model(None if name == "default" else name, budget=budget, cache=cfg.cache)
+            models[name] = get_model(
+                None if name == "default" else name,
+                budget=budget,
+                cache=cfg.cache,
+                retry_failed=cfg.retry_failed,
+            )
             opened.append(models[name])
         return models[name]
 
     try:
-        return _synthesize(cfg, index, model, checker, tagger_model, budget, log)
+        run = _synthesize(cfg, index, model, checker, tagger_model, budget, log)
+        # requests answered 'length' from the failures table, in every stage (each model counts its own)
+        run.summary["not_resent"] = sum(
+            getattr(m, "not_resent_total", 0) for m in {id(m): m for m in models.values()}.values()
+        )
+        return run
     finally:
         for m in opened:
             m.close()
@@ -142,7 +153,8 @@ def _synthesize(
     gen_cfg = GenerationConfig(
         style=cfg.style, domain=cfg.domain, temperature=cfg.gen_temperature, max_tokens=cfg.gen_max_tokens
     )
-    reqs = generation_requests(cfg.n, cfg.skills, cfg.generators, gen_cfg)
+    structured = {g for g in dict.fromkeys(cfg.generators) if getattr(model(g), "supports_schema", False)}
+    reqs = generation_requests(cfg.n, cfg.skills, cfg.generators, gen_cfg, structured)
     rid = _run_id(cfg)
     cands: list[Candidate] = []
     by_gen: dict[str, list[int]] = {}
@@ -302,6 +314,10 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("paid by earlier runs (USD)", f"{summary['spent_earlier_usd']:.4f}"))
     if summary.get("budget_exhausted"):
         rows.append(("budget", "exhausted: later calls were not made"))
+    if summary.get("not_resent"):
+        from sample_forge.llm.base import not_resent_line
+
+        rows.append(("not re-sent", not_resent_line(summary["not_resent"])))
     return rows
 
 
