@@ -152,8 +152,8 @@ def _next_steps(
     if chosen:
         if weak:
             steps.append(
-                "The command lines below are ready, but training on this pick tests the pipeline, "
-                "not the sample."
+                f"The trainer command lines for {chosen['id']} are ready (Export; chosen.json), but "
+                "with this signal training on it tests the pipeline, not the sample."
             )
         else:
             steps.append(

@@ -31,6 +31,7 @@ class ForgeResult:
     outcomes: list[StageOutcome]
     llm_calls: int  # LLM requests actually sent in this invocation (cache misses)
     chosen: dict[str, Any] | None = None  # chosen.json: THE sample to train on, and its command lines
+    outcome: dict[str, Any] | None = None  # what the result means (forge/outcome.py)
 
     @property
     def ran(self) -> list[str]:
@@ -326,5 +327,7 @@ def forge(
         from sample_forge.report import build_report
 
         build_report(run.root, threshold=recipe.select.theta)
+    from sample_forge.forge.outcome import run_outcome
+
     chosen = json.loads(run.chosen.read_text()) if run.chosen.exists() else None
-    return ForgeResult(run.root, outcomes, counter.calls, chosen)
+    return ForgeResult(run.root, outcomes, counter.calls, chosen, run_outcome(run.root))

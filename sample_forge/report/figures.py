@@ -83,7 +83,7 @@ def curves_png(
     from sample_forge.impact.plot import _band  # the cells' intervals as `score --plot` draws them
 
     labels = labels or {}
-    plt, (fig, ax) = _fig(1, (9, 4))
+    plt, (fig, ax) = _fig(1, (10, 5.2))
     ep = np.arange(1, len(mean_curve) + 1)
     ax.plot(ep, mean_curve, color="black", lw=2.5, label="mean of all samples")
     for sid, acc in typical.items():
@@ -105,7 +105,7 @@ def curves_png(
     ax.set_ylim(-0.02, 1.02)
     title = "Learning curves in the pilot run"
     ax.set_title(title + (f"\n(bands: {level:.0%} interval of each epoch's accuracy)" if banded else ""))
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     return _png(plt, fig)
 
 
