@@ -84,7 +84,9 @@ def _synthesis(run: RunDir, recipe: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if not run.candidates.exists() and not run.rejects.exists():
         return None
-    accepted, rejects = _rows(run.candidates), _rows(run.rejects)
+    cands = _rows(run.candidates)
+    accepted = [c for c in cands if c.get("accepted", True)]
+    rejects = [c for c in cands if not c.get("accepted", True)] + _rows(run.rejects)
     by_check = Counter()
     for r in rejects:
         failed = r.get("rejected_by") or [c.get("check") for c in r.get("checks") or [] if not c.get("keep")]
