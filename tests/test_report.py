@@ -482,3 +482,31 @@ def test_report_in_headless_chromium_summary_on_top_and_no_script_runs(tmp_path)
     assert "Train on s3 first" in text and "Warning: weak signal" in text
     for repr_ in ("{'", "['", "[]", "{}", "': "):
         assert repr_ not in text, repr_
+
+
+def test_weak_signal_reaches_select_reasons_and_the_terminal_summary(tmp_path):
+    from sample_forge.forge.outcome import outcome_lines, run_outcome
+    from sample_forge.selection import SelectConfig, select
+
+    run = _make_forge_run(tmp_path / "run")
+    write_rows(
+        run.pool,
+        [{"id": f"s{i}", "problem": f"p{i}", "answer": "1", "subject": "Algebra"} for i in range(20)],
+    )
+    cfg = SelectConfig(rule="polymath", theta=0.6)
+    warned = select(cfg, pool=run.pool, scores=run.scores).rows
+    assert warned and all(
+        r["reason"].endswith(
+            "; warning: weak pilot signal: mean accuracy below 0.05 at every epoch (0.010/0.020/0.020) "
+            "(scores.report.json)"
+        )
+        for r in warned
+    )
+    run.score_report.unlink()  # a scores table from another tool: no report, no warning
+    assert not any("warning" in r["reason"] for r in select(cfg, pool=run.pool, scores=run.scores).rows)
+
+    run = _make_forge_run(tmp_path / "run2")
+    lines = outcome_lines(run_outcome(run.root))
+    assert lines[0].startswith("pilot signal: weak: mean accuracy 0.010 → 0.020 → 0.020")
+    assert f"WARNING: {WEAK}" in lines and "next:" in lines
+    assert any(line.startswith("confidence: low: the pilot's signal is weak (LIM 0.600") for line in lines)
