@@ -126,6 +126,24 @@ def test_default_forge_runs_then_resumes_without_work(tmp_path, monkeypatch):
     html = run.report.read_text()
     assert "data:image/png;base64," in html and str(chosen[0]["id"]) in html
 
+    # what the result means: the score report the stage wrote (as `score -o` does), its verdict in
+    # select's reasons, and the summary's signal, confidence, warnings and next steps
+    from sample_forge.forge.outcome import outcome_lines
+    from sample_forge.impact.uncertainty import pilot_verdict
+
+    ok, verdict = pilot_verdict(json.loads(run.score_report.read_text()))
+    out = first.outcome
+    assert out["signal"] == ("ok" if ok else "weak") and out["chosen"]["id"] == picked["id"]
+    natural = [c for c in chosen if c["rule"] == "polymath"]
+    assert all(("warning: weak pilot signal" in c["reason"]) == (not ok) for c in natural)
+    assert (verdict in out["warnings"]) == (not ok)
+    assert out["confidence"].startswith("low: " if not ok else ("synthetic prime" if primes else "LIM "))
+    if not counts["synthesize"]["accepted"]:
+        assert any("Point synthesis at a strong endpoint" in s for s in out["next"])
+    lines = outcome_lines(out)
+    assert lines[0].startswith(f"pilot signal: {out['signal']}: mean accuracy") and "next:" in lines
+    assert 'id="summary"' in html and html.index('id="summary"') < html.index('id="stages"')
+
     # the same run again: every stage skipped, zero LLM requests
     again = forge(demo)
     assert again.ran == [] and again.llm_calls == 0

@@ -100,6 +100,7 @@ def forge(
         "llm_requests_sent": res.llm_calls,
         "stages": {o.name: o.counts for o in res.outcomes},
         "chosen": res.chosen,
+        "outcome": res.outcome,
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
@@ -107,9 +108,14 @@ def forge(
     t = Table(title=f"forge: {res.run_dir}")
     for c in ("stage", "status", "counts"):
         t.add_column(c)
+    from rich.text import Text
+
+    from sample_forge.report.words import stage_facts
+
     for o in res.outcomes:
-        counts = ", ".join(f"{k}={v}" for k, v in o.counts.items() if k not in ("files", "ids"))
-        t.add_row(o.name, "skipped" if o.skipped else "ran", counts[:160])
+        facts, notes = stage_facts(o.counts)
+        # Text, not markup: a note such as "[select] theta" is not a style
+        t.add_row(o.name, "skipped" if o.skipped else "ran", Text("\n".join(["; ".join(facts), *notes])))
     out.print(t)
     out.print(f"LLM requests sent in this run: {res.llm_calls}")
     from sample_forge.forge.rundir import RunDir
@@ -122,4 +128,10 @@ def forge(
         from sample_forge.forge.chosen import chosen_lines
 
         for line in chosen_lines(res.chosen, res.run_dir):
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if res.outcome:
+        from sample_forge.forge.outcome import outcome_lines
+
+        # what the result means comes last, where the eye lands when the run ends
+        for line in outcome_lines(res.outcome):
             out.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -16,8 +16,11 @@ from sample_forge.cli.common import domain_errors, out_option, quiet_option, ren
 @quiet_option
 @domain_errors
 def report(run_dir: str, out: str | None, png_dir: str | None, theta: float, quiet: bool) -> None:  # noqa: ARG001
-    """Write one self-contained HTML report of a forge run: skill spectrum, learning curves, score
-    distributions, the chosen sample(s) with reasons, synthetic candidates and the export manifest.
+    """Write one self-contained HTML report of a forge run: a summary on top (the chosen sample, rule,
+    reason, confidence, the pilot's signal, warnings, what to do next), the stages in words, the
+    chosen samples, every synthetic candidate's checks, learning curves with intervals, the chosen
+    samples' skill spectrum against the pool's, score distributions, and the export (manifest and
+    trainer command lines folded away).
 
     \b
     Example:

@@ -22,6 +22,8 @@ from sample_forge.cli.common import (
     top_option,
 )
 from sample_forge.impact import formats
+from sample_forge.impact.score_report import report_path, write_scores
+from sample_forge.impact.score_report import slim_report as _slim
 
 __all__ = ["score", "simulate_pilot"]
 
@@ -182,13 +184,8 @@ def score(
     res = score_run(trajectory, cfg, pool=Path(resolve_pool(pool)) if pool is not None else None)
     rep = res.report
     if out is not None:
-        write_rows(out, res.rows)
         # the table's metadata (pilot diagnostics and verdict, error-bar settings) for later stages
-        report_path(out).write_text(json.dumps(_slim(rep), ensure_ascii=False, indent=1) + "\n")
-        if "join" in rep:
-            from sample_forge.join import rejects_path
-
-            write_rows(rejects_path(out), rep["join"]["rejects"])
+        write_scores(out, res.rows, rep)
     elif not as_json:
         for row in res.rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -209,22 +206,6 @@ def score(
         click.echo(json.dumps(_slim(rep), ensure_ascii=False))
     if not quiet:
         _summary(res, out)
-
-
-_JOIN_COUNTS = ("joined", "left_unmatched", "right_unmatched", "ambiguous")
-
-
-def report_path(out: Path) -> Path:
-    """``<out>.report.json``: the run report written beside a score table."""
-    return out.with_name(out.stem + ".report.json")
-
-
-def _slim(rep: dict[str, Any]) -> dict[str, Any]:
-    slim = {k: v for k, v in rep.items() if k != "texts"}
-    if "join" in slim:
-        j = slim["join"]
-        slim["join"] = {k: j[k] for k in _JOIN_COUNTS} | {"unjoined": len(j["unjoined"])}
-    return slim
 
 
 def _keep_rule(by: str, theta: float | None, threshold: str | None) -> str | None:

@@ -31,6 +31,7 @@ class ForgeResult:
     outcomes: list[StageOutcome]
     llm_calls: int  # LLM requests actually sent in this invocation (cache misses)
     chosen: dict[str, Any] | None = None  # chosen.json: THE sample to train on, and its command lines
+    outcome: dict[str, Any] | None = None  # what the result means (forge/outcome.py)
 
     @property
     def ran(self) -> list[str]:
@@ -135,27 +136,45 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         import numpy as np
 
         from sample_forge.impact import ScoreConfig, score_run
+        from sample_forge.impact.score_report import write_scores
 
         res = score_run(traj, library_config(r.score, ScoreConfig), pool=run.pool)
-        write_rows(run.scores, res.rows)
+        write_scores(run.scores, res.rows, res.report)  # the table and scores.report.json, as `score -o`
         m = res.matrix
         mean = np.nanmean(m.acc, axis=0) if len(m.acc) else np.zeros(0)
+
+        def cells(row: Any) -> list[float | None]:
+            return [None if v != v else float(v) for v in row]
+
+        # the rollouts behind each accuracy give the report its per-epoch intervals
+        n = m.rollouts if m.rollouts is not None else [None] * len(m.ids)
         curves = [
-            {"id": i, "acc": [None if v != v else float(v) for v in row]} for i, row in zip(m.ids, m.acc)
+            {"id": i, "acc": cells(row)} | ({"rollouts": cells(k)} if k is not None else {})
+            for i, row, k in zip(m.ids, m.acc, n)
         ]
         curves.append({"id": "__mean__", "acc": [float(v) for v in mean]})
         write_rows(run.curves, curves)
         rep = res.report
+        pilot = rep.get("pilot") or {}
         return {
             "format": res.trajectory_format,
             "samples_scored": rep.get("samples_scored"),
             "dropped_incomplete": len(m.dropped),
             "filled": int(sum(m.filled)),
+            "signal": pilot.get("signal"),
+            "never_solved": pilot.get("never_solved"),
+            "always_solved": pilot.get("always_solved"),
             "notes": rep.get("notes", []),
         }
 
     stages.append(
-        Stage("score", [traj, run.pool], dataclasses.asdict(r.score), [run.scores, run.curves], score_stage)
+        Stage(
+            "score",
+            [traj, run.pool],
+            dataclasses.asdict(r.score),
+            [run.scores, run.score_report, run.curves],
+            score_stage,
+        )
     )
 
     if r.synthesize.enabled:
@@ -235,7 +254,7 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         }
 
     sel_inputs = (
-        [run.pool, run.scores]
+        [run.pool, run.scores, run.score_report]
         + ([run.tags] if r.tag.enabled else [])
         + ([run.candidates] if r.synthesize.enabled else [])
     )
@@ -308,5 +327,7 @@ def forge(
         from sample_forge.report import build_report
 
         build_report(run.root, threshold=recipe.select.theta)
+    from sample_forge.forge.outcome import run_outcome
+
     chosen = json.loads(run.chosen.read_text()) if run.chosen.exists() else None
-    return ForgeResult(run.root, outcomes, counter.calls, chosen)
+    return ForgeResult(run.root, outcomes, counter.calls, chosen, run_outcome(run.root))

@@ -30,6 +30,13 @@ class RunDir:
         return self.root / "scores.jsonl"
 
     @property
+    def score_report(self) -> Path:
+        """The score table's report (pilot diagnostics and verdict, intervals): ``scores.report.json``."""
+        from sample_forge.impact.score_report import report_path
+
+        return report_path(self.scores)
+
+    @property
     def curves(self) -> Path:
         """Per-sample accuracy per epoch: rows ``{id, acc: [...]}``, plus a ``__mean__`` row."""
         return self.root / "curves.jsonl"

@@ -22,6 +22,7 @@ from sample_forge.selection.rules import (
     select_polymath,
     select_top,
 )
+from sample_forge.selection.signal import weak_signal_note, with_signal_note
 from sample_forge.tables import read_rows
 
 __all__ = [
@@ -95,10 +96,12 @@ def select(
     skill_rows = read_table(skills) if skills is not None else None
     joined: JoinResult = join_tables(pool_rows, score_rows, skill_rows)
     n, un, reps = len(pool_rows), joined.unjoined, joined.reports
+    note = weak_signal_note(scores)
     if rule == "polymath":
         rows, eligible = select_polymath(joined.rows, cfg.polymath)
-        return Selection(rows, un, eligible=eligible, n_pool=n, joins=reps)
+        return Selection(with_signal_note(rows, note), un, eligible=eligible, n_pool=n, joins=reps)
     if rule == "band":
         rows, in_band = select_band(joined.rows, cfg.band)
-        return Selection(rows, un, eligible=in_band, n_pool=n, joins=reps)
-    return Selection(select_top(joined.rows, cfg.top_config), un, n_pool=n, joins=reps)
+        return Selection(with_signal_note(rows, note), un, eligible=in_band, n_pool=n, joins=reps)
+    rows = select_top(joined.rows, cfg.top_config)
+    return Selection(with_signal_note(rows, note), un, n_pool=n, joins=reps)
