@@ -204,12 +204,11 @@ def write_table(out: Any, rows: Iterable[dict[str, Any]]) -> int:
         return write_rows(out, rows)
     import orjson
 
-    stream = click.get_binary_stream("stdout")
     n = 0
     for row in rows:
-        stream.write(orjson.dumps(row, default=str) + b"\n")
+        sys.stdout.write(orjson.dumps(row, default=str).decode() + "\n")
         n += 1
-    stream.flush()
+    sys.stdout.flush()
     return n
 
 

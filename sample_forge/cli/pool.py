@@ -13,6 +13,7 @@ from sample_forge.cli.common import (
     parse_kv_list,
     progress,
     quiet_option,
+    to_stdout,
     write_table,
 )
 
@@ -80,7 +81,8 @@ def pool(
     from sample_forge.pool import PoolStats, iter_pool, load_pool
     from sample_forge.tables import table_format
 
-    table_format(out)  # a bad --out ending fails before any loading
+    if not to_stdout(out):  # a bad --out ending fails before any loading
+        table_format(out)
     kv = parse_kv_list(mapping, option="--map")
     stats = PoolStats()
     if seed is None:
