@@ -153,8 +153,10 @@ def test_simulate_then_score_with_pool(tmp_path: Path) -> None:
         "answer",
     ]
     assert len(rows) == rep["rows_written"] > 0 and all(float(x["lim"]) >= 0.5 for x in rows)
-    # stdout JSONL when no --out
-    r = CliRunner().invoke(cli, ["score", "-t", str(run), "--steps-per-epoch", "2", "--top", "2", "-q"])
+    # stdout JSONL with -o - (issue #16: without -o the table goes to scores.jsonl)
+    r = CliRunner().invoke(
+        cli, ["score", "-t", str(run), "--steps-per-epoch", "2", "--top", "2", "-q", "-o", "-"]
+    )
     lines = [json.loads(x) for x in r.output.splitlines()]
     assert [x["rank"] for x in lines] == [1, 2]
 

@@ -4,7 +4,9 @@ options of docs/vocabulary.md (``--pool``, ``--map``, ``-o/--out``, ``--by``, ``
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +28,14 @@ __all__ = [
     "pool_option",
     "map_option",
     "out_option",
+    "STDOUT",
+    "to_stdout",
+    "write_table",
+    "out_name",
+    "side_path",
+    "all_failed",
+    "StageLines",
+    "llm_summary_by_cli",
     "by_option",
     "theta_option",
     "top_option",
@@ -167,6 +177,41 @@ def map_option(*, old: str | None = None, help: str | None = None) -> Callable[[
     return deco
 
 
+STDOUT = "-"
+
+
+def to_stdout(out: Any) -> bool:
+    """``-o -``: the table goes to stdout as JSON lines."""
+    return out is not None and str(out) == STDOUT
+
+
+def out_name(out: Any) -> str:
+    """How a summary names where the table went."""
+    return "stdout" if to_stdout(out) else str(out)
+
+
+def side_path(out: Any, suffix: str, default: str) -> str:
+    """A file written beside the table (``<out>.failures.jsonl``, a spend ledger); beside the command's
+    default name when the table goes to stdout."""
+    return f"{default if to_stdout(out) else out}{suffix}"
+
+
+def write_table(out: Any, rows: Iterable[dict[str, Any]]) -> int:
+    """Write the table to ``out`` (format by file ending) or, for ``-``, JSON lines on stdout."""
+    if not to_stdout(out):
+        from sample_forge.tables import write_rows
+
+        return write_rows(out, rows)
+    import orjson
+
+    n = 0
+    for row in rows:
+        sys.stdout.write(orjson.dumps(row, default=str).decode() + "\n")
+        n += 1
+    sys.stdout.flush()
+    return n
+
+
 def out_option(
     *,
     required: bool = False,
@@ -175,18 +220,36 @@ def out_option(
     directory: bool = False,
     path_type: Any = None,
     old: str | None = None,
+    stdout: bool | None = None,
 ) -> Callable[[F], F]:
-    """``-o/--out PATH`` into the parameter ``out``; ``old`` is a deprecated alias."""
+    """``-o/--out PATH`` into the parameter ``out``; ``old`` is a deprecated alias. A table command
+    takes ``-o -`` for JSON lines on stdout; where the output is a directory or a file that is not JSON
+    lines (``stdout=False``), ``-`` is refused with one line saying why."""
+    allow_stdout = (not directory) if stdout is None else stdout
     ptype = click.Path(file_okay=not directory, dir_okay=directory, path_type=path_type)
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if to_stdout(value) and not allow_stdout:
+            what = "a directory" if directory else "a file that is not JSON lines"
+            raise click.BadParameter(
+                f"'-' (stdout) takes JSON lines only; {ctx.info_name} writes {what}: give a path",
+                ctx=ctx,
+                param=param,
+            )
+        return value
+
+    if allow_stdout:
+        help = f"{help} '-': JSON lines on stdout."
     opt = click.option(
         "--out",
         "-o",
         "out",
         type=ptype,
         metavar="PATH",
-        required=required and old is None,
+        required=required and old is None and default is None,
         default=default,
         show_default=default is not None,
+        callback=check,
         help=help,
     )
 
@@ -195,9 +258,91 @@ def out_option(
             return opt(fn)
         fn = opt(fn)
         fn = renamed_option("--out", "out", old, type=ptype)(fn)
-        return _require(fn, "out", "-o/--out") if required else fn
+        return _require(fn, "out", "-o/--out") if required and default is None else fn
 
     return deco
+
+
+@contextlib.contextmanager
+def llm_summary_by_cli() -> Iterator[None]:
+    """While the command prints a model's ``last_summary`` line itself, the LLM layer's log record of
+    the same line is dropped (else Python's last-resort handler prints it a second time)."""
+    logger = logging.getLogger("sample_forge.llm")
+
+    def drop(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("LLM ")
+
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def all_failed(stage: str, n_items: int, n_failed: int, reasons: dict[str, int], what: str = "items") -> None:
+    """A stage where every item failed is an error (exit 1) with the reason counts, not a summary."""
+    if n_items and n_failed >= n_items:
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])) or "?"
+        raise click.ClickException(f"{stage}: all {n_items} {what} failed ({counts})")
+
+
+class StageLines:
+    """Progress of a long stage: a rich bar on a terminal; in logs (not a tty) one line when the stage
+    starts and one when it ends, with its time. Call ``start``, then ``advance``/``update`` (the
+    library's progress callbacks), then ``end``."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+        self._t0 = 0.0
+        self.name = ""
+
+    def start(self, name: str, total: int | None = None) -> None:
+        import time
+
+        self.name, self._t0 = name, time.monotonic()
+        if self.quiet:
+            return
+        if self.tty:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(), console=console(), transient=True,
+            )  # fmt: skip
+            self._bar.start()
+            self._task = self._bar.add_task(name, total=total)
+        else:
+            click.echo(f"{name}: started" + (f" ({total} items)" if total else ""), err=True)
+
+    def update(self, done: int, total: int | None = None) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, n)
+
+    def wrap(self, items: Iterable[Any], total: int | None = None, description: str = "") -> Iterator[Any]:
+        """The library's ``progress(items, total=, description=)`` callback, drawn on this bar."""
+        if self._bar is not None:
+            self._bar.update(self._task, total=total, description=f"{self.name} ({description})")
+        for x in items:
+            yield x
+            self.advance()
+
+    def end(self, status: str = "done") -> float:
+        import time
+
+        secs = time.monotonic() - self._t0
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        if not self.quiet:
+            click.echo(f"{self.name}: {status} in {secs:.1f} s", err=True)
+        return secs
 
 
 def _require(fn: F, dest: str, flag: str) -> F:

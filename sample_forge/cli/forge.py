@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
 from sample_forge.cli.common import console, domain_errors, quiet_option
+
+
+def _refuse_missing(missing: list[tuple[str, str]]) -> None:
+    if missing:
+        lines = "\n".join(f"  {name}: {what}" for name, what in missing)
+        raise click.ClickException(f"{len(missing)} missing input(s); the run would stop there:\n{lines}")
 
 
 @click.command("forge")
@@ -48,7 +55,7 @@ def forge(
 
     from sample_forge.forge.recipe import load_recipe
     from sample_forge.forge.run import forge as run_forge
-    from sample_forge.forge.run import plan
+    from sample_forge.forge.run import missing_inputs, plan
     from sample_forge.forge.stages import fingerprint
 
     rec = load_recipe(recipe)
@@ -60,7 +67,10 @@ def forge(
 
         rd = RunDir(Path(run_dir or rec.run_dir))
         rows = []
-        for st in plan(rec, rd.root):
+        stages = plan(rec, rd.root)
+        missing = missing_inputs(rec, stages)
+        lacking = {name for name, _ in missing}
+        for st in stages:
             marker = rd.markers / f"{st.name}.json"
             current = (
                 marker.exists()
@@ -71,7 +81,7 @@ def forge(
             rows.append(
                 {
                     "stage": st.name,
-                    "action": "skip (done)" if current else "run",
+                    "action": "missing input" if st.name in lacking else "skip (done)" if current else "run",
                     "inputs": [str(p) for p in st.inputs],
                     "outputs": [str(p) for p in st.outputs],
                     "settings": st.settings,
@@ -79,6 +89,7 @@ def forge(
             )
         if as_json:
             click.echo(json.dumps(rows, indent=2, default=str))
+            _refuse_missing(missing)
             return
         t = Table(title=f"forge plan: {rd.root}")
         for c in ("stage", "action", "inputs", "outputs"):
@@ -86,13 +97,37 @@ def forge(
         for r in rows:
             t.add_row(r["stage"], r["action"], "\n".join(r["inputs"]) or "-", "\n".join(r["outputs"]))
         console(False, stderr=False).print(t)
+        _refuse_missing(missing)
         return
 
-    def on_stage(o: object) -> None:
-        name, skipped = o.name, o.skipped
-        out.print(f"[bold]{name}[/bold]: {'skipped (marker current)' if skipped else 'done'}")
+    status: list[object] = []  # the spinner of the running stage, on a terminal
 
-    res = run_forge(rec, run_dir, force=force, report=not no_report, on_stage=on_stage)
+    def on_stage_start(st: object) -> None:
+        # a line when a stage starts, in logs too; on a terminal a spinner with the time while it runs
+        out.print(f"[bold]{st.name}[/bold]: started", highlight=False)
+        if not quiet and sys.stderr.isatty():
+            status.append(out.status(f"{st.name} running", spinner="dots"))
+            status[-1].start()
+
+    def on_stage(o: object) -> None:
+        while status:
+            status.pop().stop()
+        name, skipped = o.name, o.skipped
+        what = "skipped (marker current)" if skipped else f"done in {o.seconds:.1f} s"
+        out.print(f"[bold]{name}[/bold]: {what}", highlight=False)
+
+    try:
+        res = run_forge(
+            rec,
+            run_dir,
+            force=force,
+            report=not no_report,
+            on_stage=on_stage,
+            on_stage_start=on_stage_start,
+        )
+    finally:
+        while status:
+            status.pop().stop()
     summary = {
         "run_dir": str(res.run_dir),
         "ran": res.ran,

@@ -11,7 +11,17 @@ from typing import Any
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, out_option, pool_option, quiet_option
+from sample_forge.cli.common import (
+    all_failed,
+    console,
+    domain_errors,
+    out_name,
+    out_option,
+    pool_option,
+    quiet_option,
+    side_path,
+    write_table,
+)
 from sample_forge.cli.models import LLMOptions, llm_options
 
 __all__ = ["passrate"]
@@ -127,7 +137,9 @@ def _with(opts: list[Any]) -> Any:
     help="Mass of the Beta(c+1, k-c+1) interval (pass_rate_lo, pass_rate_hi).",
 )
 @click.option("--check-timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True)
-@out_option(path_type=Path, help="Rates table to write (.jsonl, .json, .parquet or .csv).")
+@out_option(
+    default=Path("rates.jsonl"), path_type=Path, help="Rates table (.jsonl, .json, .parquet or .csv)."
+)
 @click.option(
     "--against",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -171,8 +183,8 @@ def passrate(
     """
     if ctx.invoked_subcommand is not None:
         return
-    if pool is None or out is None:
-        raise click.UsageError("passrate needs --pool and -o/--out (or the `calibrate` subcommand)")
+    if pool is None:
+        raise click.UsageError("passrate needs --pool (or the `calibrate` subcommand)")
     from sample_forge.answers import AnswerChecker
     from sample_forge.join import rejects_path
     from sample_forge.passrate import PassRateConfig, pass_rates, read_pool
@@ -196,33 +208,40 @@ def passrate(
             con.print(f"{len(got.rejects)} pool rows without an answer: not sampled", highlight=False)
         bar = _Bar(quiet)
         try:
-            with llm.get_model(ledger=f"{out}.spent.jsonl") as m:
+            with llm.get_model(ledger=side_path(out, ".spent.jsonl", "rates.jsonl")) as m:
                 res = pass_rates(
                     got.problems,
                     m,
                     cfg,
                     checker=checker,
                     progress=bar,
-                    failures_path=f"{out}.failures.jsonl",
+                    failures_path=side_path(out, ".failures.jsonl", "rates.jsonl"),
                 )
         finally:
             bar.close()
-    write_rows(out, res.rows)
+    kinds: dict[str, int] = {}
+    for r in res.rejects:  # "llm length: ..." -> "llm length"
+        k = str(r.get("reason", "")).split(":")[0]
+        kinds[k] = kinds.get(k, 0) + 1
+    all_failed("passrate", res.report["problems"], res.report["failed"], kinds, "problems")
+    write_table(out, res.rows)
     rejects = got.rejects + res.rejects
-    write_rows(rejects_path(out), rejects)
+    rej_path = rejects_path(side_path(out, "", "rates.jsonl"))
+    write_rows(rej_path, rejects)
     rep = res.report
     con.print(
-        f"passrate: {rep['rows']} problems x k={rep['k']} -> {out}; {rep['samples']} samples "
+        f"passrate: {rep['rows']} problems x k={rep['k']} -> {out_name(out)}; {rep['samples']} samples "
         f"({rep['from_cache']} requests from cache), {rep['correct']} correct, {rep['unparsed']} unparsed, "
         f"{rep['truncated']} truncated; {rep['tokens']} new tokens, ${rep['spent_usd']:.4f}, "
-        f"{rep['seconds']:.1f} s; {len(rejects)} rejects -> {rejects_path(out)}",
+        f"{rep['seconds']:.1f} s; {len(rejects)} rejects -> {rej_path}",
         highlight=False,
         soft_wrap=True,
     )
     if rep["budget_stop"]:
         con.print(f"[yellow]stopped[/]: {rep['budget_stop']}")
     if against is not None:
-        _calibrate(res.rows, against, Path(f"{out}.calibration.json"), top, n_boot, seed, quiet)
+        calib = Path(side_path(out, ".calibration.json", "rates.jsonl"))
+        _calibrate(res.rows, against, calib, top, n_boot, seed, quiet)
 
 
 @passrate.command("calibrate")

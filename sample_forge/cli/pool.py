@@ -8,10 +8,13 @@ from sample_forge.cli.common import (
     console,
     domain_errors,
     map_option,
+    out_name,
     out_option,
     parse_kv_list,
     progress,
     quiet_option,
+    to_stdout,
+    write_table,
 )
 
 __all__ = ["pool"]
@@ -26,7 +29,7 @@ __all__ = ["pool"]
     "hf:HuggingFaceH4/MATH-500@test), 'demo' (the embedded demo pool) or a local "
     ".jsonl/.json/.parquet/.csv file.",
 )
-@out_option(required=True, help="Output table (.parquet, .jsonl or .csv).")
+@out_option(default="pool.jsonl", help="Output table (.parquet, .jsonl or .csv).")
 @map_option(
     help="Map our column names onto the table's, e.g. problem=prompt,answer=ground_truth,id=index "
     "(dotted paths reach nested columns: answer=reward_model.ground_truth)."
@@ -76,9 +79,10 @@ def pool(
       sample-forge pool --source verl.parquet --map problem=prompt,answer=reward_model.ground_truth --out p.jsonl
     """
     from sample_forge.pool import PoolStats, iter_pool, load_pool
-    from sample_forge.tables import table_format, write_rows
+    from sample_forge.tables import table_format
 
-    table_format(out)  # a bad --out ending fails before any loading
+    if not to_stdout(out):  # a bad --out ending fails before any loading
+        table_format(out)
     kv = parse_kv_list(mapping, option="--map")
     stats = PoolStats()
     if seed is None:
@@ -94,9 +98,9 @@ def pool(
         problems = load_pool(
             source, mapping=kv, subjects=subjects, levels=levels, limit=limit, seed=seed, stats=stats
         )
-    n = write_rows(out, (p.to_dict() for p in problems))
+    n = write_table(out, (p.to_dict() for p in problems))
     if not quiet:
-        _summary(stats, out, n)
+        _summary(stats, out_name(out), n)
 
 
 def _summary(stats, out: str, n: int) -> None:  # type: ignore[no-untyped-def]

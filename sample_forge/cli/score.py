@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,15 @@ from sample_forge.cli.common import (
     console,
     deprecated,
     domain_errors,
+    out_name,
     out_option,
     pool_option,
     quiet_option,
     renamed_option,
     theta_option,
+    to_stdout,
     top_option,
+    write_table,
 )
 from sample_forge.impact import formats
 from sample_forge.impact.score_report import report_path, write_scores
@@ -48,7 +50,7 @@ def _default_trajectory() -> Path | None:
     help="Pilot run directory or file (default: the embedded demo run).",
 )
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), help="Force the log format (default: detect).")
-@out_option(path_type=Path, help="Scores table (.jsonl/.parquet/.csv); default: JSONL on stdout.")
+@out_option(default=Path("scores.jsonl"), path_type=Path, help="Scores table (.jsonl/.parquet/.csv).")
 @pool_option(help="Join pool fields (on id, else prompt text): a table or 'demo'.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), help="Training steps per epoch (LIMR: 8).")
 @click.option(
@@ -183,12 +185,11 @@ def score(
     )
     res = score_run(trajectory, cfg, pool=Path(resolve_pool(pool)) if pool is not None else None)
     rep = res.report
-    if out is not None:
-        # the table's metadata (pilot diagnostics and verdict, error-bar settings) for later stages
+    if to_stdout(out):
+        write_table(out, res.rows)
+    else:
+        # the table, its metadata (pilot diagnostics and verdict, error-bar settings) and the join's rejects
         write_scores(out, res.rows, rep)
-    elif not as_json:
-        for row in res.rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     if rejects is not None:
         write_rows(rejects, _rejects(res))
     if plot is not None:
@@ -254,7 +255,7 @@ def _summary(res: Any, out: Path | None) -> None:
     con.print(
         f"[bold]score[/]: {rep['format']} log, {rep['files']} files, {rep['records']:,} records, "
         f"{rep['samples_seen']:,} samples seen, {rep['samples_scored']:,} scored, "
-        f"{rep['rows_written']:,} rows written{' to ' + escape(str(out)) if out else ''}"
+        f"{rep['rows_written']:,} rows written{' to ' + escape(out_name(out)) if out else ''}"
     )
     con.print(f"  epochs: {rep['mode']} ({rep['epochs']}); {escape(str(rep['rule']))}")
     if rep["mode"] != "pass":
@@ -280,7 +281,11 @@ def _summary(res: Any, out: Path | None) -> None:
         con.print(
             f"  pool join: {j['joined']} joined, {j['left_unmatched']} scored samples not in the pool, "
             f"{j['right_unmatched']} pool rows never trained on, {j['ambiguous']} ambiguous"
-            + (f" (listed in {escape(str(rejects_path(out)))})" if j["rejects"] and out else "")
+            + (
+                f" (listed in {escape(str(rejects_path(out)))})"
+                if j["rejects"] and out and not to_stdout(out)
+                else ""
+            )
         )
     if not res.scores:
         con.print(
@@ -367,7 +372,7 @@ def _pilot_lines(con: Any, rep: dict[str, Any], out: Path | None) -> None:
                 + ", ".join(f"{escape(t['id'])} {t['top_share']:.0%}" for t in top[:5])
                 + f" stay in the top {unc['top_k']}"
             )
-    if out is not None:
+    if out is not None and not to_stdout(out):
         con.print(f"  report: {escape(str(report_path(out)))}")
 
 

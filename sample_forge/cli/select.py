@@ -10,12 +10,16 @@ from sample_forge.cli.common import (
     deprecated,
     domain_errors,
     map_option,
+    out_name,
     out_option,
     parse_kv_list,
     pool_option,
     quiet_option,
+    side_path,
     theta_option,
+    to_stdout,
     top_option,
+    write_table,
 )
 
 __all__ = ["select"]
@@ -135,16 +139,17 @@ def select(
     for table, rep in sel.joins.items():
         con.print(count_line(f"join pool + {table}", rep, "pool", table), highlight=False, soft_wrap=True)
     if sel.joins or unjoined:
-        rejects = unjoined or rejects_path(out)
+        rejects = unjoined or rejects_path(side_path(out, "", "selection.jsonl"))
         write_rows(rejects, sel.unjoined)
         con.print(f"{len(sel.unjoined)} unjoined rows -> {rejects}", highlight=False, soft_wrap=True)
     if sel.rejected:
         con.print(f"{len(sel.rejected)} candidates not accepted by validation (skipped)", highlight=False)
     if not sel.rows:
         raise click.ClickException(f"no sample qualifies under rule '{rule}' ({sel.n_pool} read)")
-    write_rows(out, sel.rows)
-    for r in sel.rows:
-        click.echo(f"{r['id']}\t{r.get('subject') or '-'}\t{r['reason']}")
+    write_table(out, sel.rows)
+    for r in sel.rows:  # the listing never mixes with JSON lines on stdout
+        click.echo(f"{r['id']}\t{r.get('subject') or '-'}\t{r['reason']}", err=to_stdout(out))
     con.print(
-        f"{len(sel.rows)} chosen of {sel.n_pool}; {len(sel.unjoined)} unjoined; wrote {out}", highlight=False
+        f"{len(sel.rows)} chosen of {sel.n_pool}; {len(sel.unjoined)} unjoined; wrote {out_name(out)}",
+        highlight=False,
     )

@@ -6,7 +6,18 @@ from typing import Any
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, out_option, quiet_option
+from sample_forge.cli.common import (
+    StageLines,
+    all_failed,
+    console,
+    domain_errors,
+    out_name,
+    out_option,
+    quiet_option,
+    side_path,
+    to_stdout,
+    write_table,
+)
 from sample_forge.errors import InputError
 from sample_forge.scale.ray_data import ray_option
 
@@ -142,7 +153,7 @@ def _index(
     "--max-tokens", type=click.IntRange(16), default=1024, show_default=True, help="Generation max tokens."
 )
 @click.option("--solve-max-tokens", type=click.IntRange(16), default=2048, show_default=True)
-@out_option(required=True, help="Accepted candidates (JSONL/Parquet).")
+@out_option(default="candidates.jsonl", help="Accepted candidates (JSONL/Parquet).")
 @click.option(
     "--rejects", type=click.Path(dir_okay=False), default=None, help="Rejected candidates with reasons."
 )
@@ -222,7 +233,7 @@ def synthesize(
     from sample_forge.synth.pipeline import synthesize as run_synth
 
     con = console(quiet)
-    skill_list = resolve_skills(_csv(skills))
+    skill_list = resolve_skills(_csv(skills), on_alias=lambda m: con.print(m, markup=False, highlight=False))
     cfg = SynthConfig(
         skills=tuple(skill_list),
         n=n,
@@ -242,7 +253,7 @@ def synthesize(
         tag_model=tag_model,
         check_skills=not no_skills_check,
         budget_usd=budget_usd,
-        budget_ledger=f"{out}.spent.jsonl",
+        budget_ledger=side_path(out, ".spent.jsonl", "candidates.jsonl"),
         cache=False if no_cache else (cache_db or True),
         retry_failed=retry_failed,
     )
@@ -251,11 +262,26 @@ def synthesize(
         if against
         else None
     )
-    run = run_synth(cfg, index=index, log=lambda m: con.print(m))
+    lines = StageLines(quiet)
+    lines.start(f"synthesize {n} candidates")
+    try:
+        run = run_synth(cfg, index=index, log=lambda m: con.print(m, markup=False, highlight=False))
+    finally:
+        lines.end()
     why = None
     if prime:
         _, why = mark_prime(run.candidates)
-    write_outputs(run, out, rejects)
+    if to_stdout(out):
+        _write_stdout(run, out, rejects)
+    else:
+        write_outputs(run, out, rejects)
+    # a candidate rejected for its content is an outcome; one that never became a problem is a failure
+    failed = [
+        c
+        for c in run.candidates
+        if c.checks and c.checks[-1].check in ("generate", "parse") and not c.checks[-1].keep
+    ]
+    all_failed("synthesize", len(run.candidates), len(failed), run.summary["rejected"], "candidates")
     if as_json:
         click.echo(orjson.dumps({**run.summary, "prime": why}).decode())
     elif not quiet:
@@ -269,7 +295,17 @@ def synthesize(
         con.print(t)
         if why:
             con.print(f"prime: {why}")
-        con.print(f"accepted -> {out}" + (f"; rejected -> {rejects}" if rejects else ""))
+        con.print(f"accepted -> {out_name(out)}" + (f"; rejected -> {rejects}" if rejects else ""))
+
+
+def _write_stdout(run: Any, out: str, rejects: str | None) -> None:
+    """``-o -``: accepted candidates as JSON lines on stdout, the rejects (if asked) to their file."""
+    from sample_forge.synth.pipeline import _row
+    from sample_forge.tables import table_format, write_rows
+
+    write_table(out, (_row(c) for c in run.accepted))
+    if rejects is not None:
+        write_rows(rejects, (_row(c, table_format(rejects)) for c in run.rejected))
 
 
 @click.command("decontam")
@@ -283,7 +319,7 @@ def synthesize(
 )
 @click.option("--field", "text_field", default=None, help="Problem text column (auto-detected).")
 @_decontam_options
-@out_option(required=True, help="Rows + one flag column per benchmark.")
+@out_option(default="flagged.jsonl", help="Rows + one flag column per benchmark.")
 @click.option("--flagged-only", is_flag=True, help="Write only the flagged rows.")
 @ray_option
 @quiet_option
@@ -313,7 +349,7 @@ def decontam(
           --bench-root ../shared/data -o flagged.jsonl
     """
     from sample_forge.synth.decontam import closest_match, problem_texts
-    from sample_forge.tables import iter_rows, write_rows
+    from sample_forge.tables import iter_rows
 
     con = console(quiet)
     rows = list(iter_rows(file))
@@ -345,7 +381,7 @@ def decontam(
         row["closest_cosine"] = best.cosine if best else None
         if row["contaminated"] or not flagged_only:
             out_rows.append(row)
-    write_rows(out, out_rows)
+    write_table(out, out_rows)
     if not quiet:
         from rich.table import Table
 
@@ -356,4 +392,4 @@ def decontam(
             t.add_row(name, str(c))
         t.add_row("any", str(sum(1 for r in results if any(m.flagged for m in r))))
         con.print(t)
-        con.print(f"-> {out}")
+        con.print(f"-> {out_name(out)}")

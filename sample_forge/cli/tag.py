@@ -10,13 +10,19 @@ from typing import Any
 import click
 
 from sample_forge.cli.common import (
+    StageLines,
+    all_failed,
     console,
     deprecated,
     domain_errors,
+    llm_summary_by_cli,
+    out_name,
     out_option,
     pool_option,
     progress,
     quiet_option,
+    side_path,
+    write_table,
 )
 from sample_forge.cli.models import LLMOptions, llm_options
 from sample_forge.scale.ray_data import ray_option
@@ -52,7 +58,7 @@ def tag() -> None:
 @tag.command("run", hidden=True)
 @click.argument("pool_arg", metavar="", required=False)
 @pool_option(help="Problem pool: a table, 'demo' (the embedded demo pool) or hf:ORG/NAME[:CONFIG][@SPLIT].")
-@out_option(help="Skills table (.jsonl/.parquet/.csv), keyed by id.")
+@out_option(default="tags.jsonl", help="Skills table (.jsonl/.parquet/.csv), keyed by id.")
 @click.option(
     "--method",
     type=click.Choice(["llm", "embed"]),
@@ -125,7 +131,6 @@ def run(
     from sample_forge.pool import load_pool
     from sample_forge.skills import default_method, load_catalog, load_thresholds
     from sample_forge.skills.spectrum import plot_spectrum, pool_stats
-    from sample_forge.tables import write_rows
 
     if pool_arg is not None:
         deprecated("tag POOL (positional)", "tag --pool POOL")
@@ -142,10 +147,10 @@ def run(
         if not chosen:
             raise SampleForgeError(f"{pool_path}: no problem with id '{explain_id}'")
         _explain(chosen[0], method, llm, cat, thresholds, top_k, max_tokens)
-        if out is None:
+        # --explain alone prints; with -o given too it also writes the table
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("out") != click.core.ParameterSource.COMMANDLINE:
             return
-    if out is None:
-        raise click.UsageError("-o/--out is required (or use --explain ID alone)")
     if method == "embed" and ray_address:
         raise click.UsageError("--ray runs --method llm on a cluster; --method embed runs here")
     if method == "embed":
@@ -164,8 +169,9 @@ def run(
     else:
         from sample_forge.skills import Canonicalizer, LLMTagConfig, LLMTagger
 
-        failures = failures or f"{out}.failures.jsonl"
-        with llm.get_model(ledger=f"{out}.spent.jsonl") as m:
+        failures = failures or side_path(out, ".failures.jsonl", "tags.jsonl")
+        lines = StageLines(quiet)
+        with llm.get_model(ledger=side_path(out, ".spent.jsonl", "tags.jsonl")) as m, llm_summary_by_cli():
             m.retry_failed = retry_failed
             if ray_address:
                 from sample_forge.scale.llm import RayModel, key_env
@@ -173,11 +179,22 @@ def run(
 
                 connect(None if ray_address == "local" else ray_address, env_vars=key_env(m))
                 m = RayModel(m)
-            tags = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens)).tag(
-                problems, progress=None if quiet else progress, failures_path=failures
-            )
+            lines.start(f"tag {len(problems)} problems (llm {m.name})")
+            try:
+                tags = LLMTagger(m, Canonicalizer(cat), LLMTagConfig(max_tokens=max_tokens)).tag(
+                    problems, progress=lines.wrap, failures_path=failures
+                )
+            finally:
+                lines.end()
             con.print(m.last_summary["message"], markup=False, highlight=False)
-    n = write_rows(out, (_row(t) for t in tags))
+        # one call per problem and category: when none of them gave skills there is no table to trust
+        calls = sum(len(t.failures) + len(t.raw) for t in tags)
+        kinds: dict[str, int] = {}
+        for t in tags:
+            for why in t.failures.values():
+                kinds[why.split(":")[0]] = kinds.get(why.split(":")[0], 0) + 1
+        all_failed("tag", calls, sum(kinds.values()), kinds, "category calls")
+    n = write_table(out, (_row(t) for t in tags))
     stats = pool_stats(tags, {p.id: p.subject for p in problems})
     if stats_path:
         Path(stats_path).write_text(json.dumps(stats, indent=1), encoding="utf-8")
@@ -185,7 +202,7 @@ def run(
         plot_spectrum(stats, plot, kind=plot_kind)
     n_fail = sum(len(t.failures) for t in tags)
     con.print(
-        f"tagged {n} problems ({method}) -> {out}; mean skills {stats['mean_total']:.2f}, "
+        f"tagged {n} problems ({method}) -> {out_name(out)}; mean skills {stats['mean_total']:.2f}, "
         f"breadth {stats['breadth']}; failed categories: {n_fail}"
         + (f" {stats['failures']}" if n_fail else "")
     )
@@ -252,7 +269,7 @@ def _explain(
 @pool_option(
     required=True, help="The pool the tags were made on: a table, 'demo' or hf:ORG/NAME[:CONFIG][@SPLIT]."
 )
-@out_option(required=True, help="Thresholds JSON.")
+@out_option(default="thresholds.json", stdout=False, help="Thresholds JSON.")
 @click.option(
     "--from-subjects",
     is_flag=True,

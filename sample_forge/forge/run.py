@@ -17,10 +17,11 @@ from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.forge.recipe import Recipe, library_config
 from sample_forge.forge.rundir import RunDir
 from sample_forge.forge.stages import Stage, StageOutcome, run_stage
+from sample_forge.forge.stages import missing_inputs as _missing_stage_inputs
 from sample_forge.paths import resource_path
 from sample_forge.tables import atomic_write, read_rows, write_rows
 
-__all__ = ["plan", "forge", "ForgeResult"]
+__all__ = ["plan", "forge", "ForgeResult", "missing_inputs"]
 
 DEMO_PILOT = "data/demo/pilot"
 
@@ -84,6 +85,21 @@ class _LLMCounter:
 def plan(recipe: Recipe, run_dir: str | Path | None = None) -> list[Stage]:
     """The stages of a run, in order, with their inputs, settings and outputs (``--dry-run``)."""
     return _stages(recipe, RunDir(Path(run_dir or recipe.run_dir)), _LLMCounter())
+
+
+def missing_inputs(recipe: Recipe, stages: list[Stage]) -> list[tuple[str, str]]:
+    """(stage, what is missing) for a dry run: stage inputs no earlier stage writes (the pool source,
+    the trajectory) and the synthesize stage's ``against`` benchmarks that cannot be found."""
+    out = [(name, str(p)) for name, p in _missing_stage_inputs(stages)]
+    if recipe.synthesize.enabled:
+        from sample_forge.synth.decontam import resolve_benchmarks
+
+        for spec in recipe.synthesize.against:
+            try:
+                resolve_benchmarks([spec])
+            except SampleForgeError as e:
+                out.append(("synthesize", f"against {spec}: {e}"))
+    return out
 
 
 def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
@@ -310,7 +326,10 @@ def forge(
     force: bool = False,
     report: bool = True,
     on_stage: Callable[[StageOutcome], None] | None = None,
+    on_stage_start: Callable[[Stage], None] | None = None,
 ) -> ForgeResult:
+    """``on_stage_start`` is told when a stage starts running (not when it is skipped), ``on_stage``
+    when each stage ends (``StageOutcome.seconds``: its wall time)."""
     run = RunDir(Path(run_dir or recipe.run_dir))
     run.root.mkdir(parents=True, exist_ok=True)
     with atomic_write(run.recipe, "w") as f:
@@ -319,7 +338,7 @@ def forge(
     stages = _stages(recipe, run, counter)
     outcomes = []
     for st in stages:
-        out = run_stage(st, run.markers, force=force)
+        out = run_stage(st, run.markers, force=force, on_start=on_stage_start)
         outcomes.append(out)
         if on_stage:
             on_stage(out)

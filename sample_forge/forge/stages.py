@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from sample_forge import __version__
 from sample_forge.tables import atomic_write
 
-__all__ = ["Stage", "StageOutcome", "run_stage", "fingerprint"]
+__all__ = ["Stage", "StageOutcome", "run_stage", "fingerprint", "missing_inputs"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class StageOutcome:
     name: str
     skipped: bool
     counts: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0  # wall time of the stage in this invocation (0 when skipped)
 
 
 def _hash_path(h: Any, p: Path) -> None:
@@ -59,7 +61,25 @@ def fingerprint(stage: Stage) -> str:
     return h.hexdigest()
 
 
-def run_stage(stage: Stage, markers: Path, *, force: bool = False) -> StageOutcome:
+def missing_inputs(stages: Sequence[Stage]) -> list[tuple[str, Path]]:
+    """(stage, path) for every input that does not exist and that no earlier stage writes: what a
+    dry run must name before anything runs."""
+    made: set[Path] = set()
+    missing = []
+    for st in stages:
+        missing += [(st.name, Path(p)) for p in st.inputs if Path(p) not in made and not Path(p).exists()]
+        made.update(Path(p) for p in st.outputs)
+    return missing
+
+
+def run_stage(
+    stage: Stage,
+    markers: Path,
+    *,
+    force: bool = False,
+    on_start: Callable[[Stage], None] | None = None,
+) -> StageOutcome:
+    """Run ``stage`` unless its marker is current; ``on_start`` is told before a stage really runs."""
     marker = markers / f"{stage.name}.json"
     fp = fingerprint(stage)
     if not force and marker.exists():
@@ -70,7 +90,11 @@ def run_stage(stage: Stage, markers: Path, *, force: bool = False) -> StageOutco
         if old.get("fingerprint") == fp and all(Path(o).exists() for o in stage.outputs):
             return StageOutcome(stage.name, skipped=True, counts=old.get("counts", {}))
     marker.unlink(missing_ok=True)  # a stage that dies half-way must not look finished
+    if on_start is not None:
+        on_start(stage)
+    t0 = time.monotonic()
     counts = stage.run()
+    seconds = time.monotonic() - t0
     markers.mkdir(parents=True, exist_ok=True)
     with atomic_write(marker, "w") as f:
         json.dump(
@@ -85,4 +109,4 @@ def run_stage(stage: Stage, markers: Path, *, force: bool = False) -> StageOutco
             indent=2,
             default=str,
         )
-    return StageOutcome(stage.name, skipped=False, counts=counts)
+    return StageOutcome(stage.name, skipped=False, counts=counts, seconds=seconds)

@@ -4,7 +4,7 @@ catalog's names and categories."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sample_forge.errors import SampleForgeError
 from sample_forge.skills.catalog import GROUPS, Catalog, load_catalog
@@ -12,9 +12,16 @@ from sample_forge.skills.catalog import GROUPS, Catalog, load_catalog
 __all__ = ["resolve_skills"]
 
 
-def resolve_skills(names: Sequence[str], catalog: Catalog | None = None) -> list[str]:
+def resolve_skills(
+    names: Sequence[str],
+    catalog: Catalog | None = None,
+    *,
+    on_alias: Callable[[str], None] | None = None,
+) -> list[str]:
     """Catalog skill names or categories, case-insensitive; a unique word-prefix of a skill name
-    (``logic`` → ``logical reasoning``) is accepted. Unknown names are an error listing close matches."""
+    (``logic`` → ``logical reasoning``) is accepted, and ``on_alias`` gets one line saying so
+    (``skill 'logic' -> 'logical reasoning' (catalog alias)``) so the mapping is never silent.
+    Unknown names are an error listing close matches."""
     catalog = catalog if catalog is not None else load_catalog()
     groups = {g.lower(): g for g in GROUPS}
     groups.update({g.replace(" ", "_"): v for g, v in list(groups.items())})
@@ -32,6 +39,8 @@ def resolve_skills(names: Sequence[str], catalog: Catalog | None = None) -> list
             pref = [s for k, s in skills.items() if k.startswith(v)]
             if len(pref) == 1:
                 out.append(pref[0])
+                if on_alias is not None:
+                    on_alias(f"skill '{raw.strip()}' -> '{pref[0]}' (catalog alias)")
                 continue
             if len(pref) > 1:
                 raise SampleForgeError(f"skill '{raw}' is ambiguous: {', '.join(pref[:6])}")
