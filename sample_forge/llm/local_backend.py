@@ -47,6 +47,9 @@ def _llama() -> Any:
             raise LLMError(
                 "the built-in model needs llama-cpp-python: pip install 'sample-forge[local]'"
             ) from None
+        from sample_forge.llm.llama_compat import plain_cpu_buffers
+
+        plain_cpu_buffers()
         _LLAMA = Llama(model_path=str(local_gguf_path()), n_ctx=N_CTX, verbose=False)
         atexit.register(_free)
     return _LLAMA
