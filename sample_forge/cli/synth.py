@@ -281,7 +281,6 @@ def synthesize(
         for c in run.candidates
         if c.checks and c.checks[-1].check in ("generate", "parse") and not c.checks[-1].keep
     ]
-    all_failed("synthesize", len(run.candidates), len(failed), run.summary["rejected"], "candidates")
     if as_json:
         click.echo(orjson.dumps({**run.summary, "prime": why}).decode())
     elif not quiet:
@@ -296,6 +295,8 @@ def synthesize(
         if why:
             con.print(f"prime: {why}")
         con.print(f"accepted -> {out_name(out)}" + (f"; rejected -> {rejects}" if rejects else ""))
+    # after the summary, so a run that failed throughout still shows what it paid and why
+    all_failed("synthesize", len(run.candidates), len(failed), run.summary["rejected"], "candidates")
 
 
 def _write_stdout(run: Any, out: str, rejects: str | None) -> None:
