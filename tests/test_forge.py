@@ -55,13 +55,13 @@ def test_default_forge_runs_then_resumes_without_work(tmp_path, monkeypatch):
     # the selection: polymath's one sample per subject of the demo pool, then the prime if any
     chosen = read_rows(run.selection)
     assert [c["id"] for c in chosen if c["rule"] == "polymath"] == [
-        "demo/algebra/001",
-        "demo/counting_and_probability/001",
-        "demo/geometry/002",
-        "demo/intermediate_algebra/003",
-        "demo/number_theory/003",
-        "demo/prealgebra/001",
-        "demo/precalculus/004",
+        "demo/algebra/013",
+        "demo/counting_and_probability/014",
+        "demo/geometry/013",
+        "demo/intermediate_algebra/014",
+        "demo/number_theory/016",
+        "demo/prealgebra/013",
+        "demo/precalculus/016",
     ]
     assert all(
         c["reason"].startswith("lowest LIM >= 0.6 in subject ") for c in chosen if c["rule"] == "polymath"
