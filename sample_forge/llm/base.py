@@ -86,6 +86,7 @@ class ChatReply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str = ""
+    endpoint: str = ""  # the replica that answered (masked), for the call log; never in a cache key
 
 
 @dataclass
@@ -145,6 +146,11 @@ class Model:
         mode = config.structured_output
         self.structured_mode: str = "json_schema" if mode == "auto" else mode
         self.not_resent_total = 0  # requests answered "length" from the failures table, all batches
+
+    @property
+    def concurrency(self) -> int:
+        """Calls in flight at once: ``max_concurrency`` per replica."""
+        return max(1, self.config.max_concurrency)
 
     @property
     def supports_schema(self) -> bool:
@@ -232,7 +238,7 @@ class Model:
         failures_path: str | Path | None = None,
         retry_failed: bool | None = None,
     ) -> list[Result]:
-        """Run all requests (at most ``max_concurrency`` calls at a time); results in input order.
+        """Run all requests (at most ``max_concurrency`` calls at a time per replica); results in input order.
         Failures are recorded on ``Result.error`` and never raised; with ``failures_path`` they are
         also appended there as JSONL. ``progress`` wraps the finished calls as they come in (a bar).
         A sample that ended at ``max_tokens`` before with the same settings is not sent again (a
@@ -378,7 +384,7 @@ class Model:
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._sem is None:  # created on the loop thread, which is the only one using it
-            self._sem = asyncio.Semaphore(max(1, self.config.max_concurrency))
+            self._sem = asyncio.Semaphore(self.concurrency)
         return self._sem
 
     def _backoff(self, attempt: int) -> float:
@@ -456,6 +462,7 @@ class Model:
                 call_params,
                 req,
                 "ok",
+                endpoint=reply.endpoint,
                 response=reply.choices,
                 prompt_tokens=reply.prompt_tokens,
                 completion_tokens=reply.completion_tokens,
@@ -495,7 +502,9 @@ class Model:
                     )
                     slots[j] = c
                     if self.cache is not None:
-                        self.cache.put(sample_key(phash, req.index + j), self.shown_endpoint, c)
+                        self.cache.put(
+                            sample_key(phash, req.index + j), reply.endpoint or self.shown_endpoint, c
+                        )
             if n_empty or not got:
                 malformed += 1
                 if malformed > cfg.max_retries:
@@ -510,6 +519,7 @@ class Model:
         status: str,
         *,
         error: str | None = None,
+        endpoint: str = "",
         response: Any = None,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
@@ -523,7 +533,7 @@ class Model:
         self.cache.log_call(
             phash=phash,
             model=self.config.model,
-            base_url=self.shown_endpoint,
+            base_url=endpoint or self.shown_endpoint,
             params=params,
             messages=req.messages,
             status=status,
