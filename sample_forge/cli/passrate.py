@@ -13,6 +13,7 @@ import click
 
 from sample_forge.cli.common import console, domain_errors, out_option, pool_option, quiet_option
 from sample_forge.cli.models import LLMOptions, llm_options
+from sample_forge.scale.ray_data import ray_option
 
 __all__ = ["passrate"]
 
@@ -135,6 +136,7 @@ def _with(opts: list[Any]) -> Any:
 )
 @_with(_calib_options)
 @llm_options
+@ray_option
 @quiet_option
 @click.pass_context
 @domain_errors
@@ -154,6 +156,7 @@ def passrate(
     n_boot: int,
     seed: int,
     llm: LLMOptions,
+    ray_address: str | None,
     quiet: bool,
 ) -> None:
     """Pass rate of every problem of a pool on the model to be trained, before any pilot run.
@@ -197,11 +200,18 @@ def passrate(
         bar = _Bar(quiet)
         try:
             with llm.get_model(ledger=f"{out}.spent.jsonl") as m:
+                sampler, rate_checker = m, checker
+                if ray_address:  # LLM calls and answer checks on the cluster; cache and budget stay here
+                    from sample_forge.scale.answers import RayAnswerChecker
+                    from sample_forge.scale.llm import ray_models
+
+                    sampler = ray_models(ray_address, {"m": m})["m"]
+                    rate_checker = RayAnswerChecker(timeout=check_timeout)
                 res = pass_rates(
                     got.problems,
-                    m,
+                    sampler,
                     cfg,
-                    checker=checker,
+                    checker=rate_checker,
                     progress=bar,
                     failures_path=f"{out}.failures.jsonl",
                 )

@@ -352,6 +352,22 @@ class Model:
             "length",
         )
 
+    def _gave_up(self, phash: str, req: Request, j: int) -> None:
+        """Sample ``j`` of ``req`` does not fit ``max_tokens``: recorded so it is not sent again with
+        the same settings (a Ray worker, without a cache, hands these to the driver instead)."""
+        if self.cache is not None:
+            self.cache.put_failure(
+                sample_key(phash, req.index + j),
+                "length",
+                {
+                    "temperature": req.temperature,
+                    "max_tokens": req.max_tokens,
+                    "seed": req.seed,
+                    "schema": req.schema is not None and self.supports_schema,
+                },
+                f"finish_reason=length at max_tokens={req.max_tokens}",
+            )
+
     def _resample_helps(self, req: Request) -> bool:
         """A sample cut at max_tokens is asked once more only when another draw can differ: greedy or
         seeded sampling returns the same tokens."""
@@ -481,13 +497,7 @@ class Model:
                     # asked again once already, or another draw is the same draw: it does not fit
                     if lengths[j] > 1 or not self._resample_helps(req):
                         given_up.add(j)
-                        if self.cache is not None:
-                            self.cache.put_failure(
-                                sample_key(phash, req.index + j),
-                                "length",
-                                {**params, "schema": req.schema is not None and self.supports_schema},
-                                f"finish_reason=length at max_tokens={req.max_tokens}",
-                            )
+                        self._gave_up(phash, req, j)
                 elif text is None or not text.strip():
                     n_empty += 1
                 else:
