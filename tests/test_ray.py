@@ -121,7 +121,10 @@ def _config(base_url: str) -> None:
 
 def _responses(db: Path) -> int:
     with sqlite3.connect(db) as c:
-        return c.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        try:
+            return c.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        except sqlite3.OperationalError:  # a starting subprocess made the file but not its tables yet
+            return 0
 
 
 def test_llm_tagging_on_ray_equals_single_process_and_uses_the_cache(cluster, fault_server, tmp_path) -> None:
@@ -333,7 +336,7 @@ def test_synth_checks_on_ray_equal_single_process(cluster, boxed, tmp_path) -> N
     _boxed_config(boxed.base_url)
 
     def cands() -> list[Candidate]:
-        return [Candidate(f"c{i}", f"Find {i} - {i} + 2.", "2", "gen", "prime") for i in range(12)]
+        return [Candidate(f"c{i}", f"Find {i} - {i} + 2.", "2", "gen", "prime") for i in range(8)]
 
     def run(model, checker) -> list:
         cs = cands()
@@ -347,7 +350,7 @@ def test_synth_checks_on_ray_equal_single_process(cluster, boxed, tmp_path) -> N
         single = run(m, chk)
     with get_model("boxed", cache=tmp_path / "ray.sqlite") as m:
         on_ray = run(RayModel(m, batch_size=4), RayAnswerChecker(workers=2))
-    assert {keep for keep, _ in single[:24]} == {True, False}
+    assert {keep for keep, _ in single[:16]} == {True, False}
     assert on_ray == single
     assert _keys(tmp_path / "ray.sqlite") == _keys(tmp_path / "single.sqlite")
 
