@@ -6,8 +6,11 @@ request at once with ``n`` boxed answers. Measured in the same run, at k = 16 an
     problems/s), no cache, no checks;
   * layer: ``Model.complete_many`` alone (cache writes, every request a miss);
   * passrate: ``pass_rates`` end to end (layer + math-verify checks in the process pool, overlapped);
-  * checks/s of the AnswerChecker on the same answers, beside the 16 x requests/s they must keep up with.
-Targets: layer >= 0.8x bare; checks never the bottleneck (checks/s >= 16 x passrate problems/s).
+  * checks/s of the AnswerChecker on the same answers, beside the 16 x requests/s they must keep up with;
+  * replicas: the layer over 1, 2 and 4 such servers (one process each) as replicas of one model, at the
+    same total concurrency (``max_concurrency`` = concurrency / replicas).
+Targets: layer >= 0.8x bare; checks never the bottleneck (checks/s >= 16 x passrate problems/s);
+4 replicas within 10% of one endpoint.
 
     python bench/bench_passrate.py [--problems 512]
 """
@@ -96,16 +99,23 @@ async def bare(url: str, n: int, conc: int) -> float:
         return n / (time.perf_counter() - t0)
 
 
-def model(url: str, conc: int, db: Path):  # type: ignore[no-untyped-def]
+def model(url: str | list[str], conc: int, db: Path):  # type: ignore[no-untyped-def]
+    """One endpoint, or replicas (a list of URLs) with ``conc`` calls in flight per replica."""
     from sample_forge.llm import Cache, ModelConfig
     from sample_forge.llm.openai_backend import OpenAIModel
 
-    return OpenAIModel(
-        ModelConfig(name="bench", model="bench", base_url=url, max_concurrency=conc), cache=Cache(db)
+    urls = [url] if isinstance(url, str) else url
+    cfg = ModelConfig(
+        name="bench",
+        model="bench",
+        base_url=urls[0],
+        max_concurrency=conc,
+        replicas=tuple(urls) if len(urls) > 1 else (),
     )
+    return OpenAIModel(cfg, cache=Cache(db))
 
 
-def layer(url: str, n: int, conc: int, db: Path, offset: int) -> float:
+def layer(url: str | list[str], n: int, conc: int, db: Path, offset: int) -> float:
     from sample_forge.llm import Request
 
     def reqs(start: int) -> list[Request]:
@@ -146,16 +156,18 @@ def main() -> None:
         return
     from sample_forge.answers import AnswerChecker
 
-    port = free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
-    url = f"http://127.0.0.1:{port}/v1"
+    ports = [free_port() for _ in range(4)]
+    servers = [subprocess.Popen([sys.executable, __file__, "--serve", str(p)]) for p in ports]
+    urls = [f"http://127.0.0.1:{p}/v1" for p in ports]
+    url = urls[0]
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/models", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+        for u in urls:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(u + "/models", timeout=1).read()
+                    break
+                except OSError:
+                    time.sleep(0.1)
         n = args.problems
         db = Path(tempfile.mkdtemp(prefix="bench_passrate_")) / "llm.sqlite"
         rows = []
@@ -169,7 +181,11 @@ def main() -> None:
                 b = asyncio.run(bare(url, n, conc))
                 lay = layer(url, n, conc, db, offset=(3 * j) * 10 * n)
                 pr, _ = passrate(url, n, conc, db, offset=(3 * j + 2) * 10 * n, checker=checker)
-                rows.append((conc, b, lay, pr))
+                reps = {
+                    r: layer(urls[:r], n, conc // r, db, offset=(3 * j + 1) * 10 * n + r * 2 * n)
+                    for r in (2, 4)
+                }
+                rows.append((conc, b, lay, pr, reps[2], reps[4]))
         print(
             f"\npassrate at k={K}, zero-latency aiohttp server honouring n, {os.cpu_count()} cores, "
             f"{n} problems per row; answer checks: {checks:.0f}/s ({checker.n_workers} workers)\n"
@@ -177,14 +193,18 @@ def main() -> None:
         print(
             f"{'concurrency':>11}{'bare req/s':>12}{'layer req/s':>13}{'layer/bare':>12}"
             f"{'passrate problems/s':>21}{'checks needed/s':>17}{'checks/s':>10}"
+            f"{'2 replicas':>12}{'4 replicas':>12}{'4 rep/1':>9}"
         )
-        for conc, b, lay, pr in rows:
+        for conc, b, lay, pr, r2, r4 in rows:
             print(
                 f"{conc:>11}{b:>12.0f}{lay:>13.0f}{lay / b:>12.2f}{pr:>21.0f}{pr * K:>17.0f}{checks:>10.0f}"
+                f"{r2:>12.0f}{r4:>12.0f}{r4 / lay:>9.2f}"
             )
+        print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
-        server.terminate()
-        server.wait()
+        for srv in servers:
+            srv.terminate()
+            srv.wait()
 
 
 if __name__ == "__main__":

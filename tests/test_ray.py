@@ -121,7 +121,10 @@ def _config(base_url: str) -> None:
 
 def _responses(db: Path) -> int:
     with sqlite3.connect(db) as c:
-        return c.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        try:
+            return c.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        except sqlite3.OperationalError:  # a starting subprocess made the file but not its tables yet
+            return 0
 
 
 def test_llm_tagging_on_ray_equals_single_process_and_uses_the_cache(cluster, fault_server, tmp_path) -> None:
@@ -207,3 +210,222 @@ def test_worker_killed_mid_batch_is_retried_without_duplicate_rows(cluster, faul
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     assert _responses(tmp_path / "c.sqlite") == 16  # one row per request, whatever Ray retried
     assert fault_server.counts["sigkill"] > 16  # the killed batch was sent again
+
+
+# -- passrate and synthesize's checks on Ray --------------------------------------------------------
+
+
+class BoxedServer:
+    """A real OpenAI-compatible server (127.0.0.1) whose answers vary with the prompt and the seed:
+    choice i answers ``\\boxed{crc32(f"{crc32(prompt)}-{seed + i}") % 3 + 1}``, so pass rates differ per
+    problem. Honours ``n``; counts chat requests; ``delay`` seconds per request."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        import json
+        import zlib
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.count, self.delay = 0, delay
+        lock, srv = threading.Lock(), self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                with lock:
+                    srv.count += 1
+                time.sleep(srv.delay)
+                h = zlib.crc32(json.dumps(req["messages"]).encode())
+                seed, n = int(req.get("seed") or 0), int(req.get("n") or 1)
+                body = json.dumps(
+                    {
+                        "model": "boxed",
+                        "choices": [
+                            {
+                                "index": i,
+                                "message": {
+                                    "role": "assistant",
+                                    "content": f"So \\boxed{{{zlib.crc32(f'{h}-{seed + i}'.encode()) % 3 + 1}}}.",
+                                },
+                                "finish_reason": "stop",
+                            }
+                            for i in range(n)
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 4 * n},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def boxed():
+    srv = BoxedServer()
+    yield srv
+    srv.close()
+
+
+def _boxed_config(base_url: str, structured: str = "none") -> None:
+    from sample_forge.paths import config_path
+
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'[models.boxed]\nbase_url = "{base_url}"\nmodel = "boxed"\napi_key_env = "{KEY_ENV}"\n'
+        f'max_concurrency = 4\nmax_retries = 1\ntimeout = 30\nstructured_output = "{structured}"\n',
+        encoding="utf-8",
+    )
+
+
+def _keys(db: Path) -> list[str]:
+    with sqlite3.connect(db) as c:
+        return sorted(k for (k,) in c.execute("SELECT key FROM responses"))
+
+
+def _rate_pool(tmp_path: Path, n: int) -> Path:
+    p = tmp_path / "rate_pool.jsonl"
+    rows = [{"id": f"q{i}", "problem": f"What is {i} + 2 - {i}?", "answer": "2"} for i in range(n)]
+    p.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return p
+
+
+def test_passrate_on_ray_equals_single_process(cluster, boxed, tmp_path) -> None:
+    from sample_forge.llm import get_model
+    from sample_forge.passrate import PassRateConfig, pass_rates
+    from sample_forge.pool import load_pool
+    from sample_forge.scale.answers import RayAnswerChecker
+    from sample_forge.scale.llm import RayModel
+
+    _boxed_config(boxed.base_url)
+    problems = load_pool(_rate_pool(tmp_path, 20))
+    cfg = PassRateConfig(k=6, max_tokens=32, template="qwen-boxed", batch=8)
+    with get_model("boxed", cache=tmp_path / "single.sqlite") as m:
+        single = pass_rates(problems, m, cfg)
+    with get_model("boxed", cache=tmp_path / "ray.sqlite") as m:
+        on_ray = pass_rates(problems, RayModel(m, batch_size=4), cfg, checker=RayAnswerChecker(workers=2))
+    assert len({r["n_correct"] for r in single.rows}) > 1  # the rates differ: something to compare
+    assert on_ray.rows == single.rows  # every column, order included
+    assert _keys(tmp_path / "ray.sqlite") == _keys(tmp_path / "single.sqlite")
+    assert boxed.count == 2 * len(problems)  # the server honours n: one request per problem and path
+
+
+def test_synth_checks_on_ray_equal_single_process(cluster, boxed, tmp_path) -> None:
+    from sample_forge.answers import AnswerChecker
+    from sample_forge.llm import get_model
+    from sample_forge.records import Candidate
+    from sample_forge.scale.answers import RayAnswerChecker
+    from sample_forge.scale.llm import RayModel
+    from sample_forge.synth.checks import JointSolveCheck, LearnabilityCheck
+
+    _boxed_config(boxed.base_url)
+
+    def cands() -> list[Candidate]:
+        return [Candidate(f"c{i}", f"Find {i} - {i} + 2.", "2", "gen", "prime") for i in range(8)]
+
+    def run(model, checker) -> list:
+        cs = cands()
+        solve = JointSolveCheck([model], checker, k=4, min_agreement=0.5, max_tokens=32).check_many(cs)
+        for c in cs:  # the learnability check needs a golden answer even where joint solving gave none
+            c.golden_answer = c.golden_answer or "2"
+        learn = LearnabilityCheck(model, checker, k=6, band=(0.2, 0.8), max_tokens=32).check_many(cs)
+        return [(r.keep, r.reason) for r in solve + learn] + [(c.agreement, c.pass_rate) for c in cs]
+
+    with get_model("boxed", cache=tmp_path / "single.sqlite") as m, AnswerChecker() as chk:
+        single = run(m, chk)
+    with get_model("boxed", cache=tmp_path / "ray.sqlite") as m:
+        on_ray = run(RayModel(m, batch_size=4), RayAnswerChecker(workers=2))
+    assert {keep for keep, _ in single[:16]} == {True, False}
+    assert on_ray == single
+    assert _keys(tmp_path / "ray.sqlite") == _keys(tmp_path / "single.sqlite")
+
+
+def test_ray_model_keeps_schema_keys_and_the_failures_table(cluster, fault_server, tmp_path) -> None:
+    from sample_forge.llm import Request, get_model
+    from sample_forge.scale.llm import RayModel
+
+    url = fault_server.script("len", [])
+    for i in range(3):
+        fault_server.script_for(f"long {i}", ["length"] * 20)
+    from sample_forge.paths import config_path
+
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text(
+        f'[models.f]\nbase_url = "{url}"\nmodel = "fault-model"\nmax_retries = 0\n'
+        'structured_output = "json_object"\n'
+    )
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    reqs = [
+        Request([{"role": "user", "content": f"short {i}"}], max_tokens=8, temperature=0, schema=schema)
+        for i in range(4)
+    ]
+    reqs += [
+        Request([{"role": "user", "content": f"long {i}"}], max_tokens=8, temperature=0) for i in range(3)
+    ]
+    with get_model("f", cache=tmp_path / "single.sqlite") as m:
+        single = m.complete_many(reqs)
+    sent = fault_server.counts["len"]
+    with get_model("f", cache=tmp_path / "ray.sqlite") as m:
+        on_ray = RayModel(m, batch_size=2).complete_many(reqs)
+        assert fault_server.counts["len"] == 2 * sent
+        again = RayModel(m, batch_size=2).complete_many(reqs)
+        assert fault_server.counts["len"] == 2 * sent  # length failures are not re-sent blindly
+        assert m.last_summary["not_resent"] == 3
+        RayModel(m, batch_size=2).complete_many(reqs, retry_failed=True)
+        assert fault_server.counts["len"] == 2 * sent + 3  # --retry-failed asks again
+    assert [r.error_kind for r in on_ray] == [r.error_kind for r in single] == [None] * 4 + ["length"] * 3
+    assert [r.error_kind for r in again] == [r.error_kind for r in single]
+    assert _keys(tmp_path / "ray.sqlite") == _keys(tmp_path / "single.sqlite")
+    with sqlite3.connect(tmp_path / "ray.sqlite") as a, sqlite3.connect(tmp_path / "single.sqlite") as b:
+        q = "SELECT key FROM failures ORDER BY key"
+        assert a.execute(q).fetchall() == b.execute(q).fetchall() != []
+
+
+def test_killed_passrate_on_ray_resumes_paying_only_the_missing_calls(cluster, tmp_path) -> None:
+    srv = BoxedServer(delay=0.3)
+    try:
+        _boxed_config(srv.base_url)
+        pool, db, out = _rate_pool(tmp_path, 24), tmp_path / "cache.sqlite", tmp_path / "rates.jsonl"
+        k, total = 4, 24
+        address = cluster.get_runtime_context().gcs_address
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+        cmd = [sys.executable, "-m", "sample_forge", "passrate", "--pool", str(pool), "-m", "boxed"]
+        cmd += ["-k", str(k), "--max-tokens", "32", "--cache-db", str(db), "-o", str(out), "--ray", address]
+        cmd += ["--quiet"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if db.exists() and _responses(db) >= 4 * k:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        cached = _responses(db)
+        assert 4 * k <= cached < total * k and cached % k == 0  # one reply holds a problem's k samples
+        srv.count, srv.delay = 0, 0.0
+        from click.testing import CliRunner
+
+        from sample_forge.cli.main import cli
+
+        res = CliRunner().invoke(cli, cmd[3:])
+        assert res.exit_code == 0, res.output
+        assert srv.count == total - cached // k  # only the problems not cached were asked for
+        assert len(out.read_bytes().splitlines()) == total
+    finally:
+        srv.close()

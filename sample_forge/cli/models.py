@@ -129,8 +129,12 @@ def list_cmd() -> None:
             (
                 c.name + (" *" if c.name == chosen else ""),
                 c.model,
-                safe_url(c.base_url) or ("in-process" if c.backend == "local" else "api.openai.com"),
-                str(c.max_concurrency),
+                (
+                    f"{safe_url(c.base_url)} (+{len(c.replicas) - 1} replicas)"
+                    if c.replicas
+                    else safe_url(c.base_url) or ("in-process" if c.backend == "local" else "api.openai.com")
+                ),
+                str(c.max_concurrency) + (f" x {len(c.replicas)}" if c.replicas else ""),
                 f"{c.price_in:g}",
                 f"{c.price_out:g}",
                 key,
@@ -148,15 +152,48 @@ def list_cmd() -> None:
 @click.option("--max-tokens", default=32, show_default=True, help="Length of the test answer.")
 @domain_errors
 def ping_cmd(name: str, max_tokens: int) -> None:
-    """Send one short uncached chat request to NAME and report the answer and latency.
+    """Send one short uncached chat request to NAME (to each replica when its base_url lists several)
+    and report the answer and latency, one line per replica.
 
     \b
     Example:  sample-forge models ping local
     """
-    from sample_forge.llm import LLMError, Request, get_model
+    import dataclasses
+
+    from sample_forge.llm import LLMError, get_model
+    from sample_forge.llm.config import resolve_config, safe_url
+
+    cfg = resolve_config(name)
+    if not cfg.replicas:
+        ok, line = _ping_one(lambda: get_model(name, cache=False), max_tokens)
+        if not ok:
+            raise LLMError(f"ping {name} failed: {line}")
+        click.echo(f"ok  {name} ({cfg.model}) answered in {line}")
+        return
+    from sample_forge.llm.openai_backend import OpenAIModel
+
+    key = (
+        ""
+        if not cfg.api_key_env
+        else f", key {cfg.api_key_env} ({'set' if os.environ.get(cfg.api_key_env) else 'UNSET'})"
+    )
+    failed = 0
+    for i, url in enumerate(cfg.replicas, start=1):
+        one = dataclasses.replace(cfg, base_url=url, replicas=())
+        ok, line = _ping_one(lambda one=one: OpenAIModel(one), max_tokens)
+        failed += not ok
+        where = f"{name} replica {i}/{len(cfg.replicas)} {safe_url(url)} ({cfg.model}{key})"
+        click.echo(f"ok     {where} answered in {line}" if ok else f"error  {where}: {line}")
+    if failed:
+        raise LLMError(f"ping {name}: {failed} of {len(cfg.replicas)} replicas failed")
+
+
+def _ping_one(build: Callable[[], Any], max_tokens: int) -> tuple[bool, str]:
+    """(ok, "1.23s: 'answer'") or (False, the error) for one endpoint."""
+    from sample_forge.llm import Request
 
     t0 = time.perf_counter()
-    with get_model(name, cache=False) as m:
+    with build() as m:
         [r] = m.complete_many(
             [
                 Request(
@@ -168,10 +205,10 @@ def ping_cmd(name: str, max_tokens: int) -> None:
         )
     dt = time.perf_counter() - t0
     if not r.ok and r.error_kind != "length":
-        raise LLMError(f"ping {name} failed: {r.error}")
+        return False, str(r.error)
     # an answer cut at max_tokens still proves the endpoint works
     text = r.completions[0].text if r.completions else "(answer cut at --max-tokens)"
-    click.echo(f"ok  {name} ({m.config.model}) answered in {dt:.2f}s: {text.strip()[:80]!r}")
+    return True, f"{dt:.2f}s: {text.strip()[:80]!r}"
 
 
 @models.command("cache")

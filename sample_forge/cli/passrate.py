@@ -23,6 +23,7 @@ from sample_forge.cli.common import (
     write_table,
 )
 from sample_forge.cli.models import LLMOptions, llm_options
+from sample_forge.scale.ray_data import ray_option
 
 __all__ = ["passrate"]
 
@@ -147,6 +148,7 @@ def _with(opts: list[Any]) -> Any:
 )
 @_with(_calib_options)
 @llm_options
+@ray_option
 @quiet_option
 @click.pass_context
 @domain_errors
@@ -166,6 +168,7 @@ def passrate(
     n_boot: int,
     seed: int,
     llm: LLMOptions,
+    ray_address: str | None,
     quiet: bool,
 ) -> None:
     """Pass rate of every problem of a pool on the model to be trained, before any pilot run.
@@ -209,11 +212,18 @@ def passrate(
         bar = _Bar(quiet)
         try:
             with llm.get_model(ledger=side_path(out, ".spent.jsonl", "rates.jsonl")) as m:
+                sampler, rate_checker = m, checker
+                if ray_address:  # LLM calls and answer checks on the cluster; cache and budget stay here
+                    from sample_forge.scale.answers import RayAnswerChecker
+                    from sample_forge.scale.llm import ray_models
+
+                    sampler = ray_models(ray_address, {"m": m})["m"]
+                    rate_checker = RayAnswerChecker(timeout=check_timeout)
                 res = pass_rates(
                     got.problems,
-                    m,
+                    sampler,
                     cfg,
-                    checker=checker,
+                    checker=rate_checker,
                     progress=bar,
                     failures_path=side_path(out, ".failures.jsonl", "rates.jsonl"),
                 )

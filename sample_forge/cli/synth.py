@@ -178,6 +178,7 @@ def _index(
     help="Ask again for LLM requests that ended at max_tokens before with the same settings.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@ray_option
 @quiet_option
 @domain_errors
 def synthesize(
@@ -214,6 +215,7 @@ def synthesize(
     cache_db: str | None,
     retry_failed: bool,
     as_json: bool,
+    ray_address: str | None,
     quiet: bool,
 ) -> None:
     """Write new problems with generator LLMs and validate them (form, decontamination, near-duplicates,
@@ -256,6 +258,7 @@ def synthesize(
         budget_ledger=side_path(out, ".spent.jsonl", "candidates.jsonl"),
         cache=False if no_cache else (cache_db or True),
         retry_failed=retry_failed,
+        ray=ray_address,
     )
     index = (
         _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed, exact_cosine)

@@ -232,7 +232,8 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
             Stage(
                 "synthesize",
                 [run.pool],
-                dataclasses.asdict(r.synthesize),
+                # where the checks run does not change what they find: a run moved onto Ray is not stale
+                {k: v for k, v in dataclasses.asdict(r.synthesize).items() if k != "ray"},
                 [run.candidates, run.rejects],
                 counter.measure(synth_stage),
             )

@@ -86,6 +86,7 @@ class ChatReply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str = ""
+    endpoint: str = ""  # the replica that answered (masked), for the call log; never in a cache key
 
 
 @dataclass
@@ -145,6 +146,11 @@ class Model:
         mode = config.structured_output
         self.structured_mode: str = "json_schema" if mode == "auto" else mode
         self.not_resent_total = 0  # requests answered "length" from the failures table, all batches
+
+    @property
+    def concurrency(self) -> int:
+        """Calls in flight at once: ``max_concurrency`` per replica."""
+        return max(1, self.config.max_concurrency)
 
     @property
     def supports_schema(self) -> bool:
@@ -232,7 +238,7 @@ class Model:
         failures_path: str | Path | None = None,
         retry_failed: bool | None = None,
     ) -> list[Result]:
-        """Run all requests (at most ``max_concurrency`` calls at a time); results in input order.
+        """Run all requests (at most ``max_concurrency`` calls at a time per replica); results in input order.
         Failures are recorded on ``Result.error`` and never raised; with ``failures_path`` they are
         also appended there as JSONL. ``progress`` wraps the finished calls as they come in (a bar).
         A sample that ended at ``max_tokens`` before with the same settings is not sent again (a
@@ -346,6 +352,22 @@ class Model:
             "length",
         )
 
+    def _gave_up(self, phash: str, req: Request, j: int) -> None:
+        """Sample ``j`` of ``req`` does not fit ``max_tokens``: recorded so it is not sent again with
+        the same settings (a Ray worker, without a cache, hands these to the driver instead)."""
+        if self.cache is not None:
+            self.cache.put_failure(
+                sample_key(phash, req.index + j),
+                "length",
+                {
+                    "temperature": req.temperature,
+                    "max_tokens": req.max_tokens,
+                    "seed": req.seed,
+                    "schema": req.schema is not None and self.supports_schema,
+                },
+                f"finish_reason=length at max_tokens={req.max_tokens}",
+            )
+
     def _resample_helps(self, req: Request) -> bool:
         """A sample cut at max_tokens is asked once more only when another draw can differ: greedy or
         seeded sampling returns the same tokens."""
@@ -378,7 +400,7 @@ class Model:
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._sem is None:  # created on the loop thread, which is the only one using it
-            self._sem = asyncio.Semaphore(max(1, self.config.max_concurrency))
+            self._sem = asyncio.Semaphore(self.concurrency)
         return self._sem
 
     def _backoff(self, attempt: int) -> float:
@@ -456,6 +478,7 @@ class Model:
                 call_params,
                 req,
                 "ok",
+                endpoint=reply.endpoint,
                 response=reply.choices,
                 prompt_tokens=reply.prompt_tokens,
                 completion_tokens=reply.completion_tokens,
@@ -474,13 +497,7 @@ class Model:
                     # asked again once already, or another draw is the same draw: it does not fit
                     if lengths[j] > 1 or not self._resample_helps(req):
                         given_up.add(j)
-                        if self.cache is not None:
-                            self.cache.put_failure(
-                                sample_key(phash, req.index + j),
-                                "length",
-                                {**params, "schema": req.schema is not None and self.supports_schema},
-                                f"finish_reason=length at max_tokens={req.max_tokens}",
-                            )
+                        self._gave_up(phash, req, j)
                 elif text is None or not text.strip():
                     n_empty += 1
                 else:
@@ -495,7 +512,9 @@ class Model:
                     )
                     slots[j] = c
                     if self.cache is not None:
-                        self.cache.put(sample_key(phash, req.index + j), self.shown_endpoint, c)
+                        self.cache.put(
+                            sample_key(phash, req.index + j), reply.endpoint or self.shown_endpoint, c
+                        )
             if n_empty or not got:
                 malformed += 1
                 if malformed > cfg.max_retries:
@@ -510,6 +529,7 @@ class Model:
         status: str,
         *,
         error: str | None = None,
+        endpoint: str = "",
         response: Any = None,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
@@ -523,7 +543,7 @@ class Model:
         self.cache.log_call(
             phash=phash,
             model=self.config.model,
-            base_url=self.shown_endpoint,
+            base_url=endpoint or self.shown_endpoint,
             params=params,
             messages=req.messages,
             status=status,

@@ -14,6 +14,11 @@ Example ``models.toml``::
     timeout = 120
     max_retries = 4
     structured_output = "json_schema"  # or "json_object" (llama.cpp server), "none", "auto" (default)
+
+    [models.vllm]                      # replicas of one model: a list of base URLs
+    base_url = ["http://node1:8000/v1", "http://node2:8000/v1"]
+    model = "Qwen/Qwen2.5-Math-7B-Instruct"
+    max_concurrency = 32               # per replica
 """
 
 from __future__ import annotations
@@ -82,10 +87,20 @@ class ModelConfig:
     max_retries: int = 3
     backend: str = "openai"  # "openai" | "local"
     structured_output: str = "auto"  # one of STRUCTURED_OUTPUT
+    cooldown: float = 10.0  # seconds a failed replica rests before one probe request (doubles per failure)
+    # every base URL when the file lists several (replicas of one model); ``base_url`` is the first,
+    # and the cache key holds only it, so which replica answered does not change a key
+    replicas: tuple[str, ...] = ()
+
+    @property
+    def base_urls(self) -> tuple[str | None, ...]:
+        """The endpoints to spread requests over: the replicas, else the one ``base_url``."""
+        return self.replicas or (self.base_url,)
 
     def __repr__(self) -> str:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields["base_url"] = safe_url(self.base_url)
+        fields["replicas"] = tuple(safe_url(u) for u in self.replicas)
         return f"ModelConfig({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
 
 
@@ -126,7 +141,28 @@ def _parse_one(p: Path, name: str, table: Any) -> ModelConfig:
         raise InputError(
             f"'{LOCAL}' is the built-in SmolLM2 model; pick another name", path=str(p), field=where
         )
-    cfg = from_table(ModelConfig, table, path=p, section=where, skip=("name", "backend"), name=name)
+    replicas: tuple[str, ...] = ()
+    if isinstance(table, dict) and isinstance(table.get("base_url"), list):
+        urls = table["base_url"]
+        if not urls or not all(isinstance(u, str) and u for u in urls):
+            raise InputError(
+                "a list of base URLs must hold at least one non-empty string",
+                path=str(p),
+                field=f"{where}.base_url",
+            )
+        if len(set(urls)) != len(urls):
+            raise InputError("a base URL is listed twice", path=str(p), field=f"{where}.base_url")
+        table = {**table, "base_url": urls[0]}
+        replicas = tuple(urls) if len(urls) > 1 else ()
+    cfg = from_table(
+        ModelConfig,
+        table,
+        path=p,
+        section=where,
+        skip=("name", "backend", "replicas"),
+        name=name,
+        replicas=replicas,
+    )
     if not cfg.model:
         raise InputError("'model' (the served model id) is required", path=str(p), field=f"{where}.model")
     if cfg.structured_output not in STRUCTURED_OUTPUT:
@@ -135,7 +171,7 @@ def _parse_one(p: Path, name: str, table: Any) -> ModelConfig:
             path=str(p),
             field=f"{where}.structured_output",
         )
-    for key in ("max_concurrency", "price_in", "price_out", "timeout", "max_retries"):
+    for key in ("max_concurrency", "price_in", "price_out", "timeout", "max_retries", "cooldown"):
         value = getattr(cfg, key)
         if value < (1 if key == "max_concurrency" else 0):
             raise InputError(f"out of range: {value}", path=str(p), field=f"{where}.{key}")

@@ -8,23 +8,60 @@ A request's JSON schema goes out as ``response_format`` in the model's ``structu
 retries: an error about the ``response_format`` (400/422, or the 500 that llama-cpp-python's server
 answers to ``json_schema``) steps the mode down (json_schema, json_object, none) for the rest of the
 process and the call is sent again; any other error sends it again with the usual retries.
+
+Replicas (``base_url`` a list): each has its own client and ``max_concurrency`` slots; a call goes to a
+replica that is due a probe, else to the least busy one. A replica fault (connection refused, timeout,
+408/409/429/5xx once the client's retries are spent) takes the replica out for ``cooldown`` seconds
+(doubling per failed probe, at most 10 min) and the call is sent to another replica; after the
+cool-down one call probes it. A call fails only when every replica failed it or is resting. The
+request never knew which replica it went to: the cache key holds the model's first URL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from sample_forge.llm.base import ChatReply, LLMError, MalformedResponse, Model, log
+from sample_forge.llm.config import safe_url
 from sample_forge.llm.schema import response_format
 
-__all__ = ["OpenAIModel"]
+__all__ = ["OpenAIModel", "Replica", "ReplicaFault"]
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 _STEP_DOWN = {"json_schema": "json_object", "json_object": "none"}
+MAX_COOLDOWN_S = 600.0
+
+
+class ReplicaFault(LLMError):
+    """The endpoint, not the request, failed (refused, timeout, 408/409/429/5xx after the client's
+    retries): another replica may answer the same call."""
+
+
+@dataclass(eq=False)
+class Replica:
+    """One endpoint of a model: its client, its slots and its health."""
+
+    url: str
+    client: Any = None
+    sem: asyncio.Semaphore | None = None
+    in_flight: int = 0
+    down_until: float = 0.0  # time.monotonic(); 0 = up
+    cooldown: float = 0.0
+    probing: bool = False
+    answered: int = 0
+    faults: int = 0
+    last_error: str | None = None
+
+    @property
+    def up(self) -> bool:
+        return self.down_until == 0.0
 
 
 class _SchemaRejected(Exception):
@@ -34,12 +71,22 @@ class _SchemaRejected(Exception):
 
 
 class OpenAIModel(Model):
-    _client: Any = None
     _probed = False  # "auto": the current structured mode was accepted once in this process
+    _replicas: list[Replica] | None = None
 
     @property
     def endpoint(self) -> str:
         return (self.config.base_url or OPENAI_DEFAULT_URL).rstrip("/")
+
+    @property
+    def replicas(self) -> list[Replica]:
+        if self._replicas is None:
+            self._replicas = [Replica((u or OPENAI_DEFAULT_URL).rstrip("/")) for u in self.config.base_urls]
+        return self._replicas
+
+    @property
+    def concurrency(self) -> int:
+        return max(1, self.config.max_concurrency) * len(self.replicas)
 
     def _api_key(self) -> str:
         env = self.config.api_key_env
@@ -50,26 +97,97 @@ class OpenAIModel(Model):
             raise LLMError(f"model '{self.name}': environment variable {env} (its api_key_env) is not set")
         return key
 
-    def _get_client(self) -> Any:
-        if self._client is None:
+    def _get_client(self, replica: Replica) -> Any:
+        if replica.client is None:
             from openai import AsyncOpenAI
 
-            self._client = AsyncOpenAI(
+            replica.client = AsyncOpenAI(
                 api_key=self._api_key(),
-                base_url=self.endpoint,
+                base_url=replica.url,
                 timeout=self.config.timeout,
                 max_retries=self.config.max_retries,
                 http_client=_http_client(self.config.timeout),
             )
-        return self._client
+        return replica.client
 
     def _forget_client(self) -> None:
-        self._client = None
+        self._replicas = None  # clients and semaphores belong to the parent's loop
 
     async def _aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        for r in self._replicas or []:
+            if r.client is not None:
+                await r.client.close()
+                r.client = None
+
+    def _pick(self, tried: set[int]) -> int | None:
+        """The replica for the next call: one due a probe first (so a rested replica comes back even
+        while others are up), else the up replica with the fewest calls in flight; None when every
+        replica failed this call or is resting."""
+        now = time.monotonic()
+        best: int | None = None
+        for i, r in enumerate(self.replicas):
+            if i in tried:
+                continue
+            if not r.up:
+                if not r.probing and now >= r.down_until:
+                    r.probing = True
+                    return i
+                continue
+            if best is None or r.in_flight < self.replicas[best].in_flight:
+                best = i
+        return best
+
+    def _fault(self, r: Replica, err: LLMError) -> None:
+        r.faults += 1
+        r.last_error = str(err)
+        if r.probing or r.up:
+            r.cooldown = self.config.cooldown if r.up else min(2 * r.cooldown, MAX_COOLDOWN_S)
+            r.down_until = time.monotonic() + r.cooldown
+            r.probing = False
+            log.warning(
+                "model %s: replica %s taken out for %gs: %s", self.name, safe_url(r.url), r.cooldown, err
+            )
+
+    def _healthy(self, r: Replica) -> None:
+        r.answered += 1
+        if not r.up:
+            log.warning("model %s: replica %s is back", self.name, safe_url(r.url))
+        r.down_until, r.cooldown, r.probing = 0.0, 0.0, False
+
+    async def _asend(self, *args: Any) -> ChatReply:
+        """One call on a replica, failing over to the others on a replica fault."""
+        reps = self.replicas
+        if len(reps) == 1:
+            return await self._achat_once(reps[0], *args)
+        tried: set[int] = set()
+        last: LLMError | None = None
+        while True:
+            i = self._pick(tried)
+            if i is None:
+                resting = sum(not r.up for r in reps)
+                raise LLMError(
+                    f"model '{self.name}': every replica failed this call or is resting "
+                    f"({resting} of {len(reps)} taken out); last error: {last}"
+                )
+            r = reps[i]
+            if r.sem is None:  # created on the loop thread, the only one using it
+                r.sem = asyncio.Semaphore(max(1, self.config.max_concurrency))
+            r.in_flight += 1
+            try:
+                async with r.sem:
+                    reply = await self._achat_once(r, *args)
+            except ReplicaFault as e:
+                self._fault(r, e)
+                tried.add(i)
+                last = e
+                continue
+            except BaseException:
+                r.probing = False  # not the endpoint's fault: probe again with the next call
+                raise
+            finally:
+                r.in_flight -= 1
+            self._healthy(r)
+            return reply
 
     async def _achat(
         self,
@@ -85,7 +203,7 @@ class OpenAIModel(Model):
             mode = self.structured_mode
             probe = schema is not None and self.config.structured_output == "auto" and not self._probed
             try:
-                reply = await self._achat_once(messages, n, temperature, max_tokens, seed, schema, probe)
+                reply = await self._asend(messages, n, temperature, max_tokens, seed, schema, probe)
                 if probe:
                     self._probed = True
                 return reply
@@ -117,6 +235,7 @@ class OpenAIModel(Model):
 
     async def _achat_once(
         self,
+        replica: Replica,
         messages: list[dict[str, Any]],
         n: int,
         temperature: float,
@@ -127,7 +246,8 @@ class OpenAIModel(Model):
     ) -> ChatReply:
         import openai
 
-        client = self._get_client()
+        client = self._get_client(replica)
+        where = safe_url(replica.url)
         if probe:
             client = client.with_options(max_retries=0)
         kwargs: dict[str, Any] = {
@@ -149,25 +269,27 @@ class OpenAIModel(Model):
             about_format = e.status_code in (400, 422) or "response_format" in str(e.message)
             if "response_format" in kwargs and about_format:
                 raise _SchemaRejected(e.status_code, e.message) from None
-            raise LLMError(
-                f"HTTP {e.status_code} from {self.shown_endpoint} after {tries} retries: {_short(e.message)}"
+            cls = ReplicaFault if e.status_code in (408, 409, 429) or e.status_code >= 500 else LLMError
+            raise cls(
+                f"HTTP {e.status_code} from {where} after {tries} retries: {_short(e.message)}"
             ) from None
         except openai.APITimeoutError as e:
             refused = _connect_failure(e)
             if refused is not None:  # the aiohttp transport reports a refused connection as a timeout
-                raise LLMError(
-                    f"cannot connect to {self.shown_endpoint} after {tries} retries: {_short(refused)}"
+                raise ReplicaFault(
+                    f"cannot connect to {where} after {tries} retries: {_short(refused)}"
                 ) from None
-            raise LLMError(
-                f"timed out after {self.config.timeout:g}s from {self.shown_endpoint} ({tries} retries)"
+            raise ReplicaFault(
+                f"timed out after {self.config.timeout:g}s from {where} ({tries} retries)"
             ) from None
         except openai.APIConnectionError as e:
-            raise LLMError(
-                f"cannot connect to {self.shown_endpoint} after {tries} retries: "
-                f"{_short(str(e.__cause__ or e))}"
+            raise ReplicaFault(
+                f"cannot connect to {where} after {tries} retries: {_short(str(e.__cause__ or e))}"
             ) from None
         body = raw.http_response.content
-        return parse_chat_body(body)
+        reply = parse_chat_body(body)
+        reply.endpoint = where
+        return reply
 
 
 def _http_client(timeout: float) -> Any:

@@ -217,7 +217,7 @@ def pass_rates(
     cfg = config
     template = None if cfg.template == PILOT_TEMPLATE else load_template(cfg.template)
     at = cfg.pass_at or cfg.k
-    batch = cfg.batch or max(8, 2 * int(getattr(model.config, "max_concurrency", 4) or 4))
+    batch = cfg.batch or max(8, 2 * int(getattr(model, "concurrency", 4) or 4))
     own = checker is None
     chk = checker or AnswerChecker(timeout=cfg.check_timeout)
     t0 = time.perf_counter()

@@ -44,6 +44,7 @@ class RayAnswerChecker:
         self.timeout = float(timeout)
         self.workers = workers
         self.batch_size = batch_size
+        self.timeouts = 0  # items killed by the hard timeout, over the checker's life (AnswerChecker's)
 
     def __enter__(self) -> RayAnswerChecker:
         return self
@@ -73,7 +74,9 @@ class RayAnswerChecker:
         )
 
     def verdicts(self, pairs: Sequence[tuple[str, str]]) -> list[Verdict]:
-        return [Verdict(*v) for v in self._run([("verify", str(g), str(p)) for g, p in pairs])]
+        out = [Verdict(*v) for v in self._run([("verify", str(g), str(p)) for g, p in pairs])]
+        self.timeouts += sum(v.reason == "timeout" for v in out)
+        return out
 
     def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[bool | None]:
         return [v.equivalent for v in self.verdicts(pairs)]

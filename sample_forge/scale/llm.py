@@ -20,12 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sample_forge.llm.base import Model, ProgressBar, Request, Result, _validate
+from sample_forge.llm.base import Model, ProgressBar, Request, Result, _merge_ranges, _validate
 from sample_forge.llm.budget import call_cost
 from sample_forge.llm.cache import sample_key
+from sample_forge.records import Completion
 from sample_forge.scale.ray_data import stream_ordered
 
-__all__ = ["RayModel", "LLMWorker", "key_env"]
+__all__ = ["RayModel", "LLMWorker", "key_env", "ray_models"]
 
 
 def key_env(model: Model) -> dict[str, str]:
@@ -34,10 +35,25 @@ def key_env(model: Model) -> dict[str, str]:
     return {name: os.environ[name]} if name and name in os.environ else {}
 
 
-class LLMWorker:
-    """One per Ray worker: the model rebuilt from its config, without cache or budget (the driver's)."""
+def ray_models(address: str | None, models: dict[str, Model]) -> dict[str, RayModel]:
+    """Connect to the cluster at ``address`` (``local``/None: start one) with every model's key in
+    the job's environment, and wrap each model: name -> RayModel."""
+    from sample_forge.scale.ray_data import connect
 
-    def __init__(self, config: Any) -> None:
+    env: dict[str, str] = {}
+    for m in models.values():
+        env.update(key_env(m))
+    connect(address, env_vars=env)
+    return {name: RayModel(m) for name, m in models.items()}
+
+
+class LLMWorker:
+    """One per Ray worker: the model rebuilt from its config, without cache or budget (the driver's).
+    It gets (request, slots) jobs whose cached samples are filled in already, asks for the rest (over
+    the model's replicas), and returns the slots by position, the samples that did not fit
+    ``max_tokens`` (for the driver's failures table) and the structured-output mode it ended in."""
+
+    def __init__(self, config: Any, structured_mode: str | None = None) -> None:
         if config.backend == "local":
             from sample_forge.llm.local_backend import LocalModel
 
@@ -46,13 +62,31 @@ class LLMWorker:
             from sample_forge.llm.openai_backend import OpenAIModel
 
             self.model = OpenAIModel(config)
+        if structured_mode is not None:  # the driver's mode: its cache keys were made with it
+            self.model.structured_mode = structured_mode
+        self.gave_up: dict[int, list[int]] = {}
+        model = self.model
 
-    def __call__(self, requests: list[Request]) -> list[tuple[list[Any], str | None, str | None]]:
-        return [(r.completions, r.error, r.error_kind) for r in self.model.complete_many(requests)]
+        def gave_up(phash: str, req: Request, j: int) -> None:
+            self.gave_up.setdefault(id(req), []).append(j)
+
+        model._gave_up = gave_up  # type: ignore[method-assign]
+
+    def __call__(self, jobs: list[tuple[Request, list[Any]]]) -> list[tuple[Any, ...]]:
+        m = self.model
+        self.gave_up.clear()
+        futures = [m._submit(m._arun(req, "", slots)) for req, slots in jobs]
+        out = []
+        for (req, slots), fut in zip(jobs, futures):
+            res = fut.result()
+            out.append((slots, res.error, res.error_kind, self.gave_up.get(id(req), []), m.structured_mode))
+        return out
 
 
 class RayModel:
-    """``model``'s ``complete_many`` on the connected Ray cluster (see the module doc)."""
+    """``model``'s ``complete_many`` on the connected Ray cluster (see the module doc). The same cache
+    keys, the same merging of overlapping requests, the same failures table and ``retry_failed`` as
+    :meth:`Model.complete_many`, so a run's cache serves the other path."""
 
     def __init__(
         self, model: Model, *, workers: int | None = None, batch_size: int = 8, window: int | None = None
@@ -64,6 +98,22 @@ class RayModel:
         self.batch_size = batch_size
         self.window = window
         self.last_summary: dict[str, Any] = {}
+
+    @property
+    def budget(self) -> Any:
+        return self.model.budget
+
+    @property
+    def retry_failed(self) -> bool:
+        return self.model.retry_failed
+
+    @property
+    def supports_schema(self) -> bool:
+        return self.model.supports_schema
+
+    @property
+    def concurrency(self) -> int:
+        return self.model.concurrency
 
     def __enter__(self) -> RayModel:
         return self
@@ -80,36 +130,40 @@ class RayModel:
         *,
         progress: ProgressBar | None = None,
         failures_path: str | Path | None = None,
+        retry_failed: bool | None = None,
     ) -> list[Result]:
         import ray
 
         m = self.model
+        retry = m.retry_failed if retry_failed is None else retry_failed
         for r in requests:
             _validate(r)
         results: list[Result | None] = [None] * len(requests)
-        jobs: list[tuple[str, Request]] = []
-        members: dict[tuple[str, int, int], list[int]] = {}
+        todo: dict[str, list[tuple[int, Request, list[Completion | None]]]] = {}
+        not_resent = 0
         for i, req in enumerate(requests):
             phash, slots = m._lookup(req)
             if all(c is not None for c in slots):
                 results[i] = Result(req, slots)  # type: ignore[arg-type]
-                continue
-            key = (phash, req.index, req.n)
-            if key not in members:  # the same samples asked twice in one run are paid once
-                members[key] = []
-                jobs.append((phash, req))
-            members[key].append(i)
-        n_cached = sum(r is not None for r in results)
+            elif (known := m._known_length(req, phash, slots, retry)) is not None:
+                results[i] = known
+                not_resent += 1
+            else:
+                todo.setdefault(phash, []).append((i, req, slots))
+        n_cached = sum(r is not None for r in results) - not_resent
+        m.not_resent_total += not_resent
+        # requests whose samples overlap share one job, as in one process: no sample paid twice
+        jobs = [(phash, job) for phash, items in todo.items() for job in _merge_ranges(items)]
         workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         workers = max(1, min(workers, -(-len(jobs) // self.batch_size)))
         window = self.window or workers * self.batch_size * 4
         budget = m.budget
         stream = stream_ordered(
-            [req for _, req in jobs],
+            [(job.request, job.slots) for _, job in jobs],
             LLMWorker,
             batch_size=self.batch_size,
             concurrency=workers,
-            init_kwargs={"config": m.config},
+            init_kwargs={"config": m.config, "structured_mode": m.structured_mode},
             num_cpus=0.5,  # a worker mostly waits on the endpoint
             window=window,
             before_window=(lambda: not budget.exhausted) if budget is not None else None,
@@ -117,9 +171,13 @@ class RayModel:
         if progress is not None:
             stream = progress(stream, total=len(jobs), description=f"LLM {self.name} (ray)")
         cfg = m.config
-        for pos, (completions, error, kind) in stream:
-            phash, req = jobs[pos]
-            for j, c in enumerate(completions):
+        for pos, (slots, error, kind, gave_up, mode) in stream:
+            phash, job = jobs[pos]
+            req = job.request
+            for j, c in enumerate(slots):
+                if c is None or job.slots[j] is not None:  # missing, or the driver's cached sample
+                    continue
+                job.slots[j] = c
                 if m.cache is not None:
                     m.cache.put(sample_key(phash, req.index + j), m.shown_endpoint, c)
                 if budget is not None:
@@ -127,13 +185,22 @@ class RayModel:
                         call_cost(c.prompt_tokens, c.completion_tokens, cfg.price_in, cfg.price_out),
                         cfg.model,
                     )
-            for i in members[(phash, req.index, req.n)]:
-                results[i] = Result(requests[i], list(completions), error, kind)
+            for j in gave_up:
+                m._gave_up(phash, req, j)
+            m.structured_mode = mode  # a worker that stepped down: the next keys follow it
+            for i, offset in job.members:
+                mine = job.slots[offset : offset + requests[i].n]
+                if all(c is not None for c in mine):
+                    results[i] = Result(requests[i], mine)  # type: ignore[arg-type]
+                else:
+                    got = [c for c in mine if c is not None]
+                    results[i] = Result(requests[i], got, error or "samples missing", kind or "internal")
         for i, r in enumerate(results):
             if r is None:  # never dispatched: the budget stopped the run first
                 msg = budget.message() if budget is not None else "not run"
-                results[i] = Result(requests[i], [], msg, "budget")
+                mine = [c for c in m._lookup(requests[i])[1] if c is not None]
+                results[i] = Result(requests[i], mine, msg, "budget")
         out: list[Result] = results  # type: ignore[assignment]
-        m._summarize(out, n_cached, failures_path)
+        m._summarize(out, n_cached, failures_path, not_resent)
         self.last_summary = m.last_summary
         return out

@@ -50,8 +50,8 @@ def require_ray() -> Any:
 def connect(
     address: str | None = None, *, num_cpus: int | None = None, env_vars: dict[str, str] | None = None
 ) -> Any:
-    """Join the cluster at ``address`` (``auto``: the one ``ray start`` runs on this node) or, with None,
-    start a local one with ``num_cpus``. ``env_vars`` (e.g. an API key) reach every worker through the
+    """Join the cluster at ``address`` (``auto``: the one ``ray start`` runs on this node) or, with None
+    or ``local``, start a local one with ``num_cpus``. ``env_vars`` (e.g. an API key) reach every worker through the
     job's runtime_env. A process that already called ``ray.init`` keeps its cluster and environment."""
     ray = require_ray()
     if ray.is_initialized():

@@ -50,6 +50,9 @@ class SynthConfig:
     budget_ledger: str | None = None  # a file of billed calls: the cap then holds across restarts
     cache: bool | str = True  # the LLM cache: True = default file, a path, or False (--no-cache)
     retry_failed: bool = False  # ask again for samples that ended at max_tokens with the same settings
+    # run the solving and learnability checks on Ray: "local" (a local cluster), "auto" or an address;
+    # None: in this process. Same results and cache either way (generation stays in this process).
+    ray: str | None = None
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.k < 1:
@@ -208,8 +211,17 @@ def _synthesize(
         say(f"{check.name}: {len(kept)} of {len(items)} kept")
         return kept
 
+    solver = model
+    if cfg.ray is not None:
+        from sample_forge.scale.answers import RayAnswerChecker
+        from sample_forge.scale.llm import ray_models
+
+        names = [*cfg.solvers, *([cfg.target_model] if cfg.target_model else [])]
+        on_ray = ray_models(cfg.ray, {n: model(n) for n in names})
+        solver = on_ray.__getitem__
     own_checker = checker is None
-    checker = checker or AnswerChecker()
+    if checker is None:
+        checker = RayAnswerChecker() if cfg.ray is not None else AnswerChecker()
     try:
         alive = stage(FormCheck(FormConfig(answer=cfg.answer), can_parse=_can_parse), parsed_ok)
         if index is not None:
@@ -217,7 +229,7 @@ def _synthesize(
         alive = stage(NearDupCheck(cosine=cfg.near_dup_cosine), alive)
         alive = stage(
             JointSolveCheck(
-                [model(s) for s in cfg.solvers],
+                [solver(s) for s in cfg.solvers],
                 checker,
                 k=cfg.k,
                 min_agreement=cfg.min_agreement,
@@ -229,7 +241,7 @@ def _synthesize(
         if cfg.target_model:
             alive = stage(
                 LearnabilityCheck(
-                    model(cfg.target_model),
+                    solver(cfg.target_model),
                     checker,
                     k=cfg.target_k,
                     band=cfg.pass_band,
