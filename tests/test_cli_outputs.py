@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from sample_forge.cli.main import cli
+from sample_forge.paths import resource_path
 from sample_forge.skills import resolve_skills
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,7 +30,8 @@ def test_pool_dash_out_is_json_lines(tmp_path: Path, monkeypatch: pytest.MonkeyP
     res = CliRunner().invoke(cli, ["pool", "--source", "demo", "-o", "-", "-q"])
     assert res.exit_code == 0, res.output
     rows = [json.loads(x) for x in res.stdout.splitlines()]
-    assert len(rows) == 85 and all("problem" in r for r in rows)
+    demo = resource_path("data/demo/pool.jsonl").read_text().splitlines()
+    assert len(rows) == len(demo) and all("problem" in r for r in rows)
     assert not (tmp_path / "pool.jsonl").exists()
 
 

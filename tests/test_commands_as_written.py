@@ -5,6 +5,7 @@ with ``-o -``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -75,7 +76,7 @@ def test_score_as_written(user_cwd: Path, isolated_user_dir: Path) -> None:
     res = _run(cmd, user_cwd, isolated_user_dir)
     _check(res, user_cwd, "scores.jsonl")
     assert (user_cwd / "scores.report.json").is_file()
-    assert len((user_cwd / "scores.jsonl").read_text().splitlines()) == 35
+    assert len((user_cwd / "scores.jsonl").read_text().splitlines()) == _demo_samples()
 
 
 def test_score_dash_out_is_json_lines_on_stdout(user_cwd: Path, isolated_user_dir: Path) -> None:
@@ -84,7 +85,7 @@ def test_score_dash_out_is_json_lines_on_stdout(user_cwd: Path, isolated_user_di
     res = _run("sample-forge score --trajectory runs/pilot -o -", user_cwd, isolated_user_dir)
     assert res.returncode == 0, res.stderr
     rows = [json.loads(x) for x in res.stdout.splitlines()]
-    assert len(rows) == 35 and all("lim" in r for r in rows)
+    assert len(rows) == _demo_samples() and all("lim" in r for r in rows)
     assert "rows written to stdout" in res.stderr
     assert not (user_cwd / "scores.jsonl").exists()
 
@@ -99,3 +100,11 @@ def test_synthesize_as_written(user_cwd: Path, isolated_user_dir: Path) -> None:
     assert (user_cwd / "candidates.jsonl").is_file()
     assert "accepted -> candidates.jsonl" in res.stderr
     assert res.stdout.strip() == ""
+
+
+def _demo_samples() -> int:
+    """The samples of the shipped demo pilot run (every one is scored: no epoch is missing)."""
+    from sample_forge.paths import resource_path
+
+    lines = resource_path("data/demo/pilot/trajectory.jsonl").read_text().splitlines()
+    return len({json.loads(x)["sample_id"] for x in lines})

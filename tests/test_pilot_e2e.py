@@ -138,7 +138,8 @@ def check_run(out, rows, tmp_path):
 
     from sample_forge.pilot.trl_pilot import _gguf_cache, _model_source
 
-    ds = load_dataset("json", data_files=str(exp / "trl" / "train.jsonl"), split="train")
+    [train] = exp.glob("*/trl/train.jsonl")  # one run directory for the one chosen sample
+    ds = load_dataset("json", data_files=str(train), split="train")
     assert len(ds) == 4 and "prompt" in ds.column_names
     src, gguf, _ = _model_source(None)
     tok = AutoTokenizer.from_pretrained(str(_gguf_cache(src, gguf)))

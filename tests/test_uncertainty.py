@@ -20,7 +20,6 @@ from sample_forge.impact.uncertainty import (
     pilot_verdict,
     resample_scores,
 )
-from sample_forge.paths import resource_path
 
 STATS = ("lim", "hist_var", "learnability")
 
@@ -127,13 +126,37 @@ def test_oneshot_log_rollouts_inferred_or_given(tmp_path: Path) -> None:
     assert width["64"] < width["8"]
 
 
-def test_strong_signal_is_ok_demo_pilot_is_weak(tmp_path: Path) -> None:
+def _weak_run(d: Path) -> Path:
+    """A native pilot log shaped like the first demo pilot (SmolLM2-135M at lr 1e-6): 35 samples x
+    3 epochs x 4 rollouts, mean accuracy 0.014 / 0.036 / 0.029, 31 samples never solved."""
+    solved = {0: [(0, 2)], 1: [(0, 3), (1, 2)], 2: [(0, 1), (2, 2), (3, 1)]}  # epoch -> (sample, correct)
+    rows = []
+    for e in range(3):
+        hits = dict(solved[e])
+        for i in range(35):
+            c = hits.get(i, 0)
+            rows.append(
+                {
+                    "sample_id": f"s{i:02d}",
+                    "step": e + 1,
+                    "epoch": e + 1,
+                    "rollouts": 4,
+                    "correct": c,
+                    "rewards": [1.0] * c + [0.0] * (4 - c),
+                }
+            )
+    d.mkdir(parents=True)
+    (d / "trajectory.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return d
+
+
+def test_strong_signal_is_ok_weak_pilot_is_weak(tmp_path: Path) -> None:
     c, _, _ = simulate_accuracy(SimConfig(samples=200, epochs=8, rollouts=8, seed=0))
     d = diagnose(c / 8, np.full(c.shape, 8.0), compute_scores(c / 8)["lim"])
     ok, text = pilot_verdict({"pilot": d})
     assert ok and d["signal"] == "ok" and text.startswith("signal ok") and d["rise"] > 0.1
 
-    demo = resource_path("data/demo/pilot")
+    demo = _weak_run(tmp_path / "weak")
     res = score_run(demo, ScoreConfig(resamples=200))
     ok, text = pilot_verdict(res.report)
     assert not ok and res.report["pilot"]["signal"] == "weak"
@@ -160,7 +183,7 @@ def test_strong_signal_is_ok_demo_pilot_is_weak(tmp_path: Path) -> None:
     assert list(row)[-7:] == cols and row["lim_lo"] <= row["lim"] <= row["lim_hi"]
 
 
-def test_resamples_zero_turns_error_bars_off() -> None:
-    res = score_run(resource_path("data/demo/pilot"), ScoreConfig(resamples=0))
+def test_resamples_zero_turns_error_bars_off(tmp_path: Path) -> None:
+    res = score_run(_weak_run(tmp_path / "weak"), ScoreConfig(resamples=0))
     assert "lim_lo" not in res.rows[0] and res.report["uncertainty"] == {"resamples": 0}
     assert res.report["pilot"]["signal"] == "weak"
