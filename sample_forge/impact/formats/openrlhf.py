@@ -106,6 +106,17 @@ class _Reader(Shard):
             i = self.raw[raw] = self._local(orjson.loads(b'"' + raw + b'"'))
         return i
 
+    def _raw_prompts(self, raws: list[bytes]) -> list[int] | str:
+        """The local index of each raw prompt (new ones decoded once), or why one is not a string."""
+        get = self.raw.get
+        idx = [get(r, -1) for r in raws]
+        if min(idx) < 0:
+            try:
+                idx = [i if i >= 0 else self._raw_prompt(r) for i, r in zip(idx, raws)]
+            except orjson.JSONDecodeError:
+                return "a prompt that is not a JSON string"
+        return idx
+
     # -- the fast paths -------------------------------------------------------------------------
     def fast(self, data: bytes) -> tuple[list[int], Sequence[float]] | str:
         """(local sample, reward) per record, or why the file's shape is not recognised."""
@@ -236,14 +247,9 @@ class _Reader(Shard):
                 return "a reward that is not one finite number"
             distinct.append(v)
         vals = np.asarray(distinct, dtype=np.float64)[inverse.ravel()]
-        raws = [data[a:b] for a, b in zip(pa.tolist(), pb.tolist())]
-        get = self.raw.get
-        idx = [get(r, -1) for r in raws]
-        if min(idx) < 0:
-            try:
-                idx = [i if i >= 0 else self._raw_prompt(r) for i, r in zip(idx, raws)]
-            except orjson.JSONDecodeError:
-                return "a prompt that is not a JSON string"
+        idx = self._raw_prompts([data[a:b] for a, b in zip(pa.tolist(), pb.tolist())])
+        if isinstance(idx, str):
+            return idx
         lo, hi = s2[:, 0].tolist(), (e2[:, -1] - (arr[e2[:, -1] - 1] == 44)).tolist()
         return self._prove(data, lambda j: (lo[j], hi[j]), idx, vals) or (idx, vals)
 
@@ -301,14 +307,9 @@ class _Reader(Shard):
                         return "a reward that is not one finite number"
                     self.reward_of[t] = v
             vals = [get(t) for t in tails]
-        rget = self.raw.get
-        keys = [c[skip:p] for c, p in zip(recs, ends)]
-        idx = [rget(key, -1) for key in keys]
-        if min(idx) < 0:
-            try:
-                idx = [i if i >= 0 else self._raw_prompt(key) for i, key in zip(idx, keys)]
-            except orjson.JSONDecodeError:
-                return "a prompt that is not a JSON string"
+        idx = self._raw_prompts([c[skip:p] for c, p in zip(recs, ends)])
+        if isinstance(idx, str):
+            return idx
         n = len(recs)
         # where each record starts: the needle starts with the record's brace
         offs = list(itertools.accumulate((len(c) + len(pkey) for c in recs), initial=len(head)))
