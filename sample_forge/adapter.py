@@ -20,6 +20,7 @@ from sample_forge.subjects import normalize_subject, parse_level
 __all__ = [
     "ALIASES",
     "SCORE_KEYS",
+    "IMPACT_SCORE_KEYS",
     "adapt_row",
     "check_map",
     "column_of",
@@ -69,7 +70,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "source": ("source", "data_source"),
 }
 
-SCORE_KEYS = (
+# the scores table `sample-forge score` writes, after its `id` column
+IMPACT_SCORE_KEYS = (
     "lim",
     "hist_var",
     "learnability",
@@ -79,6 +81,9 @@ SCORE_KEYS = (
     "n_epochs",
     "filled_epochs",
     "rank",
+)
+SCORE_KEYS = (
+    *IMPACT_SCORE_KEYS,
     # `sample-forge passrate`
     "pass_rate",
     "pass_rate_lo",

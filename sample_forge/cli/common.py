@@ -20,6 +20,7 @@ from sample_forge.errors import SampleForgeError
 __all__ = [
     "domain_errors",
     "quiet_option",
+    "retry_failed_option",
     "progress",
     "console",
     "parse_kv_list",
@@ -66,6 +67,11 @@ def domain_errors(fn: F) -> F:
 
 
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries.")
+retry_failed_option = click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Ask again for LLM requests that ended at max_tokens before with the same settings.",
+)
 
 
 def console(quiet: bool = False, stderr: bool = True) -> Any:

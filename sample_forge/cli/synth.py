@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass, fields
 from typing import Any
 
 import click
@@ -14,6 +16,7 @@ from sample_forge.cli.common import (
     out_name,
     out_option,
     quiet_option,
+    retry_failed_option,
     side_path,
     to_stdout,
     write_table,
@@ -78,32 +81,47 @@ def _decontam_options(fn: Any) -> Any:
             "same flags, slower.",
         ),
     ]
+    names = [f.name for f in fields(_Decontam)]
+
+    @functools.wraps(fn)
+    def with_decontam(*args: Any, **kwargs: Any) -> Any:
+        decontam = _Decontam(**{n: kwargs.pop(n) for n in names})
+        return fn(*args, decontam=decontam, **kwargs)
+
     for o in reversed(opts):
-        fn = o(fn)
-    return fn
+        with_decontam = o(with_decontam)
+    return with_decontam
 
 
-def _index(
-    against: tuple[str, ...],
-    bench_root: str | None,
-    bench_config: str | None,
-    ngram: int,
-    ngram_threshold: float,
-    cosine: float,
-    no_embed: bool,
-    exact_cosine: bool = False,
-) -> Any:
-    from sample_forge.synth.decontam import DecontamConfig, DecontamIndex, load_benchmark, resolve_benchmarks
+@dataclass(frozen=True)
+class _Decontam:
+    """The options of ``_decontam_options``, given to the command as one ``decontam`` argument."""
 
-    specs = resolve_benchmarks(against, root=bench_root, config=bench_config)
-    cfg = DecontamConfig(
-        ngram=ngram,
-        ngram_threshold=ngram_threshold,
-        cosine_threshold=cosine,
-        use_embeddings=not no_embed,
-        screen=not exact_cosine,
-    )
-    return DecontamIndex.build([load_benchmark(s) for s in specs], cfg)
+    bench_root: str | None
+    bench_config: str | None
+    ngram: int
+    ngram_threshold: float
+    cosine: float
+    no_embed: bool
+    exact_cosine: bool
+
+    def index(self, against: tuple[str, ...]) -> Any:
+        from sample_forge.synth.decontam import (
+            DecontamConfig,
+            DecontamIndex,
+            load_benchmark,
+            resolve_benchmarks,
+        )
+
+        specs = resolve_benchmarks(against, root=self.bench_root, config=self.bench_config)
+        cfg = DecontamConfig(
+            ngram=self.ngram,
+            ngram_threshold=self.ngram_threshold,
+            cosine_threshold=self.cosine,
+            use_embeddings=not self.no_embed,
+            screen=not self.exact_cosine,
+        )
+        return DecontamIndex.build([load_benchmark(s) for s in specs], cfg)
 
 
 @click.command("synthesize")
@@ -172,11 +190,7 @@ def _index(
     default=None,
     help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).",
 )
-@click.option(
-    "--retry-failed",
-    is_flag=True,
-    help="Ask again for LLM requests that ended at max_tokens before with the same settings.",
-)
+@retry_failed_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @ray_option
 @quiet_option
@@ -195,13 +209,7 @@ def synthesize(
     pass_band: str,
     answer: str,
     against: tuple[str, ...],
-    bench_root: str | None,
-    bench_config: str | None,
-    ngram: int,
-    ngram_threshold: float,
-    cosine: float,
-    no_embed: bool,
-    exact_cosine: bool,
+    decontam: _Decontam,
     tag_method: str,
     tag_model: str | None,
     no_skills_check: bool,
@@ -260,11 +268,7 @@ def synthesize(
         retry_failed=retry_failed,
         ray=ray_address,
     )
-    index = (
-        _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed, exact_cosine)
-        if against
-        else None
-    )
+    index = decontam.index(against) if against else None
     lines = StageLines(quiet)
     lines.start(f"synthesize {n} candidates")
     try:
@@ -332,13 +336,7 @@ def decontam(
     file: str,
     against: tuple[str, ...],
     text_field: str | None,
-    bench_root: str | None,
-    bench_config: str | None,
-    ngram: int,
-    ngram_threshold: float,
-    cosine: float,
-    no_embed: bool,
-    exact_cosine: bool,
+    decontam: _Decontam,
     out: str,
     flagged_only: bool,
     ray_address: str | None,
@@ -360,7 +358,7 @@ def decontam(
     if not rows:
         raise InputError("no rows", path=file)
     _, texts = problem_texts(rows, file, text_field, need_text=True)
-    index = _index(against, bench_root, bench_config, ngram, ngram_threshold, cosine, no_embed, exact_cosine)
+    index = decontam.index(against)
     if ray_address:
         from sample_forge.scale.embeddings import check_on_ray
         from sample_forge.scale.ray_data import connect

@@ -21,6 +21,7 @@ from sample_forge.cli.common import (
     pool_option,
     progress,
     quiet_option,
+    retry_failed_option,
     side_path,
     write_table,
 )
@@ -88,11 +89,7 @@ def tag() -> None:
     default=None,
     help="LLM call failures as JSONL (default: OUT.failures.jsonl).",
 )
-@click.option(
-    "--retry-failed",
-    is_flag=True,
-    help="Ask again for LLM requests that ended at max_tokens before with the same settings.",
-)
+@retry_failed_option
 @click.option("--explain", "explain_id", default=None, help="Print how one problem was tagged.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Saliency plot (PNG).")
 @click.option("--plot-kind", type=click.Choice(["bar", "radar"]), default="bar", show_default=True)

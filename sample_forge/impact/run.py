@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from sample_forge.adapter import IMPACT_SCORE_KEYS
 from sample_forge.errors import InputError, SampleForgeError
 from sample_forge.impact import formats
 from sample_forge.impact.detect import detect, files_of
@@ -281,19 +282,9 @@ def _add_intervals(rows: list[dict[str, Any]], row_of: list[int], unc: Any) -> N
 
 def _row(s: ImpactScore) -> dict[str, Any]:
     d = s.to_dict()
-    cols = (
-        "id",
-        "lim",
-        "hist_var",
-        "learnability",
-        "mean_acc",
-        "first_acc",
-        "last_acc",
-        "n_epochs",
-        "filled_epochs",
-        "rank",
-    )
-    return {k: (None if isinstance(d[k], float) and np.isnan(d[k]) else d[k]) for k in cols}
+    return {
+        k: (None if isinstance(d[k], float) and np.isnan(d[k]) else d[k]) for k in ("id", *IMPACT_SCORE_KEYS)
+    }
 
 
 def join_pool(

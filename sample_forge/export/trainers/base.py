@@ -19,8 +19,6 @@ __all__ = [
     "PaperSettings",
     "RowOptions",
     "Dataset",
-    "full_batches",
-    "passes_for",
     "join_command",
     "quote",
     "write_jsonl",
@@ -43,6 +41,16 @@ class PaperSettings:
     steps: int = 140
     gpus: int = 8
 
+    def full_batches(self, rows: int) -> int:
+        """Batches of ``batch`` prompts in one pass over ``rows`` rows: verl and OpenRLHF drop the last,
+        incomplete batch."""
+        return rows // self.batch
+
+    def passes(self, rows: int) -> int:
+        """Passes over the data (verl epochs, OpenRLHF episodes) that reach ``steps`` updates; a dataset
+        smaller than one batch counts as one batch per pass (export notes that it makes no update)."""
+        return math.ceil(self.steps / max(1, self.full_batches(rows)))
+
 
 @dataclass(frozen=True)
 class RowOptions:
@@ -64,16 +72,10 @@ class Dataset:
     run: str = "grpo"
 
 
-def full_batches(rows: int, batch: int) -> int:
-    """Batches of ``batch`` prompts in one pass over ``rows`` rows: verl and OpenRLHF drop the last,
-    incomplete batch."""
-    return rows // batch
-
-
-def passes_for(steps: int, rows: int, batch: int) -> int:
-    """Passes over the data (verl epochs, OpenRLHF episodes) that reach ``steps`` updates; a dataset
-    smaller than one batch counts as one batch per pass (export notes that it makes no update)."""
-    return math.ceil(steps / max(1, full_batches(rows, batch)))
+def write_jsonl(rows: list[Row], out_dir: Path, stem: str = "train") -> list[Path]:
+    path = out_dir / f"{stem}.jsonl"
+    write_rows(path, rows)
+    return [path]
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,11 @@ class Trainer:
     name: str
     description: str  # one line, for the docs table
     rows: Callable[[Sequence[ExportSample], RowOptions], list[Row]]
-    write: Callable[[list[Row], Path], list[Path]]
     command: Callable[[Dataset, PaperSettings], str]
     updates: Callable[[int, PaperSettings], int]
+    write: Callable[[list[Row], Path], list[Path]] = (
+        write_jsonl  # the rows as ``train.jsonl`` (the default ``files``)
+    )
     files: tuple[str, ...] = ("train.jsonl",)
     extras: tuple[str, ...] = ()
     reads: str | None = "train.jsonl"
@@ -109,9 +113,3 @@ def quote(value: object) -> str:
 def join_command(head: str, args: list[str]) -> str:
     """One option per line, continued with a backslash, ready to paste into a shell."""
     return " \\\n  ".join([head, *args])
-
-
-def write_jsonl(rows: list[Row], out_dir: Path, stem: str = "train") -> list[Path]:
-    path = out_dir / f"{stem}.jsonl"
-    write_rows(path, rows)
-    return [path]

@@ -13,9 +13,7 @@ from sample_forge.export.trainers.base import (
     PaperSettings,
     RowOptions,
     Trainer,
-    full_batches,
     join_command,
-    passes_for,
     quote,
     write_jsonl,
 )
@@ -48,7 +46,7 @@ def openrlhf_updates(rows: int, s: PaperSettings) -> int:
     """``PPOTrainer.fit``: ``num_episodes`` passes over the prompts, one rollout of
     ``rollout_batch_size`` prompts per full batch, one update per rollout (``train_batch_size`` = all
     its completions, ``max_epochs`` 1). It has no step cap: a dataset of k batches makes a multiple of k."""
-    return passes_for(s.steps, rows, s.batch) * full_batches(rows, s.batch)
+    return s.passes(rows) * s.full_batches(rows)
 
 
 def openrlhf_command(data: Dataset, s: PaperSettings) -> str:
@@ -70,7 +68,7 @@ def openrlhf_command(data: Dataset, s: PaperSettings) -> str:
             f"--prompt_max_len {s.max_prompt}",
             "--init_kl_coef 0",
             f"--remote_rm_url {quote(data.path.with_name(REWARD_FUNC_NAME))}",
-            f"--num_episodes {passes_for(s.steps, data.rows, s.batch)}",
+            f"--num_episodes {s.passes(data.rows)}",
             "--max_epochs 1",
             f"--actor_num_gpus_per_node {s.gpus}",
             f"--save_path {quote(f'runs/openrlhf-grpo/{data.run}')}",

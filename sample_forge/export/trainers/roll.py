@@ -16,7 +16,6 @@ from sample_forge.export.trainers.base import (
     Trainer,
     join_command,
     quote,
-    write_jsonl,
 )
 
 __all__ = ["TRAINER", "roll_rows"]
@@ -61,7 +60,6 @@ TRAINER = Trainer(
     name="roll",
     description="ROLL RLVR pipeline; `tag` routes each row to the math rule reward",
     rows=roll_rows,
-    write=write_jsonl,
     command=roll_command,
     updates=roll_updates,
 )

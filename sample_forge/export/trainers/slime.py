@@ -9,7 +9,6 @@ from sample_forge.export.trainers.base import (
     Trainer,
     join_command,
     quote,
-    write_jsonl,
 )
 from sample_forge.export.trainers.openrlhf import input_label_rows
 
@@ -50,7 +49,6 @@ TRAINER = Trainer(
     name="slime",
     description="slime `train.py`, scored by its math rule reward (`--rm-type math`)",
     rows=input_label_rows,
-    write=write_jsonl,
     command=slime_command,
     updates=slime_updates,
 )

@@ -18,7 +18,6 @@ from sample_forge.export.trainers.base import (
     Trainer,
     join_command,
     quote,
-    write_jsonl,
 )
 
 __all__ = ["TRAINER", "trl_rows", "trl_solution"]
@@ -78,7 +77,6 @@ TRAINER = Trainer(
     name="trl",
     description="TRL `trl grpo` (`GRPOTrainer`); `--dataset_name` is the directory",
     rows=trl_rows,
-    write=write_jsonl,
     command=trl_command,
     updates=trl_updates,
     reads=None,  # `trl grpo --dataset_name DIR` loads the directory's JSONL as split "train"

@@ -17,9 +17,7 @@ from sample_forge.export.trainers.base import (
     PaperSettings,
     RowOptions,
     Trainer,
-    full_batches,
     join_command,
-    passes_for,
     quote,
 )
 from sample_forge.tables import atomic_write, write_rows
@@ -71,7 +69,7 @@ def write_verl(rows: list[dict[str, Any]], out_dir: Path, stem: str = "train") -
 def verl_updates(rows: int, s: PaperSettings) -> int:
     """``RayPPOTrainer.fit``: ``total_epochs`` passes of ``rows // train_batch_size`` steps (the last
     batch dropped), stopped at ``total_training_steps``; one update per step (mini batch = batch)."""
-    return min(s.steps, passes_for(s.steps, rows, s.batch) * full_batches(rows, s.batch))
+    return min(s.steps, s.passes(rows) * s.full_batches(rows))
 
 
 def verl_command(data: Dataset, s: PaperSettings) -> str:
@@ -96,7 +94,7 @@ def verl_command(data: Dataset, s: PaperSettings) -> str:
             f"actor_rollout_ref.rollout.temperature={s.temperature:g}",
             f"trainer.total_training_steps={s.steps}",
             # verl's default of 30 epochs would stop a 128-row run at 30 steps
-            f"trainer.total_epochs={passes_for(s.steps, data.rows, s.batch)}",
+            f"trainer.total_epochs={s.passes(data.rows)}",
             f"trainer.experiment_name={quote(data.run)}",
             f"trainer.n_gpus_per_node={s.gpus}",
             "trainer.nnodes=1",

@@ -34,7 +34,8 @@ import orjson
 
 from sample_forge.errors import InputError
 from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
-from sample_forge.impact.longtable import ReadStats, Trajectory, normalize_prompt, prompt_id
+from sample_forge.impact.longtable import Trajectory, normalize_prompt, prompt_id
+from sample_forge.impact.shards import Shard, error_result, in_processes, merge_shards, string_end
 from sample_forge.impact.step_gaps import step_gap_note
 
 __all__ = ["FORMAT", "read_openrlhf", "openrlhf_files"]
@@ -53,19 +54,6 @@ _PARALLEL_MIN_BYTES = 32 << 20
 def openrlhf_files(directory: Path) -> list[Path]:
     files = [p for p in directory.iterdir() if _FILE.match(p.name)]
     return sorted(files, key=lambda p: int(_FILE.match(p.name).group(1)))  # type: ignore[union-attr]
-
-
-def _string_end(data: bytes, start: int) -> int:
-    """Index of the quote closing the JSON string whose content starts at ``start``, or -1."""
-    e = data.find(b'"', start)
-    while e > 0 and data[e - 1] == 92:  # an odd run of backslashes escapes it
-        b = e - 1
-        while data[b - 1] == 92:
-            b -= 1
-        if (e - b) % 2 == 0:
-            break
-        e = data.find(b'"', e + 1)
-    return e
 
 
 def _windows(arr: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
@@ -90,19 +78,14 @@ def _reward(value: Any) -> float | None:
     return float(value)
 
 
-class _Reader:
+class _Reader(Shard):
     """One reader process: its own sample table and columns."""
 
     def __init__(self, skip_bad: bool) -> None:
-        self.skip_bad = skip_bad
-        self.ids: list[str] = []
-        self.texts: list[str] = []
-        self.by_id: dict[str, int] = {}
+        super().__init__(skip_bad)
         self.raw: dict[bytes, int] = {}  # raw (JSON-escaped) prompt -> local index
         self.text: dict[str, int] = {}  # decoded prompt -> local index (full parses)
         self.reward_of: dict[bytes, float] = {}  # distinct reward texts
-        self.sample, self.step, self.reward = array("i"), array("q"), array("d")
-        self.stats = ReadStats()
 
     def _local(self, text: str) -> int:
         i = self.text.get(text)
@@ -122,6 +105,17 @@ class _Reader:
         if i is None:
             i = self.raw[raw] = self._local(orjson.loads(b'"' + raw + b'"'))
         return i
+
+    def _raw_prompts(self, raws: list[bytes]) -> list[int] | str:
+        """The local index of each raw prompt (new ones decoded once), or why one is not a string."""
+        get = self.raw.get
+        idx = [get(r, -1) for r in raws]
+        if min(idx) < 0:
+            try:
+                idx = [i if i >= 0 else self._raw_prompt(r) for i, r in zip(idx, raws)]
+            except orjson.JSONDecodeError:
+                return "a prompt that is not a JSON string"
+        return idx
 
     # -- the fast paths -------------------------------------------------------------------------
     def fast(self, data: bytes) -> tuple[list[int], Sequence[float]] | str:
@@ -184,7 +178,7 @@ class _Reader:
         prefixes = []  # the key of each inner line, as written up to its value
         for line in first[1:-1]:
             q = line.find(b'"')
-            e = _string_end(line, q + 1) if q >= 0 else -1
+            e = string_end(line, q + 1) if q >= 0 else -1
             c = line.find(b":", e + 1) if e > 0 else -1
             if c < 0 or line[:q].strip() or line[e + 1 : c].strip():
                 return "not one key per line"
@@ -253,14 +247,9 @@ class _Reader:
                 return "a reward that is not one finite number"
             distinct.append(v)
         vals = np.asarray(distinct, dtype=np.float64)[inverse.ravel()]
-        raws = [data[a:b] for a, b in zip(pa.tolist(), pb.tolist())]
-        get = self.raw.get
-        idx = [get(r, -1) for r in raws]
-        if min(idx) < 0:
-            try:
-                idx = [i if i >= 0 else self._raw_prompt(r) for i, r in zip(idx, raws)]
-            except orjson.JSONDecodeError:
-                return "a prompt that is not a JSON string"
+        idx = self._raw_prompts([data[a:b] for a, b in zip(pa.tolist(), pb.tolist())])
+        if isinstance(idx, str):
+            return idx
         lo, hi = s2[:, 0].tolist(), (e2[:, -1] - (arr[e2[:, -1] - 1] == 44)).tolist()
         return self._prove(data, lambda j: (lo[j], hi[j]), idx, vals) or (idx, vals)
 
@@ -270,7 +259,7 @@ class _Reader:
         if m is None:
             return "not a list of records whose first key is prompt"
         colon = m.group(1)
-        e = _string_end(data, m.end())
+        e = string_end(data, m.end())
         j = data.find(b'"', e + 1) if e > 0 else -1
         sep = data[e + 1 : j]
         if j < 0 or sep.strip() != b",":
@@ -318,14 +307,9 @@ class _Reader:
                         return "a reward that is not one finite number"
                     self.reward_of[t] = v
             vals = [get(t) for t in tails]
-        rget = self.raw.get
-        keys = [c[skip:p] for c, p in zip(recs, ends)]
-        idx = [rget(key, -1) for key in keys]
-        if min(idx) < 0:
-            try:
-                idx = [i if i >= 0 else self._raw_prompt(key) for i, key in zip(idx, keys)]
-            except orjson.JSONDecodeError:
-                return "a prompt that is not a JSON string"
+        idx = self._raw_prompts([c[skip:p] for c, p in zip(recs, ends)])
+        if isinstance(idx, str):
+            return idx
         n = len(recs)
         # where each record starts: the needle starts with the record's brace
         offs = list(itertools.accumulate((len(c) + len(pkey) for c in recs), initial=len(head)))
@@ -422,52 +406,29 @@ class _Reader:
         self.step.extend(array("q", [k]) * len(idx))
         self.reward.frombytes(np.asarray(vals, dtype=np.float64).tobytes())
 
-    def result(self) -> dict[str, Any]:
-        return {
-            "ids": self.ids,
-            "texts": self.texts,
-            "sample": self.sample.tobytes(),
-            "step": self.step.tobytes(),
-            "reward": self.reward.tobytes(),
-            "stats": self.stats,
-        }
-
 
 def _run(paths: list[str], last: str, skip_bad: bool) -> dict[str, Any]:
     reader = _Reader(skip_bad)
     try:
         for p in paths:
             reader.read(Path(p), p == last)
-    except InputError as e:  # exceptions with keyword fields do not survive pickling as such
-        return {"error": str(e.args[0]) if e.args else str(e)}
+    except InputError as e:
+        return error_result(e)
     return reader.result()
 
 
 def read_openrlhf(
     files: list[Path], *, skip_bad_lines: bool = False, workers: int | None = None
 ) -> Trajectory:
-    from sample_forge.impact.formats.verl import merge_shards
-
     if not files:
         raise InputError("no OpenRLHF step_*.json files")
     paths = [str(p) for p in files]
     workers = workers or min(2, os.cpu_count() or 1)
+    n = 1
     if workers > 1 and len(paths) > 1 and sum(p.stat().st_size for p in files) >= _PARALLEL_MIN_BYTES:
-        import multiprocessing as mp
-        import threading
-        from concurrent.futures import ProcessPoolExecutor
-
         n = min(workers, len(paths))
-        parts = [paths[i * len(paths) // n : (i + 1) * len(paths) // n] for i in range(n)]
-        fork_ok = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
-        ctx = mp.get_context("fork" if fork_ok else "spawn")
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as ex:
-            results = list(ex.map(_run, parts, [paths[-1]] * n, [skip_bad_lines] * n))
-    else:
-        results = [_run(paths, paths[-1], skip_bad_lines)]
-    for r in results:
-        if "error" in r:
-            raise InputError(r["error"])
+    parts = [paths[i * len(paths) // n : (i + 1) * len(paths) // n] for i in range(n)]
+    results = in_processes(_run, parts, paths[-1], skip_bad_lines)
     traj = merge_shards("openrlhf", results, keyed_by="prompt")
     gaps = step_gap_note(traj.step, "openrlhf")
     if gaps:

@@ -35,7 +35,6 @@ import random
 import re
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +43,8 @@ import orjson
 
 from sample_forge.errors import InputError
 from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
-from sample_forge.impact.longtable import (
-    ReadStats,
-    SampleRegistry,
-    Trajectory,
-    normalize_prompt,
-    prompt_id,
-)
+from sample_forge.impact.longtable import Trajectory, normalize_prompt, prompt_id
+from sample_forge.impact.shards import Shard, error_result, in_processes, merge_shards, string_end
 from sample_forge.impact.step_gaps import step_gap_note
 
 __all__ = ["FORMAT", "read_verl", "verl_files", "prove_fast_path"]
@@ -97,19 +91,6 @@ def _parse_segment(seg: bytes) -> tuple[float, int] | None:
     return score, int(m.group(2))
 
 
-def _string_end(line: bytes, start: int) -> int:
-    """Index of the quote closing the JSON string that starts at ``start`` (escape-aware), or -1."""
-    e = line.find(b'"', start)
-    while e > 0 and line[e - 1] == 92:  # preceded by a backslash: escaped unless that one is
-        b = e - 1
-        while line[b - 1] == 92:
-            b -= 1
-        if (e - b) % 2 == 0:
-            break
-        e = line.find(b'"', e + 1)
-    return e
-
-
 def _loads_lenient(line: bytes) -> Any:
     """orjson, or Python's json for NaN/Infinity (Python's json.dumps writes them): a NaN reward
     must be reported as a NaN reward, not as a malformed line."""
@@ -125,21 +106,14 @@ def _loads_lenient(line: bytes) -> Any:
         raise
 
 
-class _Shard:
+class _Shard(Shard):
     """State of one reader process: its own sample table and columns."""
 
     def __init__(self, id_key: str | None, skip_bad: bool) -> None:
+        super().__init__(skip_bad)
         self.id_key = id_key
         self.id_pat = f', "{id_key}": '.encode() if id_key else None
-        self.skip_bad = skip_bad
         self.cache: dict[bytes, int] = {}  # raw (still JSON-escaped) input or id -> local index
-        self.ids: list[str] = []
-        self.texts: list[str | None] = []
-        self.by_id: dict[str, int] = {}
-        self.sample = array("i")
-        self.step = array("q")
-        self.reward = array("d")
-        self.stats = ReadStats()
         self.tail_code: dict[bytes, int] = {}  # distinct score/step segments -> row of tail_values
         self.tail_values: list[tuple[float, int]] = []
         self.between: set[bytes] = set()  # distinct "gts": … runs checked to be whole values
@@ -167,7 +141,7 @@ class _Shard:
 
     def _new_id(self, raw: bytes, line: bytes) -> int:
         sid = orjson.loads(raw)
-        e = _string_end(line, 11)
+        e = string_end(line, 11)
         text = normalize_prompt(orjson.loads(line[10 : e + 1])) if e > 0 else None
         i = self._local(str(sid), text)
         self.cache[raw] = i
@@ -489,16 +463,6 @@ class _Shard:
         self.step.append(step)
         self.reward.append(float(score))
 
-    def result(self) -> dict[str, Any]:
-        return {
-            "ids": self.ids,
-            "texts": self.texts,
-            "sample": self.sample.tobytes(),
-            "step": self.step.tobytes(),
-            "reward": self.reward.tobytes(),
-            "stats": self.stats,
-        }
-
 
 class _Where:
     """Line numbers, counted only when an error needs one (counting newlines is not free)."""
@@ -603,8 +567,8 @@ def _run_shard(
             _read_range(shard, path, start, end, size)
             if start == 0:
                 shard.stats.files += 1
-    except InputError as e:  # exceptions with keyword fields do not survive pickling as such
-        return {"error": (str(e.args[0]) if e.args else str(e))}
+    except InputError as e:
+        return error_result(e)
     return {**shard.result(), "disproved": disproved}
 
 
@@ -635,21 +599,7 @@ def read_verl(
     split = {p for pieces in plan for p, start, end, size in pieces if start > 0 or end < size}
     disproved = {p: why for p in sorted(split) if (why := prove_fast_path(Path(p), id_key))}
     full = frozenset(disproved)
-    if len(plan) == 1:
-        results = [_run_shard(plan[0], id_key, skip_bad_lines, full)]
-    else:
-        import multiprocessing as mp
-        import threading
-
-        # fork is cheapest, but forking a process that runs other threads can deadlock the child
-        fork_ok = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
-        ctx = mp.get_context("fork" if fork_ok else "spawn")
-        with ProcessPoolExecutor(max_workers=len(plan), mp_context=ctx) as ex:
-            n = len(plan)
-            results = list(ex.map(_run_shard, plan, [id_key] * n, [skip_bad_lines] * n, [full] * n))
-    for r in results:
-        if "error" in r:
-            raise InputError(r["error"])
+    results = in_processes(_run_shard, plan, id_key, skip_bad_lines, full)
     traj = merge_shards("verl", results, keyed_by="id" if id_key else "prompt")
     for r in results:
         disproved.update(r["disproved"])
@@ -739,31 +689,6 @@ def prove_fast_path(path: Path, id_key: str | None, k: int = _PROOF_LINES) -> st
             if got3 != want:
                 return f"line at byte {off}: fast {got3} != full {want}"
     return None
-
-
-def merge_shards(fmt: str, results: list[dict[str, Any]], *, keyed_by: str) -> Trajectory:
-    reg = SampleRegistry(keyed_by=keyed_by)
-    stats = ReadStats()
-    samples, steps, rewards = [], [], []
-    for r in results:
-        remap = np.array([reg.add(sid, text) for sid, text in zip(r["ids"], r["texts"])], dtype=np.int32)
-        local = np.frombuffer(r["sample"], dtype=np.int32)
-        samples.append(remap[local] if len(local) else local)
-        steps.append(np.frombuffer(r["step"], dtype=np.int64))
-        rewards.append(np.frombuffer(r["reward"], dtype=np.float64))
-        stats.merge(r["stats"])
-
-    def cat(xs, dt):
-        return np.concatenate(xs) if xs else np.zeros(0, dt)
-
-    return Trajectory(
-        format=fmt,
-        registry=reg,
-        sample=cat(samples, np.int32),
-        step=cat(steps, np.int64),
-        reward=cat(rewards, np.float64),
-        stats=stats,
-    )
 
 
 def _matches(path: Path) -> bool:
