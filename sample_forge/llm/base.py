@@ -119,6 +119,56 @@ def _merge_ranges(items: list[tuple[int, Request, list[Completion | None]]]) -> 
     return jobs
 
 
+Todo = dict[str, list[tuple[int, Request, list[Completion | None]]]]
+
+
+def answer_known(
+    model: Model, requests: Sequence[Request], retry_failed: bool | None
+) -> tuple[list[Result | None], Todo, int, int]:
+    """A batch's start, in one process or on Ray: validate every request, answer the ones the cache
+    holds and the ones known to end at ``max_tokens`` (not resent unless ``retry_failed``, default
+    ``model.retry_failed``); the rest are grouped by payload hash. Returns (results with ``None`` where
+    still to run, that todo, cached count, not-resent count) and adds the latter to
+    ``model.not_resent_total``."""
+    retry = model.retry_failed if retry_failed is None else retry_failed
+    for r in requests:
+        _validate(r)
+    results: list[Result | None] = [None] * len(requests)
+    todo: Todo = {}
+    not_resent = 0
+    for i, req in enumerate(requests):
+        phash, slots = model._lookup(req)
+        if all(c is not None for c in slots):
+            results[i] = Result(req, slots)  # type: ignore[arg-type]
+        elif (known := model._known_length(req, phash, slots, retry)) is not None:
+            results[i] = known
+            not_resent += 1
+        else:
+            todo.setdefault(phash, []).append((i, req, slots))
+    n_cached = sum(r is not None for r in results) - not_resent
+    model.not_resent_total += not_resent
+    return results, todo, n_cached, not_resent
+
+
+def fill_members(
+    results: list[Result | None],
+    requests: Sequence[Request],
+    job: _Merged,
+    error: str | None,
+    error_kind: str | None,
+) -> None:
+    """Each request of a finished merged call gets its share of ``job.slots``; one missing a sample
+    fails with the call's error."""
+    for i, offset in job.members:
+        req = requests[i]
+        mine = job.slots[offset : offset + req.n]
+        if all(c is not None for c in mine):
+            results[i] = Result(req, mine)  # type: ignore[arg-type]
+        else:
+            got = [c for c in mine if c is not None]
+            results[i] = Result(req, got, error or "samples missing", error_kind or "internal")
+
+
 class Model:
     """A named model. Build it with ``sample_forge.llm.get_model``."""
 
@@ -244,23 +294,7 @@ class Model:
         A sample that ended at ``max_tokens`` before with the same settings is not sent again (a
         ``length`` failure at once) unless ``retry_failed`` (default: ``self.retry_failed``).
         ``self.last_summary`` counts what happened; its ``message`` is the line to show a user."""
-        retry = self.retry_failed if retry_failed is None else retry_failed
-        for r in requests:
-            _validate(r)
-        results: list[Result | None] = [None] * len(requests)
-        todo: dict[str, list[tuple[int, Request, list[Completion | None]]]] = {}
-        not_resent = 0
-        for i, req in enumerate(requests):
-            phash, slots = self._lookup(req)
-            if all(c is not None for c in slots):
-                results[i] = Result(req, slots)  # type: ignore[arg-type]
-            elif (known := self._known_length(req, phash, slots, retry)) is not None:
-                results[i] = known
-                not_resent += 1
-            else:
-                todo.setdefault(phash, []).append((i, req, slots))
-        n_cached = sum(r is not None for r in results) - not_resent
-        self.not_resent_total += not_resent
+        results, todo, n_cached, not_resent = answer_known(self, requests, retry_failed)
         futures: dict[concurrent.futures.Future[Result], _Merged] = {}
         try:
             for phash, items in todo.items():
@@ -271,18 +305,7 @@ class Model:
                 done = progress(done, total=len(futures), description=f"LLM {self.name}")
             for fut in done:
                 res, job = fut.result(), futures[fut]
-                for i, offset in job.members:
-                    req = requests[i]
-                    mine = job.slots[offset : offset + req.n]
-                    if all(c is not None for c in mine):
-                        results[i] = Result(req, mine)  # type: ignore[arg-type]
-                    else:
-                        results[i] = Result(
-                            req,
-                            [c for c in mine if c is not None],
-                            res.error or "samples missing",
-                            res.error_kind or "internal",
-                        )
+                fill_members(results, requests, job, res.error, res.error_kind)
         except BaseException:
             for fut in futures:
                 fut.cancel()

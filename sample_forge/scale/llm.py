@@ -20,10 +20,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sample_forge.llm.base import Model, ProgressBar, Request, Result, _merge_ranges, _validate
+from sample_forge.llm.base import (
+    Model,
+    ProgressBar,
+    Request,
+    Result,
+    _merge_ranges,
+    answer_known,
+    fill_members,
+)
 from sample_forge.llm.budget import call_cost
 from sample_forge.llm.cache import sample_key
-from sample_forge.records import Completion
 from sample_forge.scale.ray_data import stream_ordered
 
 __all__ = ["RayModel", "LLMWorker", "key_env", "ray_models"]
@@ -135,23 +142,7 @@ class RayModel:
         import ray
 
         m = self.model
-        retry = m.retry_failed if retry_failed is None else retry_failed
-        for r in requests:
-            _validate(r)
-        results: list[Result | None] = [None] * len(requests)
-        todo: dict[str, list[tuple[int, Request, list[Completion | None]]]] = {}
-        not_resent = 0
-        for i, req in enumerate(requests):
-            phash, slots = m._lookup(req)
-            if all(c is not None for c in slots):
-                results[i] = Result(req, slots)  # type: ignore[arg-type]
-            elif (known := m._known_length(req, phash, slots, retry)) is not None:
-                results[i] = known
-                not_resent += 1
-            else:
-                todo.setdefault(phash, []).append((i, req, slots))
-        n_cached = sum(r is not None for r in results) - not_resent
-        m.not_resent_total += not_resent
+        results, todo, n_cached, not_resent = answer_known(m, requests, retry_failed)
         # requests whose samples overlap share one job, as in one process: no sample paid twice
         jobs = [(phash, job) for phash, items in todo.items() for job in _merge_ranges(items)]
         workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -188,13 +179,7 @@ class RayModel:
             for j in gave_up:
                 m._gave_up(phash, req, j)
             m.structured_mode = mode  # a worker that stepped down: the next keys follow it
-            for i, offset in job.members:
-                mine = job.slots[offset : offset + requests[i].n]
-                if all(c is not None for c in mine):
-                    results[i] = Result(requests[i], mine)  # type: ignore[arg-type]
-                else:
-                    got = [c for c in mine if c is not None]
-                    results[i] = Result(requests[i], got, error or "samples missing", kind or "internal")
+            fill_members(results, requests, job, error, kind)
         for i, r in enumerate(results):
             if r is None:  # never dispatched: the budget stopped the run first
                 msg = budget.message() if budget is not None else "not run"
