@@ -89,6 +89,18 @@ class ChatReply:
     endpoint: str = ""  # the replica that answered (masked), for the call log; never in a cache key
 
 
+@dataclass(frozen=True)
+class Call:
+    """What one backend call sends: the arguments of the ``_achat`` hook."""
+
+    messages: list[dict[str, Any]]
+    n: int
+    temperature: float
+    max_tokens: int
+    seed: int | None
+    schema: dict[str, Any] | None = None
+
+
 @dataclass
 class _Merged:
     """One call for requests of a batch whose samples overlap (same payload, overlapping sample ranges):
@@ -218,17 +230,8 @@ class Model:
         """``endpoint`` with credentials masked: the form for messages, logs and the cache's columns."""
         return safe_url(self.endpoint) or ""
 
-    async def _achat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        n: int,
-        temperature: float,
-        max_tokens: int,
-        seed: int | None,
-        schema: dict[str, Any] | None = None,
-    ) -> ChatReply:
-        """One call (``schema``: constrain the reply, as ``structured_mode`` says). Raise LLMError for a
+    async def _achat(self, call: Call) -> ChatReply:
+        """One call (``call.schema``: constrain the reply, as ``structured_mode`` says). Raise LLMError for a
         final failure (the HTTP client already retried), MalformedResponse for a body that is not an
         answer."""
         raise NotImplementedError
@@ -470,12 +473,7 @@ class Model:
                 t0 = time.perf_counter()
                 try:
                     reply: ChatReply | None = await self._achat(
-                        req.messages,
-                        n=ask,
-                        temperature=req.temperature,
-                        max_tokens=req.max_tokens,
-                        seed=seed,
-                        schema=self._sent_schema(req),
+                        Call(req.messages, ask, req.temperature, req.max_tokens, seed, self._sent_schema(req))
                     )
                     problem: Exception | None = None
                 except (LLMError, MalformedResponse) as e:

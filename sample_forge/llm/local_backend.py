@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sample_forge.llm.base import ChatReply, LLMError, Model
+from sample_forge.llm.base import Call, ChatReply, LLMError, Model
 from sample_forge.llm.schema import response_format
 
 __all__ = ["LocalModel", "local_gguf_path"]
@@ -80,17 +80,10 @@ class LocalModel(Model):
         if _LLAMA is None:
             await asyncio.to_thread(_load)
 
-    async def _achat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        n: int,
-        temperature: float,
-        max_tokens: int,
-        seed: int | None,
-        schema: dict[str, Any] | None = None,
-    ) -> ChatReply:
-        return await asyncio.to_thread(self._chat, messages, temperature, max_tokens, seed, schema)
+    async def _achat(self, call: Call) -> ChatReply:
+        return await asyncio.to_thread(
+            self._chat, call.messages, call.temperature, call.max_tokens, call.seed, call.schema
+        )
 
     def _chat(
         self,

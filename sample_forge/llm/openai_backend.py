@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from sample_forge.llm.base import ChatReply, LLMError, MalformedResponse, Model, log
+from sample_forge.llm.base import Call, ChatReply, LLMError, MalformedResponse, Model, log
 from sample_forge.llm.config import safe_url
 from sample_forge.llm.schema import response_format
 
@@ -189,21 +189,15 @@ class OpenAIModel(Model):
             self._healthy(r)
             return reply
 
-    async def _achat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        n: int,
-        temperature: float,
-        max_tokens: int,
-        seed: int | None,
-        schema: dict[str, Any] | None = None,
-    ) -> ChatReply:
+    async def _achat(self, call: Call) -> ChatReply:
+        schema = call.schema
         while True:
             mode = self.structured_mode
             probe = schema is not None and self.config.structured_output == "auto" and not self._probed
             try:
-                reply = await self._asend(messages, n, temperature, max_tokens, seed, schema, probe)
+                reply = await self._asend(
+                    call.messages, call.n, call.temperature, call.max_tokens, call.seed, schema, probe
+                )
                 if probe:
                     self._probed = True
                 return reply
