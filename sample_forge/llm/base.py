@@ -549,16 +549,13 @@ class Model:
         req: Request,
         status: str,
         *,
-        error: str | None = None,
         endpoint: str = "",
-        response: Any = None,
-        prompt_tokens: int = 0,
-        completion_tokens: int = 0,
-        latency_s: float = 0.0,
-        cost_usd: float = 0.0,
+        **call: Any,
     ) -> None:
+        """One row of the calls table; ``call``: the rest of :meth:`Cache.log_call`'s fields (error,
+        response, tokens, latency, cost), passed as they are."""
         if status != "ok":
-            log.debug("LLM call to %s failed (%s): %s", self.name, status, error)
+            log.debug("LLM call to %s failed (%s): %s", self.name, status, call.get("error"))
         if self.cache is None:
             return
         self.cache.log_call(
@@ -568,12 +565,7 @@ class Model:
             params=params,
             messages=req.messages,
             status=status,
-            error=error,
-            response=response,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            latency_s=latency_s,
-            cost_usd=cost_usd,
+            **call,
         )
 
     def _summarize(
