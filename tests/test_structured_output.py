@@ -192,3 +192,31 @@ def test_retry_failed_flag_of_tag(fault_server: FaultServer, tmp_path: Path, mon
     assert fault_server.counts["tagcli"] == n and "5 requests not re-sent" in again.output
     retried = CliRunner().invoke(main, [*args, "--retry-failed"])
     assert fault_server.counts["tagcli"] == n + 5 and "not re-sent" not in retried.output
+
+
+GRAMMAR_CHILD = """
+import sys
+from sample_forge.llm.llama_compat import plain_cpu_buffers
+plain_cpu_buffers()
+from llama_cpp import Llama
+from sample_forge.llm.local_backend import local_gguf_path
+from sample_forge.skills.prompt import TAG_SCHEMA
+from sample_forge.synth.checks import SOLVE_SCHEMA
+from sample_forge.synth.generate import GENERATION_SCHEMA
+llm = Llama(model_path=str(local_gguf_path()), n_ctx=512, verbose=False)
+for name, schema in (("tag", TAG_SCHEMA), ("generate", GENERATION_SCHEMA), ("solve", SOLVE_SCHEMA)):
+    fmt = {"type": "json_object", "schema": schema}
+    llm.create_chat_completion(messages=[{"role": "user", "content": "hi"}], max_tokens=2, response_format=fmt)
+    print(name, "ok", flush=True)
+"""
+
+
+def test_every_schema_compiles_to_a_llama_cpp_grammar(tmp_path: Path) -> None:
+    # llama.cpp refuses a grammar over its repetition limit (a long maxLength) and the process dies,
+    # taking a llama.cpp server with it: run in a child so that is a failure here, not a crash
+    import subprocess
+    import sys
+
+    pytest.importorskip("llama_cpp", reason="the 'local' extra (llama-cpp-python) is not installed")
+    out = subprocess.run([sys.executable, "-c", GRAMMAR_CHILD], capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["tag", "ok", "generate", "ok", "solve", "ok"], out.stderr[-1500:]

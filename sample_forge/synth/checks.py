@@ -218,11 +218,13 @@ def judge_agreement(
 
 
 # A solver with structured output answers {"reasoning", "answer"}; bounded so it ends inside max_tokens.
+# llama.cpp turns maxLength into repeated grammar rules and refuses (the server process dies, 0.3.36)
+# above its repetition limit: 1500 failed, 900 parsed; every bound here stays <= 900.
 SOLVE_SCHEMA = {
     "title": "solution",
     "type": "object",
     "properties": {
-        "reasoning": {"type": "string", "maxLength": 1500},
+        "reasoning": {"type": "string", "maxLength": 900},
         "answer": {"type": "string", "minLength": 1, "maxLength": 64},
     },
     "required": ["reasoning", "answer"],
