@@ -1,6 +1,7 @@
 """What a trainer is to ``export``: the rows it reads, the files they go to, the command line that
-trains on them. One module per trainer in this package defines one ``TRAINER``; see docs/design.md,
-"Adding a trainer"."""
+trains on them. One module per trainer in this package defines ``row``, ``command`` and ``updates``
+(and ``write`` when the rows go elsewhere than ``train.jsonl``) and declares
+``TRAINER = Trainer.from_module(__name__, ...)``; see docs/design.md, "Adding a trainer"."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import math
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sample_forge.export.samples import ExportSample
+from sample_forge.registry import module_entry
 from sample_forge.tables import write_rows
 
 __all__ = [
@@ -19,6 +22,7 @@ __all__ = [
     "PaperSettings",
     "RowOptions",
     "Dataset",
+    "Row",
     "join_command",
     "quote",
     "write_jsonl",
@@ -72,6 +76,17 @@ class Dataset:
     run: str = "grpo"
 
 
+def repeat_rows(
+    row: Callable[[ExportSample, RowOptions], Row], samples: Sequence[ExportSample], opts: RowOptions
+) -> list[Row]:
+    """One trainer row per sample, ``opts.repeat`` copies each (the paper's one sample x batch)."""
+    rows = []
+    for s in samples:
+        r = row(s, opts)
+        rows.extend(dict(r) for _ in range(opts.repeat))
+    return rows
+
+
 def write_jsonl(rows: list[Row], out_dir: Path, stem: str = "train") -> list[Path]:
     path = out_dir / f"{stem}.jsonl"
     write_rows(path, rows)
@@ -100,6 +115,16 @@ class Trainer:
     files: tuple[str, ...] = ("train.jsonl",)
     extras: tuple[str, ...] = ()
     reads: str | None = "train.jsonl"
+
+    @classmethod
+    def from_module(cls, module: str, description: str, **files: Any) -> Trainer:
+        """The trainer a module defines by its conventional names: ``row(sample, opts)`` (one row per
+        sample; copies are made here), ``command``, ``updates`` and, optionally, ``write``; ``files``
+        are the ``files``/``extras``/``reads`` fields where they differ from the defaults."""
+        name, ns = module_entry(module)
+        own = {"write": ns["write"]} if "write" in ns else {}
+        rows = partial(repeat_rows, ns["row"])
+        return cls(name, description, rows, ns["command"], ns["updates"], **own, **files)
 
     def data_path(self, out_dir: Path) -> Path:
         """What the command line is given: the data file, or the directory (``reads`` None)."""

@@ -3,7 +3,6 @@ math-verify reward function ``--remote_rm_url`` loads, copied next to them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +18,18 @@ from sample_forge.export.trainers.base import (
 )
 from sample_forge.tables import atomic_write
 
-__all__ = ["TRAINER", "input_label_rows", "REWARD_FUNC_NAME"]
+__all__ = ["TRAINER", "row", "REWARD_FUNC_NAME"]
 
 REWARD_FUNC_NAME = "reward_func.py"
 # self-contained (it runs inside the trainer), so it lives outside this package as a plain file
 _REWARD_SOURCE = Path(__file__).resolve().parent.parent / "openrlhf_reward.py"
 
 
-def input_label_rows(samples: Sequence[ExportSample], opts: RowOptions) -> list[dict[str, Any]]:
-    rows = []
-    for s in samples:
-        row = {"input": s.prompt, "label": s.answer, "sample_id": s.id}
-        rows.extend(dict(row) for _ in range(opts.repeat))
-    return rows
+def row(s: ExportSample, opts: RowOptions) -> dict[str, Any]:
+    return {"input": s.prompt, "label": s.answer, "sample_id": s.id}
 
 
-def write_with_reward(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+def write(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     files = write_jsonl(rows, out_dir)
     path = out_dir / REWARD_FUNC_NAME
     with atomic_write(path, "wb") as f:
@@ -42,14 +37,14 @@ def write_with_reward(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     return [*files, path]
 
 
-def openrlhf_updates(rows: int, s: PaperSettings) -> int:
+def updates(rows: int, s: PaperSettings) -> int:
     """``PPOTrainer.fit``: ``num_episodes`` passes over the prompts, one rollout of
     ``rollout_batch_size`` prompts per full batch, one update per rollout (``train_batch_size`` = all
     its completions, ``max_epochs`` 1). It has no step cap: a dataset of k batches makes a multiple of k."""
     return s.passes(rows) * s.full_batches(rows)
 
 
-def openrlhf_command(data: Dataset, s: PaperSettings) -> str:
+def command(data: Dataset, s: PaperSettings) -> str:
     return join_command(
         "python3 -m openrlhf.cli.train_ppo_ray",
         [
@@ -76,12 +71,8 @@ def openrlhf_command(data: Dataset, s: PaperSettings) -> str:
     )
 
 
-TRAINER = Trainer(
-    name="openrlhf",
-    description="OpenRLHF `train_ppo_ray`, with a math-verify reward function for `--remote_rm_url`",
-    rows=input_label_rows,
-    write=write_with_reward,
-    command=openrlhf_command,
-    updates=openrlhf_updates,
+TRAINER = Trainer.from_module(
+    __name__,
+    "OpenRLHF `train_ppo_ray`, with a math-verify reward function for `--remote_rm_url`",
     extras=(REWARD_FUNC_NAME,),
 )

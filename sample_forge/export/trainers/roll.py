@@ -3,7 +3,6 @@ ROLL's RLVR math data; ``tag`` routes the row to the math rule reward."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -18,26 +17,22 @@ from sample_forge.export.trainers.base import (
     quote,
 )
 
-__all__ = ["TRAINER", "roll_rows"]
+__all__ = ["TRAINER", "row"]
 
 TAG = "math_rule"
 
 
-def roll_rows(samples: Sequence[ExportSample], opts: RowOptions) -> list[dict[str, Any]]:
-    rows = []
-    for s in samples:
-        messages = orjson.dumps([{"role": "user", "content": s.prompt}]).decode()
-        row = {"id": s.id, "messages": messages, "ground_truth": s.answer, "tag": TAG}
-        rows.extend(dict(row) for _ in range(opts.repeat))
-    return rows
+def row(s: ExportSample, opts: RowOptions) -> dict[str, Any]:
+    messages = orjson.dumps([{"role": "user", "content": s.prompt}]).decode()
+    return {"id": s.id, "messages": messages, "ground_truth": s.answer, "tag": TAG}
 
 
-def roll_updates(rows: int, s: PaperSettings) -> int:
+def updates(rows: int, s: PaperSettings) -> int:
     """``max_steps`` pipeline steps; the RLVR pipeline's data iterator starts over when it runs out."""
     return s.steps
 
 
-def roll_command(data: Dataset, s: PaperSettings) -> str:
+def command(data: Dataset, s: PaperSettings) -> str:
     return join_command(
         "python3 examples/start_rlvr_pipeline.py --config_path YOUR_CONFIG_DIR "
         "--config_name YOUR_RLVR_CONFIG",
@@ -56,10 +51,4 @@ def roll_command(data: Dataset, s: PaperSettings) -> str:
     )
 
 
-TRAINER = Trainer(
-    name="roll",
-    description="ROLL RLVR pipeline; `tag` routes each row to the math rule reward",
-    rows=roll_rows,
-    command=roll_command,
-    updates=roll_updates,
-)
+TRAINER = Trainer.from_module(__name__, "ROLL RLVR pipeline; `tag` routes each row to the math rule reward")

@@ -10,18 +10,18 @@ from sample_forge.export.trainers.base import (
     join_command,
     quote,
 )
-from sample_forge.export.trainers.openrlhf import input_label_rows
+from sample_forge.export.trainers.openrlhf import row  # OpenRLHF's rows
 
-__all__ = ["TRAINER"]
+__all__ = ["TRAINER", "row"]
 
 
-def slime_updates(rows: int, s: PaperSettings) -> int:
+def updates(rows: int, s: PaperSettings) -> int:
     """``--num-rollout`` rollouts (the data loader wraps round the dataset), each of
     ``rollout-batch-size x n-samples-per-prompt`` completions = ``global-batch-size``: one step each."""
     return s.steps
 
 
-def slime_command(data: Dataset, s: PaperSettings) -> str:
+def command(data: Dataset, s: PaperSettings) -> str:
     return join_command(
         "python3 train.py",
         [
@@ -45,10 +45,4 @@ def slime_command(data: Dataset, s: PaperSettings) -> str:
     )
 
 
-TRAINER = Trainer(
-    name="slime",
-    description="slime `train.py`, scored by its math rule reward (`--rm-type math`)",
-    rows=input_label_rows,
-    command=slime_command,
-    updates=slime_updates,
-)
+TRAINER = Trainer.from_module(__name__, "slime `train.py`, scored by its math rule reward (`--rm-type math`)")

@@ -6,7 +6,6 @@ would parse as ``3``. ``$\\boxed{answer}$`` parses whole, and a completion equal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sample_forge.answers import extract_boxed
@@ -20,7 +19,7 @@ from sample_forge.export.trainers.base import (
     quote,
 )
 
-__all__ = ["TRAINER", "trl_rows", "trl_solution"]
+__all__ = ["TRAINER", "row", "trl_solution"]
 
 
 def trl_solution(answer: str) -> str:
@@ -34,24 +33,20 @@ def trl_solution(answer: str) -> str:
     return "$\\boxed{" + a + "}$"
 
 
-def trl_rows(samples: Sequence[ExportSample], opts: RowOptions) -> list[dict[str, Any]]:
-    rows = []
-    for s in samples:
-        row = {
-            "prompt": [{"role": "user", "content": s.prompt}],
-            "solution": trl_solution(s.answer),
-            "sample_id": s.id,
-        }
-        rows.extend(dict(row) for _ in range(opts.repeat))
-    return rows
+def row(s: ExportSample, opts: RowOptions) -> dict[str, Any]:
+    return {
+        "prompt": [{"role": "user", "content": s.prompt}],
+        "solution": trl_solution(s.answer),
+        "sample_id": s.id,
+    }
 
 
-def trl_updates(rows: int, s: PaperSettings) -> int:
+def updates(rows: int, s: PaperSettings) -> int:
     """``--max_steps`` optimizer steps: the HF Trainer goes round the dataset as often as it needs."""
     return s.steps
 
 
-def trl_command(data: Dataset, s: PaperSettings) -> str:
+def command(data: Dataset, s: PaperSettings) -> str:
     # one optimizer step = batch prompts x rollouts completions (divide grad accumulation by #GPUs)
     completions = s.batch * s.rollouts
     return join_command(
@@ -73,11 +68,8 @@ def trl_command(data: Dataset, s: PaperSettings) -> str:
     )
 
 
-TRAINER = Trainer(
-    name="trl",
-    description="TRL `trl grpo` (`GRPOTrainer`); `--dataset_name` is the directory",
-    rows=trl_rows,
-    command=trl_command,
-    updates=trl_updates,
+TRAINER = Trainer.from_module(
+    __name__,
+    "TRL `trl grpo` (`GRPOTrainer`); `--dataset_name` is the directory",
     reads=None,  # `trl grpo --dataset_name DIR` loads the directory's JSONL as split "train"
 )

@@ -7,7 +7,6 @@ schema is fixed so the Parquet file has the same columns, field order and types 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from sample_forge.export.trainers.base import (
 )
 from sample_forge.tables import atomic_write, write_rows
 
-__all__ = ["TRAINER", "verl_rows", "write_verl"]
+__all__ = ["TRAINER", "row", "write"]
 
 
 def _schema() -> Any:
@@ -39,21 +38,17 @@ def _schema() -> Any:
     )
 
 
-def verl_rows(samples: Sequence[ExportSample], opts: RowOptions) -> list[dict[str, Any]]:
-    rows = []
-    for s in samples:
-        row = {
-            "data_source": opts.data_source or s.data_source,
-            "prompt": [{"content": s.prompt, "role": "user"}],
-            "ability": "math",
-            "reward_model": {"ground_truth": s.answer, "style": "rule"},
-            "extra_info": {"index": s.index, "split": opts.split},
-        }
-        rows.extend(row for _ in range(opts.repeat))
-    return rows
+def row(s: ExportSample, opts: RowOptions) -> dict[str, Any]:
+    return {
+        "data_source": opts.data_source or s.data_source,
+        "prompt": [{"content": s.prompt, "role": "user"}],
+        "ability": "math",
+        "reward_model": {"ground_truth": s.answer, "style": "rule"},
+        "extra_info": {"index": s.index, "split": opts.split},
+    }
 
 
-def write_verl(rows: list[dict[str, Any]], out_dir: Path, stem: str = "train") -> list[Path]:
+def write(rows: list[dict[str, Any]], out_dir: Path, stem: str = "train") -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -66,13 +61,13 @@ def write_verl(rows: list[dict[str, Any]], out_dir: Path, stem: str = "train") -
     return [parquet, jsonl]
 
 
-def verl_updates(rows: int, s: PaperSettings) -> int:
+def updates(rows: int, s: PaperSettings) -> int:
     """``RayPPOTrainer.fit``: ``total_epochs`` passes of ``rows // train_batch_size`` steps (the last
     batch dropped), stopped at ``total_training_steps``; one update per step (mini batch = batch)."""
     return min(s.steps, s.passes(rows) * s.full_batches(rows))
 
 
-def verl_command(data: Dataset, s: PaperSettings) -> str:
+def command(data: Dataset, s: PaperSettings) -> str:
     d = quote(data.path)
     return join_command(
         "python3 -m verl.trainer.main_ppo",
@@ -102,13 +97,9 @@ def verl_command(data: Dataset, s: PaperSettings) -> str:
     )
 
 
-TRAINER = Trainer(
-    name="verl",
-    description="verl `main_ppo`; it reads `.parquet` and `.json` (JSON Lines), not `.jsonl`",
-    rows=verl_rows,
-    write=write_verl,
+TRAINER = Trainer.from_module(
+    __name__,
+    "verl `main_ppo`; it reads `.parquet` and `.json` (JSON Lines), not `.jsonl`",
     files=("train.parquet", "train.json"),
-    command=verl_command,
-    updates=verl_updates,
     reads="train.parquet",
 )
