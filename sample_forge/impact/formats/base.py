@@ -11,6 +11,7 @@ import numpy as np
 
 from sample_forge.impact.longtable import Trajectory
 from sample_forge.impact.rules import Rule
+from sample_forge.registry import module_entry
 
 __all__ = ["LogFormat", "ReadOptions", "SimRun"]
 
@@ -59,8 +60,8 @@ class SimRun:
 class LogFormat:
     """A trainer log format: how to find its files, read them, judge a rollout, and simulate one.
 
-    The registry (``formats/__init__.py``) finds every module of the package that defines
-    ``FORMAT = LogFormat(...)``; the module is named after the format.
+    The registry (``formats/__init__.py``) finds every module of the package; each is named after
+    its format and declares ``FORMAT = LogFormat.from_module(__name__, ...)``.
     """
 
     name: str  # the --format value
@@ -70,7 +71,15 @@ class LogFormat:
     matches: Callable[[Path], bool]  # one file is of this format
     read: Callable[[list[Path], ReadOptions], Trajectory]
     write: Callable[[Path, SimRun], tuple[int, int]]  # simulator: writes a run, returns (records, bytes)
-    default_correct: str | None  # rule on the logged reward; None: the log holds correctness itself
+    default_correct: str | None = None  # rule on the logged reward; None: the log holds correctness itself
     logged: str = "rewards"  # what the log holds about correctness, for the report
     takes_correct_rule: bool = True  # False: a --correct rule cannot apply (nothing to apply it to)
     supersedes: tuple[str, ...] = ()  # formats written alongside it that it makes redundant
+
+    @classmethod
+    def from_module(cls, module: str, trainer: str, pattern: str, **more: Any) -> LogFormat:
+        """The format a module defines by its conventional names: ``{name}_files``, ``_matches``,
+        ``_read`` and ``_write``; ``more`` are the fields after ``write``."""
+        name, ns = module_entry(module)
+        functions = (ns[f"{name}_files"], ns["_matches"], ns["_read"], ns["_write"])
+        return cls(name, trainer, pattern, *functions, **more)

@@ -150,15 +150,10 @@ def _write(out: Path, run: SimRun) -> tuple[int, int]:
     return len(rows), path.stat().st_size
 
 
-FORMAT = LogFormat(
-    name="native",
+FORMAT = LogFormat.from_module(
+    __name__,
     trainer="native",
     pattern="*.jsonl with sample_id/step/rollouts/correct",
-    files=native_files,
-    matches=_matches,
-    read=_read,
-    write=_write,
-    default_correct=None,
     logged="correct counts",
     # `sample-forge pilot` writes both: its native trajectory is the complete record
     supersedes=("trl",),

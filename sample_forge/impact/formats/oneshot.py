@@ -88,15 +88,10 @@ def _write(out: Path, run: SimRun) -> tuple[int, int]:
     return lines, len(data)
 
 
-FORMAT = LogFormat(
-    name="oneshot",
+FORMAT = LogFormat.from_module(
+    __name__,
     trainer="One-Shot-RLVR",
     pattern="acc_step_*.json",
-    files=oneshot_files,
-    matches=_matches,
-    read=_read,
-    write=_write,
-    default_correct=None,
     logged="accuracies",
     takes_correct_rule=False,
 )

@@ -469,13 +469,6 @@ def _write(out: Path, run: SimRun) -> tuple[int, int]:
     return lines, nbytes
 
 
-FORMAT = LogFormat(
-    name="openrlhf",
-    trainer="OpenRLHF",
-    pattern="step_*.json",
-    files=openrlhf_files,
-    matches=_matches,
-    read=_read,
-    write=_write,
-    default_correct="reward==1",
+FORMAT = LogFormat.from_module(
+    __name__, trainer="OpenRLHF", pattern="step_*.json", default_correct="reward==1"
 )

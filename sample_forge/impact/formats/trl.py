@@ -209,13 +209,6 @@ def _write(out: Path, run: SimRun) -> tuple[int, int]:
     return lines, nbytes
 
 
-FORMAT = LogFormat(
-    name="trl",
-    trainer="TRL",
-    pattern="completions/completions_*.parquet",
-    files=trl_files,
-    matches=_matches,
-    read=_read,
-    write=_write,
-    default_correct="reward>0",
+FORMAT = LogFormat.from_module(
+    __name__, trainer="TRL", pattern="completions/completions_*.parquet", default_correct="reward>0"
 )

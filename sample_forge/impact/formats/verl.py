@@ -721,13 +721,4 @@ def _write(out: Path, run: SimRun) -> tuple[int, int]:
     return lines, nbytes
 
 
-FORMAT = LogFormat(
-    name="verl",
-    trainer="verl",
-    pattern="{step}.jsonl",
-    files=verl_files,
-    matches=_matches,
-    read=_read,
-    write=_write,
-    default_correct="score>0",
-)
+FORMAT = LogFormat.from_module(__name__, trainer="verl", pattern="{step}.jsonl", default_correct="score>0")
