@@ -1,5 +1,6 @@
 """``sample-forge models path|list|ping|cache`` and the LLM options every LLM-using command shares
-(``@llm_options``: --model, --no-cache, --cache-db, --budget-usd)."""
+(``@llm_options``: --model, --no-cache, --cache-db, --budget-usd; ``@cache_options`` for a command
+that names its models itself: all but --model)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import click
 
 from sample_forge.cli.common import domain_errors, model_option
 
-__all__ = ["models", "llm_options", "LLMOptions"]
+__all__ = ["models", "llm_options", "cache_options", "LLMOptions"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,28 +35,40 @@ class LLMOptions:
         counts what its earlier runs paid against ``--budget-usd``."""
         from sample_forge.llm import Budget, get_model
 
-        cache: Any = False if self.no_cache else (self.cache_db or True)
         budget = Budget(self.budget_usd, ledger=ledger) if self.budget_usd is not None or ledger else None
-        return get_model(name or self.model, cache=cache, budget=budget)
+        return get_model(name or self.model, cache=self.cache, budget=budget)
+
+    @property
+    def cache(self) -> bool | str:
+        """What the LLM layer's ``cache=`` takes: False (--no-cache), a file, or True (the default file)."""
+        return False if self.no_cache else (str(self.cache_db) if self.cache_db else True)
 
 
 def llm_options(fn: F) -> F:
     """Add --model/--no-cache/--cache-db/--budget-usd; the command receives ``llm: LLMOptions``."""
+    return _llm_options(fn, with_model=True)
 
+
+def cache_options(fn: F) -> F:
+    """Add --no-cache/--cache-db/--budget-usd; the command receives ``llm: LLMOptions`` (no model)."""
+    return _llm_options(fn, with_model=False)
+
+
+def _llm_options(fn: F, *, with_model: bool) -> F:
     @functools.wraps(fn)
     def wrapper(
         *args: Any,
-        model: str | None,
         no_cache: bool,
         cache_db: Path | None,
         budget_usd: float | None,
+        model: str | None = None,
         **kwargs: Any,
     ) -> Any:
         return fn(*args, llm=LLMOptions(model, no_cache, cache_db, budget_usd), **kwargs)
 
     for opt in reversed(
         [
-            model_option(),
+            *([model_option()] if with_model else []),
             click.option("--no-cache", is_flag=True, help="Neither read nor write the LLM cache/log."),
             click.option(
                 "--cache-db",

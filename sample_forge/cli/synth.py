@@ -21,6 +21,7 @@ from sample_forge.cli.common import (
     to_stdout,
     write_table,
 )
+from sample_forge.cli.models import LLMOptions, cache_options
 from sample_forge.errors import InputError
 from sample_forge.scale.ray_data import ray_option
 
@@ -176,20 +177,7 @@ class _Decontam:
     "--rejects", type=click.Path(dir_okay=False), default=None, help="Rejected candidates with reasons."
 )
 @click.option("--prime", is_flag=True, help="Pick the accepted candidate with the broadest skill spectrum.")
-@click.option(
-    "--budget-usd",
-    type=click.FloatRange(0),
-    default=None,
-    help="Stop new LLM calls past this spend (USD); restarts writing the same --out count "
-    "what earlier runs paid (ledger: <out>.spent.jsonl).",
-)
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the LLM cache/log (pays again).")
-@click.option(
-    "--cache-db",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="LLM cache/log file (default: $SAMPLE_FORGE_CACHE_DB or the user cache dir).",
-)
+@cache_options
 @retry_failed_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @ray_option
@@ -218,9 +206,7 @@ def synthesize(
     out: str,
     rejects: str | None,
     prime: bool,
-    budget_usd: float | None,
-    no_cache: bool,
-    cache_db: str | None,
+    llm: LLMOptions,
     retry_failed: bool,
     as_json: bool,
     ray_address: str | None,
@@ -262,9 +248,9 @@ def synthesize(
         tag_method=tag_method,
         tag_model=tag_model,
         check_skills=not no_skills_check,
-        budget_usd=budget_usd,
+        budget_usd=llm.budget_usd,
         budget_ledger=side_path(out, ".spent.jsonl", "candidates.jsonl"),
-        cache=False if no_cache else (cache_db or True),
+        cache=llm.cache,
         retry_failed=retry_failed,
         ray=ray_address,
     )
