@@ -27,6 +27,7 @@ __all__ = [
     "JoinReport",
     "rejects",
     "rejects_path",
+    "side_path",
     "count_line",
 ]
 
@@ -38,10 +39,16 @@ def normalize_text(text: Any) -> str:
     return " ".join(str(text or "").split())
 
 
+def side_path(out: str | os.PathLike[str], kind: str, ext: str = ".jsonl") -> Path:
+    """The one name of a file written beside a table: ``<stem>.<kind><ext>`` (``scores.jsonl`` ->
+    ``scores.rejects.jsonl``, ``tags.parquet`` -> ``tags.failures.jsonl``)."""
+    p = Path(out)
+    return p.with_name(f"{p.stem if p.suffix else p.name}.{kind}{ext}")
+
+
 def rejects_path(out: str | os.PathLike[str]) -> Path:
     """``<out>.rejects.jsonl`` next to the file a command writes (``sel.parquet`` -> ``sel.rejects.jsonl``)."""
-    p = Path(out)
-    return p.with_name(p.stem + ".rejects.jsonl") if p.suffix else p.with_name(p.name + ".rejects.jsonl")
+    return side_path(out, "rejects")
 
 
 @dataclass

@@ -138,7 +138,7 @@ def test_llm_options_build_the_model(tmp_path: Path) -> None:
     m = seen[-1].get_model()
     assert m.name == "local" and m.cache is not None and m.cache.path == db
     assert m.budget is not None and m.budget.limit_usd == 1.5 and m.budget.ledger is None
-    ledger = tmp_path / "tags.jsonl.spent.jsonl"
+    ledger = tmp_path / "tags.spent.jsonl"
     ledger.write_text('{"time": 0, "model": "x", "usd": 2.0}\n')
     assert seen[-1].get_model(ledger=ledger).budget.exhausted  # an earlier run already paid past the cap
     CliRunner().invoke(cmd, ["--no-cache"])

@@ -366,7 +366,7 @@ def test_budget_ledger_holds_the_cap_across_restarts(fault_server: FaultServer, 
     from sample_forge.llm import Budget
 
     url = fault_server.script("ledger", [])
-    ledger = tmp_path / "out.jsonl.spent.jsonl"
+    ledger = tmp_path / "out.spent.jsonl"
     reqs = [Request([{"role": "user", "content": f"q{i}"}], max_tokens=16) for i in range(5)]
     with model_for(
         url,

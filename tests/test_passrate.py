@@ -192,5 +192,5 @@ def test_faults_truncation_and_http_failure(fault_server: FaultServer, tmp_path:
     rejects = {x["id"]: x["reason"] for x in read_rows(tmp_path / "rates.rejects.jsonl")}
     assert rejects["nogold"] == "no answer: not sampled"
     assert rejects["down"].startswith("llm http")
-    fails = [json.loads(x) for x in Path(f"{out}.failures.jsonl").read_text().splitlines()]
+    fails = [json.loads(x) for x in (tmp_path / "rates.failures.jsonl").read_text().splitlines()]
     assert {f["id"] for f in fails} == {"cut", "down"}

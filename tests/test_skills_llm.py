@@ -125,7 +125,7 @@ def test_tag_command_llm_method(llama_server: LlamaServer, llama_config: Path, t
     failed = [c for c, why in row["failures"].items() if why]
     assert all(row["raw"][c] == [] for c in failed)
     n_llm = sum(1 for c in failed if row["failures"][c].startswith("llm: "))
-    failures_file = tmp_path / "tags.jsonl.failures.jsonl"
+    failures_file = tmp_path / "tags.failures.jsonl"
     assert (len(failures_file.read_text().splitlines()) if failures_file.exists() else 0) == n_llm
     r = CliRunner().invoke(
         cli, ["tag", "--pool", str(pool), "--model", "llama", "--max-tokens", "16", "--explain", "p-add"]

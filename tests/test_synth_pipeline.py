@@ -284,7 +284,7 @@ def test_budget_counts_earlier_runs_through_the_ledger(
     assert s1["budget_exhausted"] and s1["spent_usd"] > 0.01 and not s1["spent_earlier_usd"]
     calls = llama_server.chat_requests
     assert calls >= 1
-    ledger = tmp_path / "cands.jsonl.spent.jsonl"
+    ledger = tmp_path / "cands.spent.jsonl"
     assert sum(orjson.loads(x)["usd"] for x in ledger.read_bytes().splitlines()) == pytest.approx(
         s1["spent_usd"]
     )

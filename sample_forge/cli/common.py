@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -196,10 +197,19 @@ def out_name(out: Any) -> str:
     return "stdout" if to_stdout(out) else str(out)
 
 
-def side_path(out: Any, suffix: str, default: str) -> str:
-    """A file written beside the table (``<out>.failures.jsonl``, a spend ledger); beside the command's
-    default name when the table goes to stdout."""
-    return f"{default if to_stdout(out) else out}{suffix}"
+def side_path(out: Any, kind: str, default: str, ext: str = ".jsonl", *, resumed: bool = False) -> str:
+    """A file written beside the table (``sample_forge.join.side_path``: ``tags.jsonl`` ->
+    ``tags.failures.jsonl``); beside the command's default name when the table goes to stdout.
+    ``resumed``: a file a restarted command reads back (failures, the spend ledger): one written under
+    the old name (``tags.jsonl.failures.jsonl``) is still used when the new one is absent."""
+    from sample_forge.join import side_path as beside
+
+    base = default if to_stdout(out) else str(out)
+    path, old = beside(base, kind, ext), Path(f"{base}.{kind}{ext}")
+    if resumed and old != path and not path.exists() and old.exists():
+        deprecated(f"the side file name {old}", f"{path} (rename it)")
+        return str(old)
+    return str(path)
 
 
 def write_table(out: Any, rows: Iterable[dict[str, Any]]) -> int:

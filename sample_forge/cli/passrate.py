@@ -189,7 +189,6 @@ def passrate(
     if pool is None:
         raise click.UsageError("passrate needs --pool (or the `calibrate` subcommand)")
     from sample_forge.answers import AnswerChecker
-    from sample_forge.join import rejects_path
     from sample_forge.passrate import PassRateConfig, pass_rates, read_pool
     from sample_forge.pool import resolve_pool
     from sample_forge.tables import write_rows
@@ -211,7 +210,7 @@ def passrate(
             con.print(f"{len(got.rejects)} pool rows without an answer: not sampled", highlight=False)
         bar = _Bar(quiet)
         try:
-            with llm.get_model(ledger=side_path(out, ".spent.jsonl", "rates.jsonl")) as m:
+            with llm.get_model(ledger=side_path(out, "spent", "rates.jsonl", resumed=True)) as m:
                 sampler, rate_checker = m, checker
                 if ray_address:  # LLM calls and answer checks on the cluster; cache and budget stay here
                     from sample_forge.scale.answers import RayAnswerChecker
@@ -225,7 +224,7 @@ def passrate(
                     cfg,
                     checker=rate_checker,
                     progress=bar,
-                    failures_path=side_path(out, ".failures.jsonl", "rates.jsonl"),
+                    failures_path=side_path(out, "failures", "rates.jsonl", resumed=True),
                 )
         finally:
             bar.close()
@@ -236,7 +235,7 @@ def passrate(
     all_failed("passrate", res.report["problems"], res.report["failed"], kinds, "problems")
     write_table(out, res.rows)
     rejects = got.rejects + res.rejects
-    rej_path = rejects_path(side_path(out, "", "rates.jsonl"))
+    rej_path = side_path(out, "rejects", "rates.jsonl")
     write_rows(rej_path, rejects)
     rep = res.report
     con.print(
@@ -250,7 +249,7 @@ def passrate(
     if rep["budget_stop"]:
         con.print(f"[yellow]stopped[/]: {rep['budget_stop']}")
     if against is not None:
-        calib = Path(side_path(out, ".calibration.json", "rates.jsonl"))
+        calib = Path(side_path(out, "calibration", "rates.jsonl", ".json"))
         _calibrate(res.rows, against, calib, top, n_boot, seed, quiet)
 
 
@@ -262,7 +261,7 @@ def passrate(
     "--out",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Calibration JSON (default: RATES.calibration.json).",
+    help="Calibration JSON (default: RATES's .calibration.json).",
 )
 @quiet_option
 @domain_errors
@@ -271,4 +270,12 @@ def calibrate_cmd(
 ) -> None:
     """Spearman and Kendall correlations (bootstrap intervals) and top-K overlap between a pass-rate
     table (RATES) and a pilot's scores (SCORES)."""
-    _calibrate(rates, scores, out or Path(f"{rates}.calibration.json"), top, n_boot, seed, quiet)
+    _calibrate(
+        rates,
+        scores,
+        out or Path(side_path(rates, "calibration", "rates.jsonl", ".json")),
+        top,
+        n_boot,
+        seed,
+        quiet,
+    )

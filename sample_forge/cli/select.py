@@ -133,13 +133,13 @@ def select(
         candidates=candidates,
         columns=kv,
     )
-    from sample_forge.join import count_line, rejects_path
+    from sample_forge.join import count_line
 
     con = console(quiet)
     for table, rep in sel.joins.items():
         con.print(count_line(f"join pool + {table}", rep, "pool", table), highlight=False, soft_wrap=True)
     if sel.joins or unjoined:
-        rejects = unjoined or rejects_path(side_path(out, "", "selection.jsonl"))
+        rejects = unjoined or side_path(out, "rejects", "selection.jsonl")
         write_rows(rejects, sel.unjoined)
         con.print(f"{len(sel.unjoined)} unjoined rows -> {rejects}", highlight=False, soft_wrap=True)
     if sel.rejected:

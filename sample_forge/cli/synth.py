@@ -249,7 +249,7 @@ def synthesize(
         tag_model=tag_model,
         check_skills=not no_skills_check,
         budget_usd=llm.budget_usd,
-        budget_ledger=side_path(out, ".spent.jsonl", "candidates.jsonl"),
+        budget_ledger=side_path(out, "spent", "candidates.jsonl", resumed=True),
         cache=llm.cache,
         retry_failed=retry_failed,
         ray=ray_address,

@@ -166,9 +166,12 @@ def run(
     else:
         from sample_forge.skills import Canonicalizer, LLMTagConfig, LLMTagger
 
-        failures = failures or side_path(out, ".failures.jsonl", "tags.jsonl")
+        failures = failures or side_path(out, "failures", "tags.jsonl", resumed=True)
         lines = StageLines(quiet)
-        with llm.get_model(ledger=side_path(out, ".spent.jsonl", "tags.jsonl")) as m, llm_summary_by_cli():
+        with (
+            llm.get_model(ledger=side_path(out, "spent", "tags.jsonl", resumed=True)) as m,
+            llm_summary_by_cli(),
+        ):
             m.retry_failed = retry_failed
             if ray_address:
                 from sample_forge.scale.llm import RayModel, key_env

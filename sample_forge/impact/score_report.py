@@ -17,8 +17,9 @@ _JOIN_COUNTS = ("joined", "left_unmatched", "right_unmatched", "ambiguous")
 
 def report_path(out: str | Path) -> Path:
     """``<out>.report.json``: the run report written beside a score table."""
-    out = Path(out)
-    return out.with_name(out.stem + ".report.json")
+    from sample_forge.join import side_path
+
+    return side_path(out, "report", ".json")
 
 
 def slim_report(rep: dict[str, Any]) -> dict[str, Any]:
