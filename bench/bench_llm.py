@@ -24,34 +24,46 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BODY = json.dumps(
-    {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "bench",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "The answer is 42."},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18},
-    }
-).encode()
+
+def completion(contents: list[str]) -> bytes:
+    """A chat completion body with one choice per content (6 completion tokens each)."""
+    return json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "bench",
+            "choices": [
+                {"index": i, "message": {"role": "assistant", "content": c}, "finish_reason": "stop"}
+                for i, c in enumerate(contents)
+            ],
+            "usage": {
+                "prompt_tokens": 12,
+                "completion_tokens": 6 * len(contents),
+                "total_tokens": 12 + 6 * len(contents),
+            },
+        }
+    ).encode()
 
 
-def serve(port: int) -> None:
+BODY = completion(["The answer is 42."])
+
+
+def serve(port: int, body_for_n: Callable[[int], bytes] | None = None) -> None:
+    """The zero-latency server: ``BODY`` for every request, or, given ``body_for_n``, the body for the
+    request's ``n`` (as vLLM honours it; the request is then parsed)."""
     from aiohttp import web
 
     async def chat(request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(body=BODY, content_type="application/json")
+        raw = await request.read()
+        body = BODY if body_for_n is None else body_for_n(int(json.loads(raw).get("n") or 1))
+        return web.Response(body=body, content_type="application/json")
 
     async def models(request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "bench"}]})
@@ -106,8 +118,12 @@ async def raw_httpx(url: str, n: int, conc: int) -> float:
         return n / (time.perf_counter() - t0)
 
 
-async def raw_openai(url: str, n: int, conc: int) -> float:
-    """The client the layer wraps (AsyncOpenAI over aiohttp, raw body), without the layer."""
+async def raw_openai(
+    url: str, count: int, conc: int, ask: Callable[[int], list[dict[str, str]]] = messages, **create: Any
+) -> float:
+    """The client the layer wraps (AsyncOpenAI over aiohttp, raw body), without the layer: ``count``
+    requests of ``ask(i)``; ``create``: more arguments of the request (``max_tokens`` 16 by default)."""
+    create = {"max_tokens": 16, **create}
     from openai import AsyncOpenAI
 
     from sample_forge.llm.openai_backend import _http_client
@@ -118,13 +134,13 @@ async def raw_openai(url: str, n: int, conc: int) -> float:
         async def one(i: int) -> None:
             async with sem:
                 r = await c.chat.completions.with_raw_response.create(
-                    model="bench", messages=messages(i), max_tokens=16
+                    model="bench", messages=ask(i), **create
                 )  # type: ignore[arg-type]
                 json.loads(r.http_response.content)
 
         t0 = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(n)))
-        return n / (time.perf_counter() - t0)
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return count / (time.perf_counter() - t0)
 
 
 def layer(url: str, n: int, conc: int, db: Path, offset: int) -> tuple[float, object]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import functools
 import os
 import subprocess
 import sys
@@ -31,48 +31,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_llm import free_port  # noqa: E402  (the same zero-latency pattern as bench_llm)
+from bench_llm import completion, free_port, raw_openai, serve  # noqa: E402  (the same zero-latency server)
 
 K = 16
 
 
-def serve(port: int) -> None:
-    from aiohttp import web
-
-    bodies: dict[int, bytes] = {}
-
-    def body(n: int) -> bytes:
-        if n not in bodies:
-            bodies[n] = json.dumps(
-                {
-                    "id": "chatcmpl-bench",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": "bench",
-                    "choices": [
-                        {
-                            "index": i,
-                            "message": {"role": "assistant", "content": f"So it is \\boxed{{{40 + i % 4}}}."},
-                            "finish_reason": "stop",
-                        }
-                        for i in range(n)
-                    ],
-                    "usage": {"prompt_tokens": 12, "completion_tokens": 6 * n, "total_tokens": 12 + 6 * n},
-                }
-            ).encode()
-        return bodies[n]
-
-    async def chat(request: web.Request) -> web.Response:
-        req = json.loads(await request.read())
-        return web.Response(body=body(int(req.get("n") or 1)), content_type="application/json")
-
-    async def models(request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "bench"}]})
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    app.router.add_get("/v1/models", models)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+@functools.cache
+def boxed(n: int) -> bytes:
+    """``n`` boxed answers, a quarter of them each 40, 41, 42, 43."""
+    return completion([f"So it is \\boxed{{{40 + i % 4}}}." for i in range(n)])
 
 
 def problem(i: int) -> str:
@@ -80,23 +47,9 @@ def problem(i: int) -> str:
 
 
 async def bare(url: str, n: int, conc: int) -> float:
-    from openai import AsyncOpenAI
-
-    from sample_forge.llm.openai_backend import _http_client
-
-    sem = asyncio.Semaphore(conc)
-    async with AsyncOpenAI(api_key="x", base_url=url, http_client=_http_client(60)) as c:
-
-        async def one(i: int) -> None:
-            async with sem:
-                r = await c.chat.completions.with_raw_response.create(
-                    model="bench", messages=[{"role": "user", "content": problem(i)}], max_tokens=64, n=K
-                )  # type: ignore[arg-type]
-                json.loads(r.http_response.content)
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(n)))
-        return n / (time.perf_counter() - t0)
+    """bench_llm's bare client loop, one ``n=K`` request per problem."""
+    ask = lambda i: [{"role": "user", "content": problem(i)}]  # noqa: E731
+    return await raw_openai(url, n, conc, ask=ask, max_tokens=64, n=K)
 
 
 def model(url: str | list[str], conc: int, db: Path):  # type: ignore[no-untyped-def]
@@ -152,7 +105,7 @@ def main() -> None:
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, boxed)
         return
     from sample_forge.answers import AnswerChecker
 
