@@ -18,6 +18,21 @@ REAL = "rl_reward_logs/one_shot_rlvr_acc_step_500.json"
 SUMMARY = "rl_reward_logs/one_shot_rlvr_per_prompt_summary.jsonl"
 
 
+# the leading columns of a scores table, in order (the pool's fields follow with --pool)
+SCORE_COLUMNS = (
+    "id",
+    "lim",
+    "hist_var",
+    "learnability",
+    "mean_acc",
+    "first_acc",
+    "last_acc",
+    "n_epochs",
+    "filled_epochs",
+    "rank",
+)
+
+
 def test_real_log_historical_variance_ranking(shared_data: Path) -> None:
     res = score_run(shared_file(shared_data, REAL), ScoreConfig(by="hist_var"))
     ids = [s.id for s in res.scores]
@@ -57,18 +72,7 @@ def test_real_log_through_the_cli(shared_data: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     t = pq.read_table(out).to_pylist()
     assert [row["id"] for row in t][:2] == ["124", "267"] and t[12]["id"] == "682" and len(t) == 13
-    assert list(t[0])[:10] == [
-        "id",
-        "lim",
-        "hist_var",
-        "learnability",
-        "mean_acc",
-        "first_acc",
-        "last_acc",
-        "n_epochs",
-        "filled_epochs",
-        "rank",
-    ]
+    assert list(t[0])[:10] == list(SCORE_COLUMNS)
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "top samples by hist_var" in r.output and "1209 scored" in r.output.replace(",", "")
 
@@ -138,20 +142,7 @@ def test_simulate_then_score_with_pool(tmp_path: Path) -> None:
     assert sorted(x["id"] for x in rejects) == sorted(rep["dropped_ids"]) and len(rejects) == 3
     assert all(x["reason"] == "incomplete epochs" for x in rejects)
     rows = read_rows(out)
-    assert list(rows[0])[:12] == [
-        "id",
-        "lim",
-        "hist_var",
-        "learnability",
-        "mean_acc",
-        "first_acc",
-        "last_acc",
-        "n_epochs",
-        "filled_epochs",
-        "rank",
-        "problem",
-        "answer",
-    ]
+    assert list(rows[0])[:12] == [*SCORE_COLUMNS, "problem", "answer"]
     assert len(rows) == rep["rows_written"] > 0 and all(float(x["lim"]) >= 0.5 for x in rows)
     # stdout JSONL with -o - (issue #16: without -o the table goes to scores.jsonl)
     r = CliRunner().invoke(

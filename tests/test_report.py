@@ -251,23 +251,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     out = build_report(run.root)
     shot = tmp_path / "shot.png"
     profile = tmp_path / "profile"
-    cmd = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--hide-scrollbars",
-        "--window-size=1200,2400",
-        f"--screenshot={shot}",
-        out.as_uri(),
-    ]
-    subprocess.run(cmd, check=False, capture_output=True, timeout=120)
+    _chromium(browser, profile, "--window-size=1200,2400", f"--screenshot={shot}", out.as_uri())
     assert shot.exists(), "chromium wrote no screenshot"
     from PIL import Image
 
@@ -277,22 +261,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert len(np.unique(img)) > 50
     assert (img < 200).mean() > 0.02
     # the figures are drawn: the curves image sits in the page; check the DOM with --dump-dom
-    dom = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            f"--user-data-dir={profile}2",
-            "--dump-dom",
-            out.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = _chromium(browser, Path(f"{profile}2"), "--dump-dom", out.as_uri()).stdout
     assert 'alt="learning curves"' in dom and "s3" in dom
     assert "<script>alert" not in dom
 
