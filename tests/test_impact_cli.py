@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from sample_forge.adapter import IMPACT_SCORE_KEYS
 from sample_forge.cli.main import cli
 from sample_forge.impact.run import ScoreConfig, score_run
 from sample_forge.tables import read_rows
@@ -19,6 +20,7 @@ SUMMARY = "rl_reward_logs/one_shot_rlvr_per_prompt_summary.jsonl"
 
 
 # the leading columns of a scores table, in order (the pool's fields follow with --pool)
+SCORE_COLUMNS = ("id", *IMPACT_SCORE_KEYS)
 SCORE_COLUMNS = (
     "id",
     "lim",
