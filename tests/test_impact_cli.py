@@ -21,18 +21,6 @@ SUMMARY = "rl_reward_logs/one_shot_rlvr_per_prompt_summary.jsonl"
 
 # the leading columns of a scores table, in order (the pool's fields follow with --pool)
 SCORE_COLUMNS = ("id", *IMPACT_SCORE_KEYS)
-SCORE_COLUMNS = (
-    "id",
-    "lim",
-    "hist_var",
-    "learnability",
-    "mean_acc",
-    "first_acc",
-    "last_acc",
-    "n_epochs",
-    "filled_epochs",
-    "rank",
-)
 
 
 def test_real_log_historical_variance_ranking(shared_data: Path) -> None:
