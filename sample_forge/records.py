@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "Record",
     "Problem",
     "CheckResult",
     "Completion",
@@ -17,8 +18,15 @@ __all__ = [
 ]
 
 
+class Record:
+    """A record's JSON form is its fields (``dataclasses.asdict``); a subclass may add derived keys."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass
-class Problem:
+class Problem(Record):
     """One math problem of a pool. ``answer`` is the gold final answer (LaTeX, no ``\\boxed``)."""
 
     id: str
@@ -49,7 +57,7 @@ class Problem:
         return cls(**kwargs, meta=meta)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = super().to_dict()
         d["category"] = self.category
         return d
 
@@ -78,7 +86,7 @@ class Completion:
 
 
 @dataclass
-class SkillTag:
+class SkillTag(Record):
     """Salient skills of one problem. ``raw``: free-text skills per category as the tagger gave them;
     ``canonical``: catalog skill names per category; ``spectrum``: distinct canonical skills per category."""
 
@@ -91,12 +99,9 @@ class SkillTag:
     breadth: int = 0  # categories with at least one skill
     failures: dict[str, str] = field(default_factory=dict)  # category -> why the tagging failed
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclass
-class ImpactScore:
+class ImpactScore(Record):
     """Learning-impact scores of one training sample over a pilot run."""
 
     id: str
@@ -110,12 +115,9 @@ class ImpactScore:
     rank: int = 0
     filled_epochs: int = 0  # epochs filled by the missing-epoch rule
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclass
-class Candidate:
+class Candidate(Record):
     """A synthetic problem and its full validation record."""
 
     id: str
@@ -135,9 +137,6 @@ class Candidate:
     @property
     def rejected_by(self) -> list[str]:
         return [c.check for c in self.checks if not c.keep]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def record_to_dict(rec: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ options of docs/vocabulary.md (``--pool``, ``--map``, ``-o/--out``, ``--by``, ``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -21,6 +22,9 @@ from sample_forge.errors import SampleForgeError
 __all__ = [
     "domain_errors",
     "quiet_option",
+    "json_option",
+    "interval_level_option",
+    "config_from",
     "retry_failed_option",
     "progress",
     "console",
@@ -46,6 +50,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C")
 
 
 def domain_errors(fn: F) -> F:
@@ -68,6 +73,36 @@ def domain_errors(fn: F) -> F:
 
 
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries.")
+
+
+def config_from(cls: type[C], **overrides: Any) -> C:
+    """The library config ``cls`` from the running command's options: every option named like a
+    field of ``cls`` goes in as given, and ``overrides`` set the fields whose option has another name
+    or needs converting (the same names as the recipe's, so the CLI and the recipe fill one config)."""
+    params = click.get_current_context().params
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs = {k: v for k, v in params.items() if k in names}
+    kwargs.update(overrides)
+    return cls(**kwargs)
+
+
+def interval_level_option(dest: str, help: str) -> Callable[[F], F]:
+    """``--interval-level``: the coverage of a command's intervals (score's and passrate's alike)."""
+    return click.option(
+        "--interval-level",
+        dest,
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=0.9,
+        show_default=True,
+        help=help,
+    )
+
+
+def json_option(help: str) -> Callable[[F], F]:
+    """``--json`` (``as_json``): the command's summary as JSON on stdout; ``help`` says what it prints."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
 retry_failed_option = click.option(
     "--retry-failed",
     is_flag=True,
@@ -130,6 +165,8 @@ def renamed_option(new: str, dest: str, old: str, **kwargs: Any) -> Callable[[F]
                 )
                 if not given:
                     kw[dest] = value
+                    if ctx is not None:  # config_from reads the options from ctx.params
+                        ctx.params[dest] = value
             return fn(*args, **kw)
 
         return click.option(old, old_dest, hidden=True, default=None, **kwargs)(wrapper)  # type: ignore[return-value]

@@ -7,6 +7,7 @@ import shlex
 import click
 
 from sample_forge.cli.common import (
+    config_from,
     console,
     domain_errors,
     map_option,
@@ -106,16 +107,7 @@ def export(
     from sample_forge.export import ExportConfig, PaperSettings
     from sample_forge.export import export as run
 
-    cfg = ExportConfig(
-        to=_trainers(to),
-        repeat=repeat,
-        template=template,
-        data_source=data_source,
-        split=split,
-        force=force,
-        one_dataset=one_dataset,
-        settings=PaperSettings(model=model),
-    )
+    cfg = config_from(ExportConfig, to=_trainers(to), settings=PaperSettings(model=model))
     # every option spelled out (defaults too): re-running it reproduces the files exactly
     argv = [
         "sample-forge",

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from sample_forge.cli.common import console, domain_errors, quiet_option
+from sample_forge.cli.common import console, domain_errors, json_option, quiet_option
 
 
 def _refuse_missing(missing: list[tuple[str, str]]) -> None:
@@ -26,7 +26,7 @@ def _refuse_missing(missing: list[tuple[str, str]]) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the plan (stages, inputs, outputs, will run / skip).")
 @click.option("--force", is_flag=True, help="Re-run every stage even when its marker is current.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@json_option("Print a JSON summary on stdout.")
 @quiet_option
 @domain_errors
 def forge(

@@ -13,8 +13,10 @@ import click
 
 from sample_forge.cli.common import (
     all_failed,
+    config_from,
     console,
     domain_errors,
+    interval_level_option,
     out_name,
     out_option,
     pool_option,
@@ -129,14 +131,7 @@ def _with(opts: list[Any]) -> Any:
     "with a {problem} slot.",
 )
 @click.option("--pass-at", type=click.IntRange(min=1), help="k' of the unbiased pass@k' column (default: k).")
-@click.option(
-    "--interval-level",
-    "level",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.9,
-    show_default=True,
-    help="Mass of the Beta(c+1, k-c+1) interval (pass_rate_lo, pass_rate_hi).",
-)
+@interval_level_option("level", help="Mass of the Beta(c+1, k-c+1) interval (pass_rate_lo, pass_rate_hi).")
 @click.option("--check-timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True)
 @out_option(
     default=Path("rates.jsonl"), path_type=Path, help="Rates table (.jsonl, .json, .parquet or .csv)."
@@ -193,16 +188,7 @@ def passrate(
     from sample_forge.pool import resolve_pool
     from sample_forge.tables import write_rows
 
-    cfg = PassRateConfig(
-        k=k,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        template=template,
-        pass_at=pass_at,
-        level=level,
-        seed=seed,
-        check_timeout=check_timeout,
-    )
+    cfg = config_from(PassRateConfig)
     con = console(quiet)
     with AnswerChecker(timeout=check_timeout) as checker:
         got = read_pool(resolve_pool(pool), checker=checker)

@@ -11,6 +11,7 @@ import click
 from sample_forge.cli.common import (
     console,
     domain_errors,
+    json_option,
     model_option,
     out_option,
     pool_option,
@@ -67,7 +68,7 @@ from sample_forge.cli.common import (
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
+@json_option("Print the run summary as JSON on stdout.")
 @quiet_option
 @domain_errors
 def pilot(

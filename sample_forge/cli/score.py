@@ -10,9 +10,12 @@ import click
 
 from sample_forge.cli.common import (
     by_option,
+    config_from,
     console,
     deprecated,
     domain_errors,
+    interval_level_option,
+    json_option,
     out_name,
     out_option,
     pool_option,
@@ -93,13 +96,7 @@ def _default_trajectory() -> Path | None:
     show_default=True,
     help="Resamples of every cell's Beta posterior for the error bars (0: none).",
 )
-@click.option(
-    "--interval-level",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.9,
-    show_default=True,
-    help="Coverage of the lim/hist_var/learnability intervals.",
-)
+@interval_level_option("interval_level", help="Coverage of the lim/hist_var/learnability intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling.")
 @click.option(
     "--stability-top",
@@ -114,7 +111,7 @@ def _default_trajectory() -> Path | None:
     help="Logs of accuracies (oneshot): rollouts behind each value (default: what the values' "
     "granularity shows, e.g. multiples of 1/8 -> 8).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON on stdout.")
+@json_option("Print the run report as JSON on stdout.")
 @quiet_option
 @domain_errors
 def score(
@@ -163,26 +160,7 @@ def score(
         trajectory = _default_trajectory()
         if trajectory is None:
             raise SampleForgeError("no --trajectory given and no embedded demo run found")
-    cfg = ScoreConfig(
-        format=fmt,
-        steps_per_epoch=steps_per_epoch,
-        epoch_by=epoch_by,
-        first_step=first_step,
-        missing=missing,
-        correct=correct,
-        by=by,
-        ascending=ascending,
-        threshold=_keep_rule(by, theta, threshold),
-        top=top,
-        skip_bad_lines=skip_bad_lines,
-        workers=workers,
-        reward_column=reward_column,
-        resamples=resamples,
-        interval_level=interval_level,
-        seed=seed,
-        stability_top=stability_top,
-        rollouts_per_epoch=rollouts_per_epoch,
-    )
+    cfg = config_from(ScoreConfig, format=fmt, threshold=_keep_rule(by, theta, threshold))
     res = score_run(trajectory, cfg, pool=Path(resolve_pool(pool)) if pool is not None else None)
     rep = res.report
     if to_stdout(out):

@@ -11,8 +11,10 @@ import click
 from sample_forge.cli.common import (
     StageLines,
     all_failed,
+    config_from,
     console,
     domain_errors,
+    json_option,
     out_name,
     out_option,
     quiet_option,
@@ -179,7 +181,7 @@ class _Decontam:
 @click.option("--prime", is_flag=True, help="Pick the accepted candidate with the broadest skill spectrum.")
 @cache_options
 @retry_failed_option
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@json_option("Print the summary as JSON on stdout.")
 @ray_option
 @quiet_option
 @domain_errors
@@ -230,28 +232,16 @@ def synthesize(
 
     con = console(quiet)
     skill_list = resolve_skills(_csv(skills), on_alias=lambda m: con.print(m, markup=False, highlight=False))
-    cfg = SynthConfig(
+    cfg = config_from(
+        SynthConfig,
         skills=tuple(skill_list),
-        n=n,
         generators=_csv(generators),
-        style=style,
-        domain=domain,
         solvers=_csv(solvers),
-        k=k,
-        min_agreement=min_agreement,
-        target_model=target_model,
-        target_k=target_k,
         pass_band=_band(pass_band),
-        answer=answer,
         gen_max_tokens=max_tokens,
-        solve_max_tokens=solve_max_tokens,
-        tag_method=tag_method,
-        tag_model=tag_model,
         check_skills=not no_skills_check,
-        budget_usd=llm.budget_usd,
         budget_ledger=side_path(out, "spent", "candidates.jsonl", resumed=True),
         cache=llm.cache,
-        retry_failed=retry_failed,
         ray=ray_address,
     )
     index = decontam.index(against) if against else None

@@ -15,6 +15,7 @@ from sample_forge.cli.common import (
     console,
     deprecated,
     domain_errors,
+    json_option,
     llm_summary_by_cli,
     out_name,
     out_option,
@@ -345,7 +346,7 @@ def calibrate_cmd(
 @click.group(invoke_without_command=True)
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--category", default=None, help="Only this category (or Cross-domain).")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@json_option("JSON lines instead of a table.")
 @click.pass_context
 @domain_errors
 def skills(ctx: click.Context, catalog: str | None, category: str | None, as_json: bool) -> None:

@@ -8,14 +8,7 @@ from typing import Any
 import orjson
 
 from sample_forge.export.samples import ExportSample
-from sample_forge.export.trainers.base import (
-    Dataset,
-    PaperSettings,
-    RowOptions,
-    Trainer,
-    join_command,
-    quote,
-)
+from sample_forge.export.trainers.base import Dataset, PaperSettings, RowOptions, Trainer, join_command, quote
 
 __all__ = ["TRAINER", "row"]
 

@@ -3,13 +3,7 @@ scored by slime's own math rule reward (``--rm-type math``)."""
 
 from __future__ import annotations
 
-from sample_forge.export.trainers.base import (
-    Dataset,
-    PaperSettings,
-    Trainer,
-    join_command,
-    quote,
-)
+from sample_forge.export.trainers.base import Dataset, PaperSettings, Trainer, join_command, quote
 from sample_forge.export.trainers.openrlhf import row  # OpenRLHF's rows
 
 __all__ = ["TRAINER", "row"]

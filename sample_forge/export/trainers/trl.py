@@ -10,14 +10,7 @@ from typing import Any
 
 from sample_forge.answers import extract_boxed
 from sample_forge.export.samples import ExportSample
-from sample_forge.export.trainers.base import (
-    Dataset,
-    PaperSettings,
-    RowOptions,
-    Trainer,
-    join_command,
-    quote,
-)
+from sample_forge.export.trainers.base import Dataset, PaperSettings, RowOptions, Trainer, join_command, quote
 
 __all__ = ["TRAINER", "row", "trl_solution"]
 

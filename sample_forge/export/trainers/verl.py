@@ -11,14 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sample_forge.export.samples import ExportSample
-from sample_forge.export.trainers.base import (
-    Dataset,
-    PaperSettings,
-    RowOptions,
-    Trainer,
-    join_command,
-    quote,
-)
+from sample_forge.export.trainers.base import Dataset, PaperSettings, RowOptions, Trainer, join_command, quote
 from sample_forge.tables import atomic_write, write_rows
 
 __all__ = ["TRAINER", "row", "write"]
