@@ -106,21 +106,11 @@ class RayModel:
         self.window = window
         self.last_summary: dict[str, Any] = {}
 
-    @property
-    def budget(self) -> Any:
-        return self.model.budget
-
-    @property
-    def retry_failed(self) -> bool:
-        return self.model.retry_failed
-
-    @property
-    def supports_schema(self) -> bool:
-        return self.model.supports_schema
-
-    @property
-    def concurrency(self) -> int:
-        return self.model.concurrency
+    def __getattr__(self, name: str) -> Any:
+        # everything but complete_many is the wrapped model's (budget, retry_failed, supports_schema, ...)
+        if name == "model":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
     def __enter__(self) -> RayModel:
         return self
