@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import functools
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,7 +69,7 @@ def model(url: str | list[str], conc: int, db: Path):  # type: ignore[no-untyped
     return OpenAIModel(cfg, cache=Cache(db))
 
 
-def layer(url: str | list[str], n: int, conc: int, db: Path, offset: int) -> float:
+def layer(url: str | list[str], n: int, conc: int, db: Path, offset: int, cpu: list | None = None) -> float:
     from sample_forge.llm import Request
 
     def reqs(start: int) -> list[Request]:
@@ -78,9 +79,11 @@ def layer(url: str | list[str], n: int, conc: int, db: Path, offset: int) -> flo
     with model(url, conc, db) as m:
         m.complete_many(reqs(offset)[:conc])  # warm up the client and the loop thread
         batch = reqs(offset + n)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = m.complete_many(batch)
         rate = n / (time.perf_counter() - t0)
+        if cpu is not None:  # this process's CPU per request: what the shared cores' load does not skew
+            cpu.append((time.process_time() - c0) / n * 1e3)
     assert all(r.ok and len(r.completions) == K for r in res)
     return rate
 
@@ -102,6 +105,9 @@ def passrate(url: str, n: int, conc: int, db: Path, offset: int, checker) -> tup
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--problems", type=int, default=512, help="problems per measurement")
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="bare and layer alternate this often per row (medians shown)"
+    )
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
@@ -124,6 +130,8 @@ def main() -> None:
         n = args.problems
         db = Path(tempfile.mkdtemp(prefix="bench_passrate_")) / "llm.sqlite"
         rows = []
+        ratios: list[float] = []  # per row: the median of the paired layer/bare ratios
+        cpus: list[tuple[float, float]] = []  # per row: CPU ms per request, bare and layer
         with AnswerChecker(timeout=5.0) as checker:
             pairs = [("42", f"{40 + i % 4}") for i in range(n * K)]
             checker.verdicts(pairs[:64])  # start the workers
@@ -131,8 +139,17 @@ def main() -> None:
             checker.verdicts(pairs)
             checks = len(pairs) / (time.perf_counter() - t0)
             for j, conc in enumerate((16, 64, 256)):
-                b = asyncio.run(bare(url, n, conc))
-                lay = layer(url, n, conc, db, offset=(3 * j) * 10 * n)
+                # alternated, so a load spike on the shared cores hits both clients alike
+                pairs_bl, cpu_b, cpu_l = [], [], []
+                for i in range(max(1, args.rounds)):
+                    c0 = time.process_time()
+                    b = asyncio.run(bare(url, n, conc))
+                    cpu_b.append((time.process_time() - c0) / n * 1e3)
+                    lay = layer(url, n, conc, db, offset=(100 * (j + 1) + 2 * i) * n, cpu=cpu_l)
+                    pairs_bl.append((b, lay))
+                cpus.append((statistics.median(cpu_b), statistics.median(cpu_l)))
+                b, lay = (statistics.median(x) for x in zip(*pairs_bl))
+                ratios.append(statistics.median(lb / bb for bb, lb in pairs_bl))
                 pr, _ = passrate(url, n, conc, db, offset=(3 * j + 2) * 10 * n, checker=checker)
                 reps = {
                     r: layer(urls[:r], n, conc // r, db, offset=(3 * j + 1) * 10 * n + r * 2 * n)
@@ -141,17 +158,18 @@ def main() -> None:
                 rows.append((conc, b, lay, pr, reps[2], reps[4]))
         print(
             f"\npassrate at k={K}, zero-latency aiohttp server honouring n, {os.cpu_count()} cores, "
-            f"{n} problems per row; answer checks: {checks:.0f}/s ({checker.n_workers} workers)\n"
+            f"{n} problems per row, bare/layer medians of {max(1, args.rounds)} alternated rounds "
+            f"(layer/bare: median of the paired ratios); answer checks: {checks:.0f}/s ({checker.n_workers} workers)\n"
         )
         print(
             f"{'concurrency':>11}{'bare req/s':>12}{'layer req/s':>13}{'layer/bare':>12}"
             f"{'passrate problems/s':>21}{'checks needed/s':>17}{'checks/s':>10}"
-            f"{'2 replicas':>12}{'4 replicas':>12}{'4 rep/1':>9}"
+            f"{'2 replicas':>12}{'4 replicas':>12}{'4 rep/1':>9}{'CPU ms/req bare':>17}{'layer':>7}"
         )
-        for conc, b, lay, pr, r2, r4 in rows:
+        for (conc, b, lay, pr, r2, r4), ratio, (cb, cl) in zip(rows, ratios, cpus):
             print(
-                f"{conc:>11}{b:>12.0f}{lay:>13.0f}{lay / b:>12.2f}{pr:>21.0f}{pr * K:>17.0f}{checks:>10.0f}"
-                f"{r2:>12.0f}{r4:>12.0f}{r4 / lay:>9.2f}"
+                f"{conc:>11}{b:>12.0f}{lay:>13.0f}{ratio:>12.2f}{pr:>21.0f}{pr * K:>17.0f}{checks:>10.0f}"
+                f"{r2:>12.0f}{r4:>12.0f}{r4 / lay:>9.2f}{cb:>17.2f}{cl:>7.2f}"
             )
         print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:

@@ -98,6 +98,47 @@ def sample_key(phash: str, index: int) -> str:
     return f"{phash}:{index}"
 
 
+_PUT_SQL = "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_LOG_SQL = (
+    "INSERT INTO calls (time, payload_hash, model, base_url, params, messages, status, error, "
+    "response, prompt_tokens, completion_tokens, latency_s, cost_usd) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _call_row(
+    now: float,
+    *,
+    phash: str,
+    model: str,
+    base_url: str,
+    params: dict[str, Any],
+    messages: list[dict[str, Any]],
+    status: str,
+    error: str | None = None,
+    response: Any = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    latency_s: float = 0.0,
+    cost_usd: float = 0.0,
+) -> tuple[Any, ...]:
+    return (
+        now,
+        phash,
+        model,
+        base_url,
+        orjson.dumps(params).decode(),
+        orjson.dumps(messages).decode(),
+        status,
+        error,
+        None if response is None else orjson.dumps(response).decode(),
+        prompt_tokens,
+        completion_tokens,
+        latency_s,
+        cost_usd,
+    )
+
+
 class Cache:
     """Thread-safe handle on the cache/log file (one connection, one lock; WAL for other processes)."""
 
@@ -180,21 +221,52 @@ class Cache:
         }
 
     def put(self, key: str, base_url: str, c: Completion) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    c.model,
-                    base_url,
-                    c.text,
-                    c.finish_reason,
-                    c.prompt_tokens,
-                    c.completion_tokens,
-                    c.latency_s,
-                    time.time(),
-                ),
+        self.record([(key, base_url, c)])
+
+    def record(
+        self, samples: Sequence[tuple[str, str, Completion]], call: dict[str, Any] | None = None
+    ) -> None:
+        """The samples of one call (key, base_url, completion) and, with ``call`` (the fields of
+        :meth:`log_call`), its calls row, in one transaction."""
+        self.record_calls([(samples, call)])
+
+    def record_calls(
+        self, calls: Sequence[tuple[Sequence[tuple[str, str, Completion]], dict[str, Any] | None]]
+    ) -> None:
+        """Several calls' samples and calls rows in one transaction: one commit for all of them."""
+        now = time.time()
+        rows = [
+            (
+                key,
+                c.model,
+                url,
+                c.text,
+                c.finish_reason,
+                c.prompt_tokens,
+                c.completion_tokens,
+                c.latency_s,
+                now,
             )
+            for samples, _ in calls
+            for key, url, c in samples
+        ]
+        logged = [_call_row(now, **call) for _, call in calls if call is not None]
+        with self._lock:
+            conn = self._conn
+            if len(rows) + len(logged) == 1:  # autocommit: one statement is its own transaction
+                if rows:
+                    conn.execute(_PUT_SQL, rows[0])
+                else:
+                    conn.execute(_LOG_SQL, logged[0])
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_PUT_SQL, rows)
+                conn.executemany(_LOG_SQL, logged)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def failed_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The recorded failures among ``keys``: key -> {kind, params, error}."""
@@ -221,43 +293,12 @@ class Cache:
         with self._lock:
             self._conn.execute(f"DELETE FROM failures WHERE key IN ({marks})", tuple(keys))
 
-    def log_call(
-        self,
-        *,
-        phash: str,
-        model: str,
-        base_url: str,
-        params: dict[str, Any],
-        messages: list[dict[str, Any]],
-        status: str,
-        error: str | None = None,
-        response: Any = None,
-        prompt_tokens: int = 0,
-        completion_tokens: int = 0,
-        latency_s: float = 0.0,
-        cost_usd: float = 0.0,
-    ) -> None:
+    def log_call(self, **call: Any) -> None:
+        """One row of the calls table: ``phash, model, base_url, params, messages, status`` and
+        optionally ``error, response, prompt_tokens, completion_tokens, latency_s, cost_usd``."""
+        row = _call_row(time.time(), **call)
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO calls (time, payload_hash, model, base_url, params, messages, status, error, "
-                "response, prompt_tokens, completion_tokens, latency_s, cost_usd) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    time.time(),
-                    phash,
-                    model,
-                    base_url,
-                    orjson.dumps(params).decode(),
-                    orjson.dumps(messages).decode(),
-                    status,
-                    error,
-                    None if response is None else orjson.dumps(response).decode(),
-                    prompt_tokens,
-                    completion_tokens,
-                    latency_s,
-                    cost_usd,
-                ),
-            )
+            self._conn.execute(_LOG_SQL, row)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

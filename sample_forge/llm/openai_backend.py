@@ -49,6 +49,7 @@ class Replica:
     """One endpoint of a model: its client, its slots and its health."""
 
     url: str
+    shown: str = ""  # the url with credentials masked, computed once (it goes on every call's log row)
     client: Any = None
     sem: asyncio.Semaphore | None = None
     in_flight: int = 0
@@ -81,7 +82,8 @@ class OpenAIModel(Model):
     @property
     def replicas(self) -> list[Replica]:
         if self._replicas is None:
-            self._replicas = [Replica((u or OPENAI_DEFAULT_URL).rstrip("/")) for u in self.config.base_urls]
+            urls = [(u or OPENAI_DEFAULT_URL).rstrip("/") for u in self.config.base_urls]
+            self._replicas = [Replica(u, safe_url(u) or "") for u in urls]
         return self._replicas
 
     @property
@@ -241,7 +243,7 @@ class OpenAIModel(Model):
         import openai
 
         client = self._get_client(replica)
-        where = safe_url(replica.url)
+        where = replica.shown
         if probe:
             client = client.with_options(max_retries=0)
         kwargs: dict[str, Any] = {
