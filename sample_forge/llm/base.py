@@ -299,12 +299,32 @@ class Model:
         A sample that ended at ``max_tokens`` before with the same settings is not sent again (a
         ``length`` failure at once) unless ``retry_failed`` (default: ``self.retry_failed``).
         ``self.last_summary`` counts what happened; its ``message`` is the line to show a user."""
-        results, todo, n_cached, not_resent = answer_known(self, requests, retry_failed)
+        core = self._core  # a wrapper (RayModel) borrows these steps; the counters and cache stay here
+        results, todo, n_cached, not_resent = answer_known(core, requests, retry_failed)
+        # requests whose samples overlap share one job: no sample paid twice
+        jobs = [(phash, job) for phash, items in todo.items() for job in _merge_ranges(items)]
+        self._dispatch(jobs, results, requests, progress)
+        out: list[Result] = results  # type: ignore[assignment]
+        core._summarize(out, n_cached, failures_path, not_resent)
+        return out
+
+    @property
+    def _core(self) -> Model:
+        """The model that holds the cache, the budget and the counters (a wrapper's is the wrapped one)."""
+        return self
+
+    def _dispatch(
+        self,
+        jobs: list[tuple[str, _Merged]],
+        results: list[Result | None],
+        requests: Sequence[Request],
+        progress: ProgressBar | None,
+    ) -> None:
+        """Send the jobs that the cache could not answer and fill ``results`` as they finish."""
         futures: dict[concurrent.futures.Future[Result], _Merged] = {}
         try:
-            for phash, items in todo.items():
-                for job in _merge_ranges(items):
-                    futures[self._submit(self._arun(job.request, phash, job.slots))] = job
+            for phash, job in jobs:
+                futures[self._submit(self._arun(job.request, phash, job.slots))] = job
             done: Iterable[Any] = concurrent.futures.as_completed(futures)
             if progress is not None:
                 done = progress(done, total=len(futures), description=f"LLM {self.name}")
@@ -315,9 +335,6 @@ class Model:
             for fut in futures:
                 fut.cancel()
             raise
-        out: list[Result] = results  # type: ignore[assignment]
-        self._summarize(out, n_cached, failures_path, not_resent)
-        return out
 
     def close(self) -> None:
         """Stop the model's event-loop thread and HTTP client (the cache stays open)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sample_forge.llm.base import (
@@ -25,8 +24,6 @@ from sample_forge.llm.base import (
     ProgressBar,
     Request,
     Result,
-    _merge_ranges,
-    answer_known,
     fill_members,
 )
 from sample_forge.llm.budget import call_cost
@@ -104,7 +101,6 @@ class RayModel:
         self.workers = workers
         self.batch_size = batch_size
         self.window = window
-        self.last_summary: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
         # everything but complete_many is the wrapped model's (budget, retry_failed, supports_schema, ...)
@@ -121,20 +117,19 @@ class RayModel:
     def close(self) -> None:
         self.model.close()
 
-    def complete_many(
+    # Model's steps (cache, merging, summary) with Ray's _dispatch: one path, so a run's cache serves the other
+    complete_many = Model.complete_many
+
+    def _dispatch(
         self,
+        jobs: list[tuple[str, Any]],
+        results: list[Result | None],
         requests: Sequence[Request],
-        *,
-        progress: ProgressBar | None = None,
-        failures_path: str | Path | None = None,
-        retry_failed: bool | None = None,
-    ) -> list[Result]:
+        progress: ProgressBar | None,
+    ) -> None:
         import ray
 
         m = self.model
-        results, todo, n_cached, not_resent = answer_known(m, requests, retry_failed)
-        # requests whose samples overlap share one job, as in one process: no sample paid twice
-        jobs = [(phash, job) for phash, items in todo.items() for job in _merge_ranges(items)]
         workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         workers = max(1, min(workers, -(-len(jobs) // self.batch_size)))
         window = self.window or workers * self.batch_size * 4
@@ -175,7 +170,3 @@ class RayModel:
                 msg = budget.message() if budget is not None else "not run"
                 mine = [c for c in m._lookup(requests[i])[1] if c is not None]
                 results[i] = Result(requests[i], mine, msg, "budget")
-        out: list[Result] = results  # type: ignore[assignment]
-        m._summarize(out, n_cached, failures_path, not_resent)
-        self.last_summary = m.last_summary
-        return out
