@@ -502,7 +502,9 @@ class Model:
             if reply is None:
                 assert problem is not None
                 kind = "malformed" if isinstance(problem, MalformedResponse) else "http"
-                self._log(phash, call_params, req, kind, error=str(problem), latency_s=latency)
+                self._log(
+                    self._call_row(phash, call_params, req, kind, error=str(problem), latency_s=latency)
+                )
                 if kind == "http":
                     return fail(str(problem), "http")
                 malformed += 1
@@ -589,23 +591,12 @@ class Model:
         else:
             done.set_result(None)
 
-    def _log(
-        self,
-        phash: str,
-        params: dict[str, Any],
-        req: Request,
-        status: str,
-        *,
-        endpoint: str = "",
-        **call: Any,
-    ) -> None:
-        """One row of the calls table; ``call``: the rest of :meth:`Cache.log_call`'s fields (error,
-        response, tokens, latency, cost), passed as they are."""
-        if status != "ok":
-            log.debug("LLM call to %s failed (%s): %s", self.name, status, call.get("error"))
-        if self.cache is None:
-            return
-        self.cache.log_call(**self._call_row(phash, params, req, status, endpoint=endpoint, **call))
+    def _log(self, row: dict[str, Any]) -> None:
+        """Write one row of the calls table (from :meth:`_call_row`) at once."""
+        if row["status"] != "ok":
+            log.debug("LLM call to %s failed (%s): %s", self.name, row["status"], row.get("error"))
+        if self.cache is not None:
+            self.cache.log_call(**row)
 
     def _call_row(
         self,
@@ -617,7 +608,8 @@ class Model:
         endpoint: str = "",
         **call: Any,
     ) -> dict[str, Any]:
-        """The fields of :meth:`Cache.log_call` for one call."""
+        """The fields of :meth:`Cache.log_call` for one call; ``call``: the rest of them (error, response,
+        tokens, latency, cost), passed as they are."""
         return {
             "phash": phash,
             "model": self.config.model,
