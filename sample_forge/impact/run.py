@@ -281,7 +281,7 @@ def _add_intervals(rows: list[dict[str, Any]], row_of: list[int], unc: Any) -> N
 
 
 def _row(s: ImpactScore) -> dict[str, Any]:
-    d = s.to_dict()
+    d = vars(s)  # scalar fields only: asdict's deep copy costs more than the scores themselves
     return {
         k: (None if isinstance(d[k], float) and np.isnan(d[k]) else d[k]) for k in ("id", *IMPACT_SCORE_KEYS)
     }
