@@ -302,28 +302,34 @@ def limr_format(args: argparse.Namespace) -> None:
     d = args.dir / f"limr_n{samples}_c{args.limr_chars}"
     nbytes, records = _ensure_limr_run(d, samples, args.limr_chars)
     _warm_files(sorted(d.glob("step_*.json")))
-    load0 = os.getloadavg()[0]
-    runs = [_run(_OURS_LIMR, str(d), str(args.workers)) for _ in range(args.repeat)]
-    ours = min(runs, key=lambda r: r["cpu"])  # the shared machine's load shows in wall seconds
-    limr = None
+    load0 = os.getloadavg()
     why = ""
     if args.limr_script is None:
         why = "no --limr-script PATH (lim/lim_selection.py of GAIR-NLP/LIMR, kept outside the repo)"
     elif not Path(args.limr_script).is_file():
         why = f"--limr-script {args.limr_script}: no such file"
-    else:
-        limr = _run(
-            _LIMR,
-            str(args.limr_script),
-            str(d),
-            str(d / "original_prompts.json"),
-            str(args.dir / "limr.json"),
-        )
+    runs, limr_runs = [], []
+    for _ in range(args.repeat):  # each side in turn: a shared machine's load falls on both
+        runs.append(_run(_OURS_LIMR, str(d), str(args.workers)))
+        if not why:
+            limr_runs.append(
+                _run(
+                    _LIMR,
+                    str(args.limr_script),
+                    str(d),
+                    str(d / "original_prompts.json"),
+                    str(args.dir / "limr.json"),
+                )
+            )
+    load1 = os.getloadavg()
+    ours = _medians(runs)
+    limr = _medians(limr_runs) if limr_runs else None
     print()
     print(
         f"LIMR's format: {samples:,} samples x 21 epochs x 8 steps/epoch x 8 rollouts, step_N.json "
         f"with indent=4 (scale {args.scale:g}); {args.workers} reader processes, {os.cpu_count()} cores, "
-        f"1-min load {load0:.1f}"
+        f"load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load0)} before, "
+        f"{'/'.join(f'{x:.1f}' for x in load1)} after"
     )
     head = (
         "input GB",
@@ -380,11 +386,37 @@ def limr_format(args: argparse.Namespace) -> None:
         "process; CPU seconds depend on the load of a shared machine less than wall seconds do)"
     )
     print(
-        f"(ours: read + score in a fresh process, best of {args.repeat} by CPU time, error bars off "
-        "(resamples=0): "
-        "LIMR's script computes none; LIMR: its main(), once; "
+        f"(each side: medians of {args.repeat} fresh processes, run in turn; ours: read + score, error "
+        "bars off (resamples=0): LIMR's script computes none; LIMR: its main(); "
         "page cache warm; targets: >= 6x LIMR, same LIM to 1e-9, ours RSS < 300 MB)"
     )
+
+
+def _medians(runs: list[dict]) -> dict:
+    """The median of each timing over the runs, the largest RSS, the first run's LIM."""
+    import statistics
+
+    out = dict(runs[0])
+    for k in ("seconds", "cpu", "serial", "readers"):
+        if k in out:
+            out[k] = statistics.median(r[k] for r in runs)
+    out["rss_kb"] = max(r["rss_kb"] for r in runs)
+    return out
+
+
+def _pool_join(args: argparse.Namespace) -> None:
+    """The 40,000-row pool joined to a decoded-Qwen verl dump (bench/bench_join.py), its table."""
+    cmd = [sys.executable, str(REPO / "bench" / "bench_join.py"), "--pool-rows", str(args.join_rows)]
+    cmd += ["--dir", str(args.dir / "join")]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode:
+        sys.exit(f"pool join benchmark failed:\n{out.stderr}")
+    print()
+    print(
+        f"Pool join ({args.join_rows:,}-row pool, bench/bench_join.py), 1-min load {os.getloadavg()[0]:.1f}:"
+    )
+    print(out.stdout.rstrip())
 
 
 def _warm_files(files: list[Path]) -> None:
@@ -400,7 +432,10 @@ def main() -> None:
     ap.add_argument("--chars", default="1500,6000", help="response lengths to compare")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/sf_bench"))
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=2, help="runs of ours; the best is shown")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each side (best / medians shown)")
+    ap.add_argument(
+        "--join-rows", type=int, default=40_000, help="pool rows of the pool-join benchmark (0: skip it)"
+    )
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--limr-format", action="store_true", help="LIMR's step_N.json layout vs its script")
     ap.add_argument("--limr-script", type=Path, help="LIMR's lim/lim_selection.py (outside the repo)")
@@ -412,6 +447,8 @@ def main() -> None:
     if args.limr_format:
         limr_format(args)
         return
+    if args.join_rows:
+        _pool_join(args)
     samples = max(8, round(8523 * args.scale))
     rows = []
     for chars in [int(c) for c in args.chars.split(",")]:

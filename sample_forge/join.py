@@ -14,6 +14,7 @@ never a left x right loop.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +22,11 @@ from typing import Any
 
 __all__ = [
     "normalize_text",
+    "normalize_texts",
     "join",
     "contained_matches",
     "ContainmentIndex",
+    "Columns",
     "JoinReport",
     "rejects",
     "rejects_path",
@@ -36,7 +39,23 @@ Row = Mapping[str, Any]
 
 def normalize_text(text: Any) -> str:
     """Whitespace-normalised text: the one key tables that share no id are joined on."""
-    return " ".join(str(text or "").split())
+    s = text if type(text) is str else str(text or "")
+    u = s.replace("\n", " ")
+    if u.isprintable():
+        # the only whitespace left is the ASCII space (every other str.isspace() character is a
+        # control or separator, which isprintable() refuses): halve its runs, no list of words
+        while "  " in u:
+            u = u.replace("  ", " ")
+        return u.strip(" ")
+    return " ".join(s.split())
+
+
+def normalize_texts(values: Iterable[Any], *, known: Iterable[str] = ()) -> list[str]:
+    """:func:`normalize_text` of each value. ``known``: texts already normalized (the other side of
+    a join): a value equal to one of them is its own normal form and is not normalized again, which
+    is most of the cost of joining a large table."""
+    done = set(known)
+    return [v if type(v) is str and v in done else normalize_text(v) for v in values]
 
 
 def side_path(out: str | os.PathLike[str], kind: str, ext: str = ".jsonl") -> Path:
@@ -78,6 +97,30 @@ class JoinReport:
         }
 
 
+class Columns(Sequence[Row]):
+    """A table held as columns (name -> list), read as rows: :func:`join` takes the columns it
+    needs whole, and a row is built only when one is asked for (an unmatched one, for its reject)."""
+
+    def __init__(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        self.columns = dict(columns)
+        self._n = len(next(iter(self.columns.values()), ()))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._n))]
+        return {k: v[i] for k, v in self.columns.items()}
+
+    def column(self, name: str) -> Sequence[Any]:
+        return self.columns.get(name) or [None] * self._n
+
+
+def _column(rows: Sequence[Row], name: str) -> Sequence[Any]:
+    return rows.column(name) if isinstance(rows, Columns) else [r.get(name) for r in rows]
+
+
 def _key_id(row: Row, key: str) -> str | None:
     v = row.get(key)
     return None if v is None or str(v).strip() == "" else str(v).strip()
@@ -114,50 +157,73 @@ def join(
             dup_ids.setdefault(k, [by_id[k]]).append(j)
         else:
             by_id[k] = j
-    text_index: dict[str, list[int]] | None = None  # built only when an id does not match
     match: list[Row | None] = [None] * len(left)
     reached = [False] * len(right)
     rep = JoinReport(match)
     ambiguous_text: dict[str, dict[str, Any]] = {}
-    pending: list[int] = []
-    for i, lrow in enumerate(left):
-        k = _key_id(lrow, left_key) if left_key is not None else None
+    rest: list[int] = []  # left rows no id joined
+    for i, lrow in enumerate(left if left_key is not None else ()):
+        k = _key_id(lrow, left_key)
         if k is not None and k in by_id:
             match[i] = right[by_id[k]]
             reached[by_id[k]] = True
-            continue
-        norm = (
-            ((lrow.get(text) or "") if left_normalized else normalize_text(lrow.get(text))) if by_text else ""
-        )
-        if norm:
-            if text_index is None:
-                text_index = {}
-                for j, r in enumerate(right):
-                    t = normalize_text(r.get(text))
-                    if t:
-                        text_index.setdefault(t, []).append(j)
-            hits = text_index.get(norm, [])
-            if len(hits) == 1:
-                match[i] = right[hits[0]]
-                reached[hits[0]] = True
-                rep.by_text += 1
-                continue
-            if len(hits) > 1:
+        else:
+            rest.append(i)
+    if left_key is None:
+        rest = list(range(len(left)))
+    pending: list[int] = []
+    right_norms: list[str] | None = None
+    if by_text and rest:
+        col = _column(left, text)
+        if left_normalized:
+            norms = [col[i] or "" for i in rest]
+        else:
+            norms = [normalize_text(col[i]) for i in rest]
+        right_norms = normalize_texts(_column(right, text), known=norms)
+        # one dict built in C; texts held by several right rows found by counting, not per row
+        index = dict(zip(right_norms, range(len(right_norms))))
+        index.pop("", None)
+        shared: dict[str, list[int]] = {}
+        if len(index) != len(right_norms) - right_norms.count(""):
+            many = {t for t, c in Counter(right_norms).items() if c > 1 and t}
+            for j, t in enumerate(right_norms):
+                if t in many:
+                    shared.setdefault(t, []).append(j)
+        for i, norm, j in zip(rest, norms, map(index.get, norms)):
+            if j is None or not norm:
+                pending.append(i)
+            elif norm in shared:
                 entry = ambiguous_text.setdefault(
                     norm,
-                    {"side": "right", "by": "text", "key": norm, "left": [], "right": hits, "used": None},
+                    {
+                        "side": "right",
+                        "by": "text",
+                        "key": norm,
+                        "left": [],
+                        "right": shared[norm],
+                        "used": None,
+                    },
                 )
                 entry["left"].append(i)
-                continue
-        pending.append(i)
+            else:
+                match[i] = right[j]
+                reached[j] = True
+                rep.by_text += 1
+    else:
+        pending = rest
     if containment and pending:
-        found = contained_matches(
-            [{text: left[i].get(contain_in or text)} for i in pending], right, text=text, widest=True
-        )
+        if right_norms is None:
+            right_norms = normalize_texts(_column(right, text))
+        contains = ContainmentIndex(right_norms)
+        col = _column(left, contain_in or text)
+        found = []
+        for i in pending:
+            t = normalize_text(col[i])
+            found.append(contains.find(t, widest=True) if t else [])
         for i, hits in zip(pending, found):
-            if len(hits) > 1 and len({normalize_text(right[j].get(text)) for j in hits}) == 1:
+            if len(hits) > 1 and len({right_norms[j] for j in hits}) == 1:
                 # right rows that share the text: ambiguous like an exact text match, never merged
-                norm = normalize_text(right[hits[0]].get(text))
+                norm = right_norms[hits[0]]
                 entry = ambiguous_text.setdefault(
                     norm,
                     {"side": "right", "by": "text", "key": norm, "left": [], "right": hits, "used": None},

@@ -13,7 +13,15 @@ from click.testing import CliRunner
 
 from bench.bench_join import write_decoded_verl
 from sample_forge.cli.main import cli
-from sample_forge.join import contained_matches, contained_matches_quadratic, join, rejects_path
+from sample_forge.join import (
+    Columns,
+    contained_matches,
+    contained_matches_quadratic,
+    join,
+    normalize_text,
+    normalize_texts,
+    rejects_path,
+)
 from sample_forge.tables import read_rows, write_rows
 from tests.conftest import shared_file
 
@@ -105,3 +113,40 @@ def test_math_train_twins_are_named_and_both_kept(shared_data: Path, tmp_path: P
     assert any("train/algebra/2463.json = train/algebra/24377.json" in n for n in rep["notes"])
     assert (rep["join"]["left_unmatched"], rep["join"]["right_unmatched"]) == (0, 0)
     # speed is measured by bench/bench_join.py, not asserted here (a loaded CI machine is not a benchmark)
+
+
+def test_normalizer_fast_path_equals_split_and_join() -> None:
+    """normalize_text's no-split path relies on every whitespace character but the ASCII space being
+    unprintable; checked over all of Unicode, then on random texts of every kind of whitespace."""
+    assert not [
+        c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c != " " and c.isprintable()
+    ]
+    rng = random.Random(0)
+    chars = [" ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000"]
+    chars += ["a", "é", "$", "\\", "\x00", "\x07"]
+    texts = ["".join(rng.choices(chars, k=rng.randint(0, 30))) for _ in range(3000)]
+    texts += [None, "", 0, 7, 1.5, " " * 1000 + "x" + " " * 999]
+    want = [" ".join(str(t or "").split()) for t in texts]
+    assert [normalize_text(t) for t in texts] == want
+    known = [w for w in want[::3] if w]
+    assert normalize_texts(texts, known=known) == want
+    assert normalize_texts(want, known=known) == want
+
+
+def test_join_on_columns_equals_join_on_rows() -> None:
+    """A table given as Columns joins like the same table given as rows (twins, misses, containment)."""
+    for seed in range(10):
+        left, pool = _random_case(seed)
+        pool.append(dict(pool[0], id="twin"))
+        left = [{"id": f"l{i}", "problem": normalize_text(r["problem"])} for i, r in enumerate(left)]
+        left += [{"id": "exact", "problem": normalize_text(pool[1]["problem"])}]
+        kw = dict(left_key=None, containment=True, left_normalized=True)
+        a = join(left, pool, **kw)
+        b = join(Columns({k: [r[k] for r in left] for k in ("id", "problem")}), pool, **kw)
+        assert a.match == b.match and a.ambiguous == b.ambiguous
+        assert (a.left_unmatched, a.right_unmatched, a.by_text) == (
+            b.left_unmatched,
+            b.right_unmatched,
+            b.by_text,
+        )
+        assert a.by_text >= 1

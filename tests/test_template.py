@@ -82,3 +82,14 @@ def test_a_problem_ending_where_the_suffix_starts() -> None:
     short = learn_template(["Q: a A.", "Q: a b A."])
     assert (short.prefix, short.suffix) == ("Q: ", " A.")
     assert [short.cut("Q: a A."), short.cut("Q: a b A.")] == ["a", "a b"]
+
+
+def test_cut_all_equals_cut_per_text() -> None:
+    probs = _problems(40)
+    tpl = learn_template([f"Q: {p}{INSTR}" for p in probs])
+    assert tpl.prefix and tpl.suffix
+    whole = [f"Q: {p}{INSTR}" for p in probs]
+    mixed = whole + [None, "no template here", INSTR.strip(), f"Q: {INSTR}"]
+    for texts in (whole, mixed):
+        assert tpl.cut_all(texts) == [None if t is None else tpl.cut(t) for t in texts]
+    assert learn_template(whole, distinct=True) == tpl

@@ -85,9 +85,9 @@ class SampleRegistry:
 
     def _cut(self) -> tuple[Template, list[str | None]]:
         if self._learned is None or self._learned[0] != len(self.ids):
-            tpl = learn_template(self.texts)
-            cut = tpl.cut
-            self._learned = (len(self.ids), tpl, [None if p is None else cut(p) for p in self.texts])
+            # a prompt-keyed registry holds each normalized prompt once (its id is the prompt's hash)
+            tpl = learn_template(self.texts, distinct=self.keyed_by == "prompt")
+            self._learned = (len(self.ids), tpl, tpl.cut_all(self.texts))
         return self._learned[1], self._learned[2]
 
     def add(self, sid: str, text: str | None = None) -> int:

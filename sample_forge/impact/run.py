@@ -281,7 +281,7 @@ def _add_intervals(rows: list[dict[str, Any]], row_of: list[int], unc: Any) -> N
 
 
 def _row(s: ImpactScore) -> dict[str, Any]:
-    d = s.to_dict()
+    d = vars(s)  # scalar fields only: asdict's deep copy costs more than the scores themselves
     return {
         k: (None if isinstance(d[k], float) and np.isnan(d[k]) else d[k]) for k in ("id", *IMPACT_SCORE_KEYS)
     }
@@ -299,13 +299,10 @@ def join_pool(
     sample is written once per pool row, each flagged with ``dup_group`` (the group's other ids), and
     the group is named in ``notes``; nothing is merged silently."""
     from sample_forge.adapter import read_table
-    from sample_forge.join import join, rejects
+    from sample_forge.join import Columns, join, rejects
 
     prows = pool if isinstance(pool, list) else read_table(pool, need=("id",), default_id=False)
-    seen = [
-        {"id": sid, "problem": p, "prompt": t}
-        for sid, p, t in zip(registry.ids, registry.problems, registry.texts)
-    ]
+    seen = Columns({"id": registry.ids, "problem": registry.problems, "prompt": registry.texts})
     by_id = registry.keyed_by == "id"
     rep = join(
         seen,
@@ -316,13 +313,14 @@ def join_pool(
         contain_in="prompt",
         left_normalized=True,
     )
-    pool_of: dict[str, list[Any]] = {s["id"]: [m] for s, m in zip(seen, rep.match) if m is not None}
+    sids = registry.ids
+    pool_of: dict[str, list[Any]] = {sids[i]: [m] for i, m in enumerate(rep.match) if m is not None}
     twins: dict[str, list[str]] = {}  # log sample id -> the pool ids that share its problem
     for a in rep.ambiguous:
         if a["by"] == "text":
             for i in a["left"]:
-                pool_of[seen[i]["id"]] = [prows[j] for j in a["right"]]
-                twins[seen[i]["id"]] = [str(prows[j]["id"]) for j in a["right"]]
+                pool_of[sids[i]] = [prows[j] for j in a["right"]]
+                twins[sids[i]] = [str(prows[j]["id"]) for j in a["right"]]
     if by_id:
         unknown = [r["id"] for r in rows if r["id"] not in pool_of]
         if unknown:
@@ -335,26 +333,29 @@ def join_pool(
     unjoined: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
     n_scored = len(rows)
+    # the log samples written: their ids before the pool's replace them
+    written = None if by_id else {r["id"] for r in rows}
     for r in rows:
         members = pool_of.get(r["id"])
         if members is None:
             unjoined.append({"id": r["id"], "prompt": registry.texts[registry.index(r["id"])]})
             out.append(r)
             continue
-        group = [str(p["id"]) for p in members]
+        group = [str(p["id"]) for p in members] if len(members) > 1 else None
         for prow in members:
-            x = dict(r)
-            for k, v in prow.items():
-                if k not in ("id", "_line") and k not in x:
-                    x[k] = v
+            # the pool's fields after the row's own, which win (three merges in C, not a loop per key)
+            x = {**r, **prow, **r}
+            if "_line" not in r:
+                x.pop("_line", None)
             if not by_id:
                 x["log_id"] = r["id"]
             x["id"] = str(prow["id"])
             if twins:
-                x["dup_group"] = ",".join(g for g in group if g != x["id"]) if len(group) > 1 else None
+                x["dup_group"] = ",".join(g for g in group if g != x["id"]) if group else None
             out.append(x)
     rows[:] = out
-    written = {r.get("log_id", r["id"]) for r in rows}
+    if written is None:
+        written = {r.get("log_id", r["id"]) for r in rows}
     out_rejects = [
         x
         for x in rejects(
@@ -371,9 +372,9 @@ def join_pool(
     ambiguous = [
         a
         for a in rep.ambiguous
-        if a["by"] != "text" and (not a["left"] or any(seen[i]["id"] in written for i in a["left"]))
+        if a["by"] != "text" and (not a["left"] or any(sids[i] in written for i in a["left"]))
     ]
-    in_ambiguous = {seen[i]["id"] for a in ambiguous for i in a["left"]}
+    in_ambiguous = {sids[i] for a in ambiguous for i in a["left"]}
     groups = [{"log_id": sid, "ids": ids} for sid, ids in twins.items() if sid in written]
     notes = []
     if groups:

@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 __all__ = ["Template", "learn_template", "strip_role_remnants", "FEW_PROMPTS"]
 
@@ -86,6 +87,25 @@ class Template:
         b = len(text) - len(self.suffix) if self.suffix and text.endswith(self.suffix) else len(text)
         return text[a:b].strip() if b > a else text
 
+    def cut_all(self, texts: Sequence[str | None]) -> list[str | None]:
+        """:meth:`cut` of each text (None stays None). When every text carries the whole template
+        (the usual log), slices in one comprehension; else :meth:`cut` per text."""
+        pre, suf = self.prefix, self.suffix
+        if not pre and not suf:
+            return list(texts)
+        a, b = len(pre), len(suf)
+        try:
+            whole = (
+                all(map(str.startswith, texts, repeat(pre)))
+                and all(map(str.endswith, texts, repeat(suf)))
+                and min(map(len, texts), default=0) > a + b
+            )
+        except TypeError:  # a None among them
+            whole = False
+        if not whole:
+            return [None if t is None else self.cut(t) for t in texts]
+        return list(map(str.strip, [t[a : len(t) - b] for t in texts]))
+
     def describe(self) -> str:
         return f"prefix {self.prefix!r}, suffix {self.suffix!r} (from {self.prompts} distinct prompts)"
 
@@ -113,17 +133,19 @@ def _back_off_suffix(s: str, few: bool, shortest: int) -> str:
     return s if len(s) < shortest else ""
 
 
-def learn_template(texts: Iterable[str | None]) -> Template:
+def learn_template(texts: Iterable[str | None], *, distinct: bool = False) -> Template:
     """The common prefix and suffix of the distinct non-empty ``texts`` (already normalized), backed
-    off to a word boundary; an empty template from fewer than two distinct prompts."""
-    distinct = list({t for t in texts if t})
-    n = len(distinct)
+    off to a word boundary; an empty template from fewer than two distinct prompts. ``distinct``:
+    the texts are already distinct (a prompt-keyed registry's), so no set of them is built."""
+    distinct_texts = [t for t in texts if t] if distinct else list({t for t in texts if t})
+    del distinct
+    n = len(distinct_texts)
     if n < 2:
         return Template(prompts=n)
     few = n < FEW_PROMPTS
-    shortest = min(map(len, distinct))
-    prefix = _back_off_prefix(os.path.commonprefix(distinct), few)
-    suffix = _common_suffix(distinct)
+    shortest = min(map(len, distinct_texts))
+    prefix = _back_off_prefix(os.path.commonprefix(distinct_texts), few)
+    suffix = _common_suffix(distinct_texts)
     if len(prefix) + len(suffix) > shortest:  # prefix and suffix overlap in the shortest prompt
         suffix = suffix[len(prefix) + len(suffix) - shortest :]
     suffix = _back_off_suffix(suffix, few, shortest - len(prefix))
