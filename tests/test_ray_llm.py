@@ -106,7 +106,7 @@ def test_replicas_answer_alike(pair) -> None:
             return json.loads(r.read())["choices"][0]["message"]["content"]
 
     a, b = pair
-    prompts = [f"What is {i} + 2 - {i}? Put the answer in \\boxed{{}}." for i in range(3)]
+    prompts = [f"What is {i} + 2 - {i}? Put the answer in \\boxed{{}}." for i in range(2)]
     for kw in ({"temperature": 0}, {"temperature": 1.0, "seed": 7}):
         on_a = [ask(a, p, **kw) for p in prompts]
         on_b = [ask(b, p, **kw) for p in reversed(prompts)][::-1]  # another history before each
@@ -120,13 +120,13 @@ def test_llm_tagging_on_ray_equals_single_process(cluster, pair, tmp_path) -> No
     from sample_forge.skills import LLMTagConfig, LLMTagger
 
     problems = load_pool(_pool(tmp_path, 2))
-    cfg = LLMTagConfig(max_tokens=MAX_TOKENS)
+    cfg = LLMTagConfig(max_tokens=MAX_TOKENS, categories=("Algebra", "Geometry"))
     with get_model("pair", cache=tmp_path / "single.sqlite") as m:
         single = [t.__dict__ for t in LLMTagger(m, config=cfg).tag(problems)]
-    assert _sent(pair) == 2 * 5  # one call per problem and category
+    assert _sent(pair) == 2 * 2  # one call per problem and category
     with get_model("pair", cache=tmp_path / "ray.sqlite") as m:
         on_ray = [t.__dict__ for t in LLMTagger(RayModel(m, batch_size=4), config=cfg).tag(problems)]
-        assert _sent(pair) == 2 * 5
+        assert _sent(pair) == 2 * 2
         again = [t.__dict__ for t in LLMTagger(RayModel(m), config=cfg).tag(problems)]
         assert _sent(pair) == 0  # every call answered by the driver's cache (or its failures table)
     assert [t["id"] for t in single] == ["q0", "q1"]
@@ -157,8 +157,6 @@ def test_passrate_on_ray_equals_single_process(cluster, pair, tmp_path) -> None:
 
 
 def test_synth_checks_on_ray_equal_single_process(cluster, pair, tmp_path) -> None:
-    import shutil
-
     from sample_forge.answers import AnswerChecker
     from sample_forge.llm import get_model
     from sample_forge.records import Candidate
@@ -182,7 +180,8 @@ def test_synth_checks_on_ray_equal_single_process(cluster, pair, tmp_path) -> No
     with get_model("pair", cache=tmp_path / "single.sqlite") as m, AnswerChecker() as chk:
         single = run(m, chk)
     assert _sent(pair) > 0
-    shutil.copy(tmp_path / "single.sqlite", tmp_path / "copy.sqlite")
+    with sqlite3.connect(tmp_path / "single.sqlite") as src, sqlite3.connect(tmp_path / "copy.sqlite") as dst:
+        src.backup(dst)  # with what is still in the write-ahead log (a file copy can miss it)
     checker = RayAnswerChecker(workers=2)
     with get_model("pair", cache=tmp_path / "copy.sqlite") as m:
         assert run(RayModel(m, batch_size=2), checker) == single
@@ -197,8 +196,8 @@ def test_synth_checks_on_ray_equal_single_process(cluster, pair, tmp_path) -> No
 
 
 def test_killed_tag_job_on_ray_resumes_paying_only_the_missing_calls(cluster, pair, tmp_path) -> None:
-    pool, db, out = _pool(tmp_path, 6), tmp_path / "cache.sqlite", tmp_path / "tags.jsonl"
-    total = 6 * 5
+    pool, db, out = _pool(tmp_path, 4), tmp_path / "cache.sqlite", tmp_path / "tags.jsonl"
+    total = 4 * 5
     address = cluster.get_runtime_context().gcs_address
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
     cmd = [sys.executable, "-m", "sample_forge", "tag", str(pool), "--method", "llm", "--model", "pair"]
@@ -210,13 +209,13 @@ def test_killed_tag_job_on_ray_resumes_paying_only_the_missing_calls(cluster, pa
         return _rows(db, "responses") + _rows(db, "failures") if db.exists() else 0
 
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None and done() < 6:
+    while time.monotonic() < deadline and proc.poll() is None and done() < 4:
         time.sleep(0.2)
     assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     finished = done()
-    assert 6 <= finished < total
+    assert 4 <= finished < total
     time.sleep(1.0)  # the killed job's calls in flight end at the servers before counting starts
     _sent(pair)
     from click.testing import CliRunner
