@@ -134,7 +134,7 @@ def test_llm_tagging_on_ray_equals_single_process(cluster, pair, tmp_path) -> No
     assert [t["id"] for t in single] == ["q0", "q1"]
     # SmolLM2 explains at length: at MAX_TOKENS most category calls end at max_tokens, so what is
     # compared here is which (problem, category) gave skills and which failed, and why; the answers'
-    # texts are compared by the passrate and synthesize tests below
+    # texts are compared by the passrate test below
     assert on_ray == single
     assert [(t["id"], t["raw"]) for t in again] == [(t["id"], t["raw"]) for t in single]
     assert _keys(tmp_path / "ray.sqlite") == _keys(tmp_path / "single.sqlite") != []
