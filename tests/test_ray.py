@@ -20,28 +20,10 @@ pytest.importorskip("ray", reason="Ray is not installed (pip install 'sample-for
 pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'sample-forge[ray]')")
 
 from tests.conftest import shared_file  # noqa: E402
+from tests.fixtures.ray_cluster import KEY, KEY_ENV  # noqa: E402
 
 pytestmark = pytest.mark.ray
 REPO = Path(__file__).resolve().parent.parent
-KEY_ENV, KEY = "SF_RAY_TEST_KEY", "sk-ray-test-not-a-secret"
-
-
-@pytest.fixture(scope="module")
-def ray_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ray_home")
-
-
-@pytest.fixture(scope="module")
-def cluster(ray_home: Path):
-    import ray
-
-    from sample_forge.scale.ray_data import connect
-
-    os.environ[KEY_ENV] = KEY
-    connect(num_cpus=2, env_vars={"SAMPLE_FORGE_HOME": str(ray_home), KEY_ENV: KEY})
-    yield ray
-    ray.shutdown()
-    os.environ.pop(KEY_ENV, None)
 
 
 def test_map_ordered_keeps_input_order(cluster) -> None:
@@ -127,92 +109,66 @@ def _responses(db: Path) -> int:
             return 0
 
 
-def test_llm_tagging_on_ray_equals_single_process_and_uses_the_cache(cluster, fault_server, tmp_path) -> None:
+def test_workers_send_the_key_from_the_job_env(cluster, fault_server, tmp_path) -> None:
+    """The fault server records the Authorization header, which a llama.cpp server ignores: the key
+    reached the workers through the job's environment (tests/test_ray_llm.py compares the rows)."""
     from sample_forge.llm import get_model
     from sample_forge.pool import load_pool
     from sample_forge.scale.llm import RayModel
     from sample_forge.skills import LLMTagger
 
-    problems = load_pool(_pool(tmp_path, 6))
+    problems = load_pool(_pool(tmp_path, 2))
     _config(fault_server.script("tag", []))
-    with get_model("fault", cache=tmp_path / "single.sqlite") as m:
-        single = [t.__dict__ for t in LLMTagger(m).tag(problems)]
-    assert fault_server.counts["tag"] == 30
-    fault_server.auth_headers.clear()
     with get_model("fault", cache=tmp_path / "ray.sqlite") as m:
-        on_ray = [t.__dict__ for t in LLMTagger(RayModel(m, batch_size=4)).tag(problems)]
-    assert on_ray == single
-    assert fault_server.counts["tag"] == 60
-    assert set(fault_server.auth_headers) == {f"Bearer {KEY}"}  # the key came from the job's env
-    assert _responses(tmp_path / "ray.sqlite") == 30
-    with get_model("fault", cache=tmp_path / "ray.sqlite") as m:
-        again = [t.__dict__ for t in LLMTagger(RayModel(m)).tag(problems)]
-    assert again == single and fault_server.counts["tag"] == 60  # all 30 answered by the driver's cache
+        LLMTagger(RayModel(m, batch_size=4)).tag(problems)
+    assert fault_server.counts["tag"] == 10
+    assert set(fault_server.auth_headers) == {f"Bearer {KEY}"}
 
 
-def test_killed_ray_job_resumes_paying_only_the_missing_calls(cluster, fault_server, tmp_path) -> None:
-    pool, db, out = _pool(tmp_path, 12), tmp_path / "cache.sqlite", tmp_path / "tags.jsonl"
-    total = 12 * 5
-    _config(fault_server.script("kill", ["slow:0.4"] * total))
-    address = cluster.get_runtime_context().gcs_address
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
-    cmd = [sys.executable, "-m", "sample_forge", "tag", str(pool), "--method", "llm", "--model", "fault"]
-    cmd += ["--cache-db", str(db), "--out", str(out), "--ray", address, "--quiet"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        if db.exists() and _responses(db) >= 12:
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    cached = _responses(db)
-    assert 12 <= cached < total
-    fault_server.script("kill", [])  # counts from 0
-    from click.testing import CliRunner
-
-    from sample_forge.cli.main import cli
-
-    res = CliRunner().invoke(cli, cmd[3:])
-    # the fault server's reply is no skill list: every category fails to parse, so tag exits 1 (what
-    # is checked here is that the restart pays only for the calls the killed run had not finished)
-    assert res.exit_code == 1 and f"all {total} category calls failed (parse: {total})" in res.output
-    assert fault_server.counts["kill"] == total - cached  # 0 requests re-sent for cached items
-    assert _responses(db) == total
+def _forge_recipe(tmp_path: Path, tag: str) -> Path:
+    p = tmp_path / "recipe.toml"
+    p.write_text(
+        f'run_dir = "{tmp_path / "run"}"\n[pool]\nsource = "{_pool(tmp_path, 2)}"\n[tag]\n{tag}\n'
+        "[synthesize]\nenabled = false\n",
+        encoding="utf-8",
+    )
+    return p
 
 
-def test_worker_killed_mid_batch_is_retried_without_duplicate_rows(cluster, fault_server, tmp_path) -> None:
-    from sample_forge.llm import Request, get_model
+def test_forge_recipe_tag_ray_runs_the_tag_stage_on_ray(cluster, fault_server, tmp_path, monkeypatch) -> None:
+    from sample_forge.forge.recipe import load_recipe
+    from sample_forge.forge.run import plan
+    from sample_forge.forge.stages import fingerprint, run_stage
     from sample_forge.scale.llm import RayModel
 
-    _config(fault_server.script("sigkill", ["slow:0.5"] * 40))
-    reqs = [Request([{"role": "user", "content": f"q{i}"}], max_tokens=8, temperature=0.0) for i in range(16)]
-    killed: list[int] = []
+    _config(fault_server.script("forge", []))
+    on_ray: list[int] = []
+    dispatch = RayModel.complete_many
 
-    def kill_one_worker() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
-            if fault_server.counts["sigkill"] >= 2:  # a batch is in flight
-                ps = subprocess.run(
-                    ["pgrep", "-f", "MapBatches\\(LLMWorker\\)"], capture_output=True, text=True
-                )
-                pids = [int(p) for p in ps.stdout.split()]
-                if pids:
-                    os.kill(pids[0], signal.SIGKILL)
-                    killed.append(pids[0])
-            time.sleep(0.1)
+    def spy(self, requests, **kw):  # the real RayModel, its calls counted
+        on_ray.append(len(requests))
+        return dispatch(self, requests, **kw)
 
-    t = threading.Thread(target=kill_one_worker)
-    t.start()
-    with get_model("fault", cache=tmp_path / "c.sqlite") as m:
-        results = RayModel(m, batch_size=4, workers=2).complete_many(reqs)
-    t.join()
-    assert killed, "no LLM worker was found to kill"
-    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
-    assert _responses(tmp_path / "c.sqlite") == 16  # one row per request, whatever Ray retried
-    # more than 16 when the killed worker had a batch in flight (sent again); 16 when it was the idle one
-    assert fault_server.counts["sigkill"] >= 16
+    monkeypatch.setattr(RayModel, "complete_many", spy)
+    recipe = load_recipe(_forge_recipe(tmp_path, 'method = "llm"\nmodel = "fault"\nray = "local"'))
+    assert recipe.tag.ray == "local"
+    stages = plan(recipe)
+    for st in stages[:2]:  # pool, tag
+        assert not run_stage(st, tmp_path / "markers").skipped
+    assert on_ray == [2 * 5] and fault_server.counts["forge"] == 2 * 5  # each (problem, category) once
+    (tags,) = stages[1].outputs
+    assert [orjson.loads(x)["id"] for x in Path(tags).read_bytes().splitlines()] == ["p0", "p1"]
+    # where the calls ran is not a setting of the result: the same recipe without ray is not stale
+    plain = plan(load_recipe(_forge_recipe(tmp_path, 'method = "llm"\nmodel = "fault"')))
+    assert fingerprint(plain[1]) == fingerprint(stages[1])
+
+
+def test_forge_recipe_tag_ray_needs_the_llm_method(tmp_path) -> None:
+    from sample_forge.errors import InputError
+    from sample_forge.forge.recipe import load_recipe
+
+    with pytest.raises(InputError, match=r"tag\.ray.*method = \"llm\""):
+        load_recipe(_forge_recipe(tmp_path, 'method = "embed"\nray = "auto"'))
 
 
 # -- passrate and synthesize's checks on Ray --------------------------------------------------------

@@ -48,11 +48,14 @@ class PoolStep:
 
 @dataclass(frozen=True)
 class TagStep:
-    """Skill tagging: ``embed`` (offline) or ``llm`` with ``model``."""
+    """Skill tagging: ``embed`` (offline) or ``llm`` with ``model``; ``ray`` runs the ``llm`` calls on a
+    Ray cluster, spelled as ``tag --ray`` and ``[synthesize] ray``: "local" (start one), "auto" or an
+    address. Same rows and cache either way."""
 
     enabled: bool = True
     method: str = "embed"
     model: str | None = None
+    ray: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,4 +122,10 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
             kwargs[key] = from_table(_SECTIONS[key], value, path=p, section=key, renamed=_RENAMED.get(key))
         else:
             raise InputError(f"unknown section; known: {', '.join(_SECTIONS)}, run_dir", path=p, field=key)
+    tag = kwargs.get("tag")
+    if tag is not None and tag.ray is not None and tag.method != "llm":
+        # as `tag --ray`: the embed tagger runs in this process
+        raise InputError(
+            f'runs method = "llm" on a cluster; method is {tag.method!r}', path=p, field="tag.ray"
+        )
     return Recipe(**kwargs)

@@ -136,7 +136,17 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         def tag_stage() -> dict[str, Any]:
             from sample_forge.skills import tag_problems
 
-            tags = tag_problems(read_rows(run.pool), method=r.tag.method, model=r.tag.model)
+            model: Any = r.tag.model
+            if r.tag.ray is not None:
+                from sample_forge.llm import get_model
+                from sample_forge.scale.llm import ray_models
+
+                model = ray_models(r.tag.ray, {"tag": get_model(r.tag.model)})["tag"]
+            try:
+                tags = tag_problems(read_rows(run.pool), method=r.tag.method, model=model)
+            finally:
+                if r.tag.ray is not None:
+                    model.close()
             write_rows(run.tags, [t.to_dict() for t in tags])
             return {
                 "tagged": len(tags),
@@ -144,7 +154,9 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
                 "mean_breadth": round(sum(t.breadth for t in tags) / max(1, len(tags)), 3),
             }
 
-        stages.append(Stage("tag", [run.pool], dataclasses.asdict(r.tag), [run.tags], tag_stage))
+        # where the calls run does not change the tags: a run moved onto Ray is not stale
+        tag_settings = {k: v for k, v in dataclasses.asdict(r.tag).items() if k != "ray"}
+        stages.append(Stage("tag", [run.pool], tag_settings, [run.tags], tag_stage))
 
     traj = _trajectory(r)
 
