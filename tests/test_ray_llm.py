@@ -138,6 +138,16 @@ def test_llm_tagging_on_ray_equals_single_process(cluster, pair, tmp_path) -> No
     assert on_ray == single
     assert [(t["id"], t["raw"]) for t in again] == [(t["id"], t["raw"]) for t in single]
     assert _keys(tmp_path / "ray.sqlite") == _keys(tmp_path / "single.sqlite") != []
+    # the workers' calls reach the driver's calls table as one process writes them
+    assert _calls(tmp_path / "ray.sqlite") == _calls(tmp_path / "single.sqlite") != []
+
+
+def _calls(db: Path) -> list[tuple]:
+    """The calls table as (payload hash, status, prompt tokens), in a stable order."""
+    with sqlite3.connect(db) as con:
+        return sorted(
+            con.execute("SELECT payload_hash, status, prompt_tokens, messages FROM calls").fetchall()
+        )
 
 
 def test_passrate_on_ray_equals_single_process(cluster, pair, tmp_path) -> None:

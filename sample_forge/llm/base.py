@@ -503,7 +503,7 @@ class Model:
                 assert problem is not None
                 kind = "malformed" if isinstance(problem, MalformedResponse) else "http"
                 self._log(
-                    self._call_row(phash, call_params, req, kind, error=str(problem), latency_s=latency)
+                    req, self._call_row(phash, call_params, req, kind, error=str(problem), latency_s=latency)
                 )
                 if kind == "http":
                     return fail(str(problem), "http")
@@ -545,22 +545,22 @@ class Model:
                     )
                     slots[j] = c
                     fresh.append((sample_key(phash, req.index + j), where, c))
+            row = self._call_row(
+                phash,
+                call_params,
+                req,
+                "ok",
+                endpoint=reply.endpoint,
+                response=reply.choices,
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                latency_s=latency,
+                cost_usd=cost,
+            )
             if self.cache is not None:
-                await self._record(
-                    fresh,
-                    self._call_row(
-                        phash,
-                        call_params,
-                        req,
-                        "ok",
-                        endpoint=reply.endpoint,
-                        response=reply.choices,
-                        prompt_tokens=reply.prompt_tokens,
-                        completion_tokens=reply.completion_tokens,
-                        latency_s=latency,
-                        cost_usd=cost,
-                    ),
-                )
+                await self._record(fresh, row)
+            else:
+                self._uncached_call(req, row)
             if n_empty or not got:
                 malformed += 1
                 if malformed > cfg.max_retries:
@@ -591,12 +591,18 @@ class Model:
         else:
             done.set_result(None)
 
-    def _log(self, row: dict[str, Any]) -> None:
+    def _log(self, req: Request, row: dict[str, Any]) -> None:
         """Write one row of the calls table (from :meth:`_call_row`) at once."""
         if row["status"] != "ok":
             log.debug("LLM call to %s failed (%s): %s", self.name, row["status"], row.get("error"))
         if self.cache is not None:
             self.cache.log_call(**row)
+        else:
+            self._uncached_call(req, row)
+
+    def _uncached_call(self, req: Request, row: dict[str, Any]) -> None:
+        """A call's row with no cache to hold it: dropped here; a Ray worker hands it to the driver,
+        which owns the cache and its calls table."""
 
     def _call_row(
         self,

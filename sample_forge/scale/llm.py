@@ -71,19 +71,27 @@ class LLMWorker:
         self.gave_up: dict[int, list[int]] = {}
         model = self.model
 
+        self.calls: dict[int, list[dict[str, Any]]] = {}
+
         def gave_up(phash: str, req: Request, j: int) -> None:
             self.gave_up.setdefault(id(req), []).append(j)
 
+        def uncached_call(req: Request, row: dict[str, Any]) -> None:
+            self.calls.setdefault(id(req), []).append(row)
+
         model._gave_up = gave_up  # type: ignore[method-assign]
+        model._uncached_call = uncached_call  # type: ignore[method-assign]
 
     def __call__(self, jobs: list[tuple[Request, list[Any]]]) -> list[tuple[Any, ...]]:
         m = self.model
         self.gave_up.clear()
+        self.calls.clear()
         futures = [m._submit(m._arun(req, "", slots)) for req, slots in jobs]
         out = []
         for (req, slots), fut in zip(jobs, futures):
             res = fut.result()
-            out.append((slots, res.error, res.error_kind, self.gave_up.get(id(req), []), m.structured_mode))
+            got = (slots, res.error, res.error_kind, self.gave_up.get(id(req), []), m.structured_mode)
+            out.append((*got, self.calls.get(id(req), [])))
         return out
 
 
@@ -147,9 +155,12 @@ class RayModel:
         if progress is not None:
             stream = progress(stream, total=len(jobs), description=f"LLM {self.name} (ray)")
         cfg = m.config
-        for pos, (slots, error, kind, gave_up, mode) in stream:
+        for pos, (slots, error, kind, gave_up, mode, calls) in stream:
             phash, job = jobs[pos]
             req = job.request
+            if m.cache is not None:
+                for row in calls:  # the worker's calls table rows, under the driver's payload hash
+                    m.cache.log_call(**{**row, "phash": phash})
             for j, c in enumerate(slots):
                 if c is None or job.slots[j] is not None:  # missing, or the driver's cached sample
                     continue
