@@ -76,16 +76,23 @@ def embed_on_ray(
     chunk = max(8, chunk - chunk % 8)
     order = _token_order(texts)
     jobs = [(kind, [texts[i] for i in order[s : s + chunk]]) for s in range(0, len(order), chunk)]
-    parts = map_ordered(jobs, EmbedWorker, batch_size=1, concurrency=min(len(jobs), workers or _workers()))
+    n, gpus = _workers()
+    # on a cluster with GPUs each embedding worker holds one (the float MiniLM runs there)
+    parts = map_ordered(
+        jobs, EmbedWorker, batch_size=1, concurrency=min(len(jobs), workers or n), num_gpus=1 if gpus else 0
+    )
     out = np.empty((len(texts), DIM), np.float32)
     out[order] = np.concatenate(parts)
     return out
 
 
-def _workers() -> int:
+def _workers() -> tuple[int, int]:
+    """(embedding workers, GPUs of the cluster): one worker per GPU where there are GPUs, else per CPU."""
     import ray
 
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+    res = ray.cluster_resources()
+    gpus = int(res.get("GPU", 0))
+    return (gpus if gpus else max(1, int(res.get("CPU", 1)))), gpus
 
 
 def check_on_ray(
