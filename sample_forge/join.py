@@ -2,7 +2,7 @@
 
 Rows are matched on ``id``, else on the whitespace-normalised problem text. The report holds both
 directions (left rows that found nothing, right rows nothing reached) and every ambiguous key; a
-command prints its counts and writes the unjoined rows to ``<out>.rejects.jsonl``, never one line per row.
+command prints its counts and writes the unjoined rows to ``<stem>.rejects.jsonl``, never one line per row.
 
 Rows that neither key joins can be found by containment (a trainer's prompt wraps the problem in
 text nobody removed): every right text is indexed once by its first ``ANCHOR`` characters in an
@@ -66,7 +66,7 @@ def side_path(out: str | os.PathLike[str], kind: str, ext: str = ".jsonl") -> Pa
 
 
 def rejects_path(out: str | os.PathLike[str]) -> Path:
-    """``<out>.rejects.jsonl`` next to the file a command writes (``sel.parquet`` -> ``sel.rejects.jsonl``)."""
+    """``<stem>.rejects.jsonl`` next to the file a command writes (``sel.parquet`` -> ``sel.rejects.jsonl``)."""
     return side_path(out, "rejects")
 
 

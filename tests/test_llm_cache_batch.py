@@ -1,7 +1,8 @@
 """The layer commits the samples and calls rows of the calls that finish in one event-loop turn in one
 transaction: every answer is still in the file (seen from another connection) once its call returns,
-and a write that fails rolls its whole batch back (nothing half-written) and is logged, while the answers
-still reach the caller, as they did when each sample was its own commit."""
+and a write that fails rolls its whole batch back (nothing half-written), is logged, and fails the calls
+of that batch: an answer the cache did not keep is not reported as done (a restart asks for it again,
+and the summary says so)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def test_a_failed_write_rolls_the_batch_back_and_is_logged(
         with sqlite3.connect(default_cache_path()) as c:
             c.execute("DROP TABLE calls")  # the calls row of the next batch cannot be written
         res = m.complete_many(_reqs(6)[1:])
-    assert all(r.ok and len(r.completions) == 4 and not r.completions[0].cached for r in res)
+        summary = m.last_summary
+    assert not any(r.ok for r in res) and all(r.error_kind == "internal" for r in res), [r.error for r in res]
+    assert summary["failed"] == 5, summary
     assert "no such table: calls" in caplog.text
     assert _count("responses") == 4  # the first call's samples only: the failed batch rolled back

@@ -125,6 +125,21 @@ def test_workers_send_the_key_from_the_job_env(cluster, fault_server, tmp_path) 
     assert set(fault_server.auth_headers) == {f"Bearer {KEY}"}
 
 
+def test_a_joined_cluster_without_a_later_stages_key_is_refused(cluster, monkeypatch) -> None:
+    """A remote job's environment is fixed when it connects: a stage whose key it lacks is stopped with
+    one line naming the variable, before any call is sent without it (forge connects once with all)."""
+    from sample_forge.errors import SampleForgeError
+    from sample_forge.scale import ray_data
+
+    monkeypatch.setattr(ray_data, "_JOB_ENV", {"TAG_KEY": "t"})
+    monkeypatch.setattr(ray_data, "_JOB_REMOTE", True)
+    ray_data.connect("auto", env_vars={"TAG_KEY": "t"})  # what the job has: fine
+    with pytest.raises(SampleForgeError, match="without SOLVER_KEY in its job environment"):
+        ray_data.connect("auto", env_vars={"TAG_KEY": "t", "SOLVER_KEY": "s"})
+    monkeypatch.setattr(ray_data, "_JOB_REMOTE", False)  # a local cluster inherits this environment
+    ray_data.connect(None, env_vars={"SOLVER_KEY": "s"})
+
+
 def _forge_recipe(tmp_path: Path, tag: str) -> Path:
     p = tmp_path / "recipe.toml"
     p.write_text(

@@ -284,5 +284,8 @@ def test_worker_killed_mid_batch_is_retried_without_duplicate_rows(cluster, pair
     assert all(r.ok or r.error_kind == "length" for r in results), [r.error for r in results]
     # one row per request, whatever Ray retried (an answer cut at max_tokens is a failures row)
     assert _rows(db, "responses") + _rows(db, "failures") == 8
+    # and one calls row per request (greedy: one call each): the killed batch's calls never reached
+    # the driver, so its retry is the only one logged and billed
+    assert _rows(db, "calls") == 8
     # more than 8 when the killed worker had a batch in flight (sent again); 8 when it was the idle one
     assert _sent(pair) >= 8

@@ -81,7 +81,7 @@ def _llm_options(fn: F, *, with_model: bool) -> F:
                 type=click.FloatRange(min=0),
                 default=None,
                 help="Stop starting LLM calls once this much (USD) was spent; runs writing the "
-                "same output share the cap (ledger: <out>.spent.jsonl).",
+                "same output share the cap (ledger: <stem>.spent.jsonl).",
             ),
         ]
     ):

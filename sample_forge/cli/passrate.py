@@ -139,7 +139,7 @@ def _with(opts: list[Any]) -> Any:
 @click.option(
     "--against",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A pilot's scores table (`sample-forge score`): also write <out>.calibration.json.",
+    help="A pilot's scores table (`sample-forge score`): also write <stem>.calibration.json.",
 )
 @_with(_calib_options)
 @llm_options

@@ -88,7 +88,7 @@ def tag() -> None:
     "--failures",
     type=click.Path(dir_okay=False),
     default=None,
-    help="LLM call failures as JSONL (default: OUT.failures.jsonl).",
+    help="LLM call failures as JSONL (default: OUT without its suffix + .failures.jsonl).",
 )
 @retry_failed_option
 @click.option("--explain", "explain_id", default=None, help="Print how one problem was tagged.")

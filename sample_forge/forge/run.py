@@ -141,6 +141,7 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
                 from sample_forge.llm import get_model
                 from sample_forge.scale.llm import ray_models
 
+                _connect_ray(r)
                 model = ray_models(r.tag.ray, {"tag": get_model(r.tag.model)})["tag"]
             try:
                 tags = tag_problems(read_rows(run.pool), method=r.tag.method, model=model)
@@ -232,6 +233,8 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
                 library_config(s, SynthConfig),
                 budget_ledger=str(Path(run.candidates).with_name("synthesize.spent.jsonl")),
             )
+            if s.ray is not None:
+                _connect_ray(r)
             result = synthesize(cfg, index=index)
             write_outputs(result, run.candidates, run.rejects)
             summary = result.summary
@@ -330,6 +333,26 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
         )
     )
     return stages
+
+
+def _connect_ray(r: Recipe) -> None:
+    """Join the recipe's Ray cluster once, with the API keys of every stage that runs on it: a job's
+    environment is fixed when it connects, so a later stage's key could not reach the workers."""
+    from sample_forge.llm import get_model
+    from sample_forge.scale.llm import key_env
+    from sample_forge.scale.ray_data import connect
+
+    on_ray: list[tuple[str, list[str]]] = []
+    if r.tag.enabled and r.tag.ray is not None:
+        on_ray.append((r.tag.ray, [r.tag.model]))
+    s = r.synthesize
+    if s.enabled and s.ray is not None:
+        on_ray.append((s.ray, [*s.solvers, *([s.target_model] if s.target_model else [])]))
+    env: dict[str, str] = {}
+    for name in {n for _, names in on_ray for n in names}:
+        with get_model(name) as m:
+            env.update(key_env(m))
+    connect(on_ray[0][0], env_vars=env)
 
 
 def forge(

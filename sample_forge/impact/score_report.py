@@ -1,4 +1,4 @@
-"""``<out>.report.json``: the run report written beside a score table (pilot diagnostics and verdict,
+"""``<stem>.report.json``: the run report written beside a score table (pilot diagnostics and verdict,
 error-bar settings, join counts). ``score -o`` and forge's score stage both write through here, and
 ``select`` and the HTML report read it back."""
 
@@ -16,7 +16,7 @@ _JOIN_COUNTS = ("joined", "left_unmatched", "right_unmatched", "ambiguous")
 
 
 def report_path(out: str | Path) -> Path:
-    """``<out>.report.json``: the run report written beside a score table."""
+    """``<stem>.report.json``: the run report written beside a score table."""
     from sample_forge.join import side_path
 
     return side_path(out, "report", ".json")

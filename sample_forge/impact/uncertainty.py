@@ -307,7 +307,7 @@ def diagnose(
 
 
 def pilot_verdict(report: dict[str, Any]) -> tuple[bool, str]:
-    """(ok, text) from a score report (``ScoreResult.report`` or ``<out>.report.json``): False with
+    """(ok, text) from a score report (``ScoreResult.report`` or ``<stem>.report.json``): False with
     the warning when the pilot carries little signal; True and a one-line summary otherwise."""
     pilot = report.get("pilot")
     if not pilot:

@@ -241,6 +241,12 @@ class Model:
     async def _aclose(self) -> None:
         return None
 
+    async def _closing(self) -> None:
+        if self._flushed is not None:  # a batch whose commit was scheduled but has not run: run it now
+            self._flush()
+        self._pending, self._flushed = [], None  # a model used after close() starts a new loop
+        await self._aclose()
+
     async def _aready(self) -> None:
         """Load what the first call needs (not timed as call latency)."""
         return None
@@ -341,7 +347,7 @@ class Model:
         with self._loop_lock:
             loop, self._loop = self._loop, None
         if loop is not None:
-            asyncio.run_coroutine_threadsafe(self._aclose(), loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(self._closing(), loop).result(timeout=10)
             loop.call_soon_threadsafe(loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=10)
@@ -518,6 +524,9 @@ class Model:
                 self.budget.charge(cost, cfg.model)
             where = reply.endpoint or self.shown_endpoint
             fresh: list[tuple[str, str, Completion]] = []  # cached with the call's log row, one commit
+            answered: list[
+                tuple[int, Completion]
+            ] = []  # into the slots once cached: a lost write is a failure
             if ask > 1 and len(reply.choices) < ask:
                 self.supports_n = False  # e.g. llama.cpp: ask for the rest one by one
             got = reply.choices[:ask]
@@ -543,8 +552,8 @@ class Model:
                         cached=False,
                         model=reply.model or cfg.model,
                     )
-                    slots[j] = c
                     fresh.append((sample_key(phash, req.index + j), where, c))
+                    answered.append((j, c))
             row = self._call_row(
                 phash,
                 call_params,
@@ -561,6 +570,8 @@ class Model:
                 await self._record(fresh, row)
             else:
                 self._uncached_call(req, row)
+            for j, c in answered:
+                slots[j] = c
             if n_empty or not got:
                 malformed += 1
                 if malformed > cfg.max_retries:

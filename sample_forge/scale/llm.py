@@ -26,7 +26,6 @@ from sample_forge.llm.base import (
     Result,
     fill_members,
 )
-from sample_forge.llm.budget import call_cost
 from sample_forge.llm.cache import sample_key
 from sample_forge.scale.ray_data import stream_ordered
 
@@ -158,20 +157,18 @@ class RayModel:
         for pos, (slots, error, kind, gave_up, mode, calls) in stream:
             phash, job = jobs[pos]
             req = job.request
-            if m.cache is not None:
-                for row in calls:  # the worker's calls table rows, under the driver's payload hash
-                    m.cache.log_call(**{**row, "phash": phash})
+            fresh = []
             for j, c in enumerate(slots):
                 if c is None or job.slots[j] is not None:  # missing, or the driver's cached sample
                     continue
                 job.slots[j] = c
-                if m.cache is not None:
-                    m.cache.put(sample_key(phash, req.index + j), m.shown_endpoint, c)
-                if budget is not None:
-                    budget.charge(
-                        call_cost(c.prompt_tokens, c.completion_tokens, cfg.price_in, cfg.price_out),
-                        cfg.model,
-                    )
+                fresh.append((sample_key(phash, req.index + j), m.shown_endpoint, c))
+            if m.cache is not None:  # the job's samples and its calls rows (driver's hash): one commit
+                rows = [{**row, "phash": phash} for row in calls]
+                m.cache.record_calls([(fresh, None), *(([], row) for row in rows)])
+            if budget is not None:  # what each call cost, as one process charges it (cut samples too)
+                for row in calls:
+                    budget.charge(row.get("cost_usd") or 0.0, cfg.model)
             for j in gave_up:
                 m._gave_up(phash, req, j)
             m.structured_mode = mode  # a worker that stepped down: the next keys follow it

@@ -47,17 +47,33 @@ def require_ray() -> Any:
     return ray
 
 
+_JOB_ENV: dict[str, str] | None = None  # what this process's Ray job was started with (None: not by us)
+_JOB_REMOTE = False  # whether connect() joined a cluster rather than starting a local one
+
+
 def connect(
     address: str | None = None, *, num_cpus: int | None = None, env_vars: dict[str, str] | None = None
 ) -> Any:
     """Join the cluster at ``address`` (``auto``: the one ``ray start`` runs on this node) or, with None
     or ``local``, start a local one with ``num_cpus``. ``env_vars`` (e.g. an API key) reach every worker through the
     job's runtime_env. A process that already called ``ray.init`` keeps its cluster and environment."""
+    global _JOB_ENV, _JOB_REMOTE
     ray = require_ray()
     if ray.is_initialized():
+        # a job's environment is fixed at ray.init; a local cluster's workers inherit this process's
+        # environment anyway, a remote one's would call without a key that came later
+        lacking = sorted(
+            k for k, v in (env_vars or {}).items() if _JOB_ENV is not None and _JOB_ENV.get(k) != v
+        )
+        if lacking and _JOB_REMOTE:
+            raise SampleForgeError(
+                f"Ray is already connected without {', '.join(lacking)} in its job environment; "
+                "connect once with every stage's key (forge does) or run the stage in its own process"
+            )
         return ray
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
     env.update(env_vars or {})
+    _JOB_ENV, _JOB_REMOTE = dict(env), address not in (None, "", "local")
     kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
     try:
         if address in (None, "", "local"):
