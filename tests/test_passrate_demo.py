@@ -92,18 +92,31 @@ def test_calibration_against_the_shipped_pilot_matches_a_recomputation(
         assert e["top_overlap"] == len(top(a) & top(b))
 
 
-def test_local_model_rerun_reproduces_the_shipped_rows(rates: list[dict], tmp_path: Path) -> None:
-    """The local model samples with a seed per sample index (llama.cpp, seeded): two of the problems run
-    again, with a fresh cache, give the shipped rows (rank aside: it is relative to the whole pool).
-    About 16 s on the shared 2-core machine."""
-    pytest.importorskip("llama_cpp", reason="the built-in local model needs the 'local' extra")
-    ids = ["demo/prealgebra/015", "demo/prealgebra/016"]  # solved sometimes, never cut at 40 tokens
-    pool = tmp_path / "two.jsonl"
+def _rerun(ids: list[str], tmp_path: Path, name: str) -> dict[str, dict]:
+    pool = tmp_path / f"{name}.pool.jsonl"
     pool.write_text("".join(json.dumps(r) + "\n" for r in _read(POOL) if r["id"] in ids), encoding="utf-8")
-    out = tmp_path / "rates.jsonl"
+    out = tmp_path / f"{name}.jsonl"
     args = ["passrate", "--pool", str(pool), "-m", "local", "-k", "4", "--max-tokens", "40"]
     res = CliRunner().invoke(cli, [*args, "--template", "pilot", "--no-cache", "-o", str(out), "-q"])
     assert res.exit_code == 0, res.output
+    return {r["id"]: {k: v for k, v in r.items() if k != "rank"} for r in _read(out)}
+
+
+def test_local_model_rerun_reproduces_the_shipped_rows(rates: list[dict], tmp_path: Path) -> None:
+    """The local model samples with a seed per sample index (llama.cpp, seeded): two of the problems run
+    again, with a fresh cache, give the shipped rows (rank aside: it is relative to the whole pool).
+    Another llama.cpp build samples other texts from the same seed, so under another llama-cpp-python
+    than the one that wrote the file (data/demo/passrate.provenance.json) the check is that two fresh
+    runs give the same rows, and the same ids with k samples each as the shipped ones. About 16 s a run
+    on the shared 2-core machine."""
+    llama_cpp = pytest.importorskip("llama_cpp", reason="the built-in local model needs the 'local' extra")
+    ids = ["demo/prealgebra/015", "demo/prealgebra/016"]  # solved sometimes, never cut at 40 tokens
     shipped = {r["id"]: {k: v for k, v in r.items() if k != "rank"} for r in rates if r["id"] in ids}
-    again = {r["id"]: {k: v for k, v in r.items() if k != "rank"} for r in _read(out)}
-    assert again == shipped and shipped[ids[0]]["n_correct"] > 0
+    made_by = json.loads(RATES.with_name("passrate.provenance.json").read_text(encoding="utf-8"))
+    again = _rerun(ids, tmp_path, "again")
+    assert shipped[ids[0]]["n_correct"] > 0
+    if llama_cpp.__version__ == made_by["llama_cpp_python"]:
+        assert again == shipped
+    else:
+        assert _rerun(ids, tmp_path, "third") == again  # seeded: deterministic on this build too
+        assert sorted(again) == sorted(shipped) and all(r["k"] == K for r in again.values())
