@@ -49,6 +49,7 @@ _TAIL = 48  # bytes after the reward key that hold its value (a reward text is a
 _PROOF_RECORDS = 8
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux: fault the pages in with the mapping
 _PARALLEL_MIN_BYTES = 32 << 20
+_RUN_WIDTH = 4096  # bytes of a raw prompt compared with the record before's as one row
 
 
 def openrlhf_files(directory: Path) -> list[Path]:
@@ -68,6 +69,90 @@ def _windows(arr: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
         tail = arr[starts[k] :]
         rows[k] = np.concatenate((tail, np.zeros(width - len(tail), dtype=np.uint8)))
     return rows
+
+
+def _words(arr: np.ndarray) -> np.ndarray:
+    """The 8 bytes from each offset of ``arr`` as one little-endian integer: a view (byte
+    strides), so a gather reads a whole word per index where a window gathers a row."""
+    return np.ndarray((len(arr) - 7,), dtype="<u8", buffer=arr, strides=(1,))
+
+
+def _heads_match(data: bytes, starts: np.ndarray, heads: list[bytes]) -> bool:
+    """Every line of every record starts as the first record's line at its place: one gather of
+    the heads' words for all but the last record (the line lengths, checked before, keep it inside
+    the buffer), the last record compared as bytes."""
+    place, off, pat, mask = [], [], [], []
+    for j, h in enumerate(heads):
+        for k in range(0, len(h), 8):
+            chunk = h[k : k + 8]
+            place.append(j)
+            off.append(k)
+            pat.append(int.from_bytes(chunk, "little"))
+            mask.append((1 << (8 * len(chunk))) - 1)
+    if len(starts) > 1:
+        at = starts[:-1, place] + np.array(off)
+        if len(data) < 8 or int(at.max()) > len(data) - 8:
+            return False
+        got = _words(np.frombuffer(data, dtype=np.uint8))[at]
+        if ((got ^ np.array(pat, dtype=np.uint64)) & np.array(mask, dtype=np.uint64)).any():
+            return False
+    last = starts[-1].tolist()
+    return all(data[s : s + len(h)] == h for s, h in zip(last, heads))
+
+
+def _reward_values(arr: np.ndarray, va: np.ndarray, vlen: np.ndarray) -> np.ndarray | str:
+    """Each record's reward from its value text (``vlen`` bytes from ``va``), each distinct text
+    parsed once; a text fits in a word, so np.unique runs over integers."""
+    top = int(vlen.max())
+    if top > _TAIL:
+        return "a reward that is not one finite number"
+    if top <= 8 and int(va.max()) <= len(arr) - 8:
+        low = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+        codes, inverse = np.unique(_words(arr)[va] & low[vlen], return_inverse=True)
+        texts = [c.to_bytes(8, "little").rstrip(b"\0") for c in codes.tolist()]
+    else:
+        width = max(8, -(-top // 8) * 8)
+        win = _windows(arr, va, width)
+        win[np.arange(width) >= vlen[:, None]] = 0  # the bytes after the value
+        codes, inverse = np.unique(win.view(f"S{width}").ravel(), return_inverse=True)
+        texts = codes.tolist()  # NumPy drops the trailing zeros of S items
+    distinct = []
+    for t in texts:
+        mv = _REWARD_VALUE.fullmatch(t + b",")
+        v = float(mv.group(1) or mv.group(2)) if mv else math.nan
+        if not math.isfinite(v):
+            return "a reward that is not one finite number"
+        distinct.append(v)
+    return np.asarray(distinct, dtype=np.float64)[inverse.ravel()]
+
+
+def _prompt_runs(arr: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of records whose raw prompts (``arr[pa:pb]``) are byte for byte the same as the
+    record before (a step holds a prompt's rollouts one after another): the records that start a
+    run, and each record's run. The bytes are compared in full, as rows of a window over the
+    buffer, a block of rows at a time (prompts longer than ``_RUN_WIDTH`` bytes each start a run,
+    keeping the rows short); only the first prompt of each run is then sliced."""
+    n = len(pa)
+    plen = pb - pa
+    same = np.zeros(n, dtype=bool)
+    width = min(int(plen.max()), _RUN_WIDTH) if n else 0
+    limit = len(arr) - width
+    if n > 1 and width == 0:
+        same[1:] = True  # empty prompts
+    elif n > 1:
+        rows = np.lib.stride_tricks.sliding_window_view(arr, width)
+        # a longer prompt, or a row that would run past the buffer: that record starts a run
+        inside = (pa <= limit) & (plen <= width)
+        block = max(1, (1 << 20) // width)
+        for i in range(1, n, block):
+            j = min(n, i + block)
+            eq = rows[np.minimum(pa[i - 1 : j], limit)]
+            eq = eq[1:] == eq[:-1]
+            first = eq.argmin(axis=1)  # the first byte that differs (0 if none does)
+            same[i:j] = (first >= plen[i:j]) | eq[np.arange(j - i), first]
+        same[1:] &= (plen[1:] == plen[:-1]) & inside[1:] & inside[:-1]
+    start = ~same
+    return np.flatnonzero(start), np.cumsum(start) - 1
 
 
 def _reward(value: Any) -> float | None:
@@ -191,30 +276,20 @@ class _Reader(Shard):
             return "not a list of records whose first key is prompt"
         s2 = starts.reshape(n, width)
         e2 = ends.reshape(n, width)
-
-        # every line of every record starts as the first record's line at its place: one
-        # gather of all the lines' first bytes, compared with each place's pattern where it has one
         heads = [opener, *prefixes, closer]
-        w = max(map(len, heads))
-        pat = np.zeros((width, w), dtype=np.uint8)
-        mask = np.zeros((width, w), dtype=bool)
-        for j, h in enumerate(heads):
-            pat[j, : len(h)] = np.frombuffer(h, dtype=np.uint8)
-            mask[j, : len(h)] = True
-        rows = _windows(arr, s2.ravel(), w).reshape(n, width, w)
         lens = e2 - s2
         need = np.array([len(opener), *(len(p) + 1 for p in prefixes), len(closer)])
         comma = arr[e2 - 1] == 44  # a value spilling onto the next line has no comma to end it
         want = np.ones(width, dtype=bool)
         want[0], want[-2:] = False, False
         if (
-            ((rows != pat) & mask).any()
-            or (lens < need).any()
+            (lens < need).any()
             or (lens[:, 0] != len(opener)).any()
             or (lens[:-1, -1] != len(closer) + 1).any()
             or lens[-1, -1] != len(closer)
             or (comma[:, :-1] != want[:-1]).any()
             or (~comma[:-1, -1]).any()
+            or not _heads_match(data, s2, heads)
         ):
             return "records of different line layouts"
         # the prompt: a string, closed right before the line's comma
@@ -223,35 +298,21 @@ class _Reader(Shard):
         if (arr[pa] != 34).any() or (arr[pb] != 34).any() or (pb <= pa).any():
             return "a record whose prompt is not a string"
         pa = pa + 1
-        # the reward: the value of the last "reward" line, in a fixed-width window
+        # the reward: the value of the last "reward" line
         jr = len(keys) - 1 - keys[::-1].index("reward") + 1
         va = s2[:, jr] + len(prefixes[jr - 1])
         vb = e2[:, jr] - (jr < width - 2)
-        vlen = vb - va
-        width = max(8, -(-int(vlen.max()) // 8) * 8)
-        if width > _TAIL:
-            return "a reward that is not one finite number"
-        win = _windows(arr, va, width)
-        win[np.arange(width) >= vlen[:, None]] = 0  # the bytes after the value
-        # a reward text fits in 8 bytes: np.unique over integers, much quicker than over strings
-        texts, inverse = np.unique(
-            win.view("<u8" if width == 8 else f"S{width}").ravel(), return_inverse=True
-        )
-        if width == 8:
-            texts = np.array([t.to_bytes(8, "little") for t in texts.tolist()], dtype="S8")
-        distinct = []
-        for t in texts.tolist():
-            mv = _REWARD_VALUE.fullmatch(t + b",")
-            v = float(mv.group(1) or mv.group(2)) if mv else math.nan
-            if not math.isfinite(v):
-                return "a reward that is not one finite number"
-            distinct.append(v)
-        vals = np.asarray(distinct, dtype=np.float64)[inverse.ravel()]
-        idx = self._raw_prompts([data[a:b] for a, b in zip(pa.tolist(), pb.tolist())])
+        vals = _reward_values(arr, va, vb - va)
+        if isinstance(vals, str):
+            return vals
+        head, groups = _prompt_runs(arr, pa, pb)
+        idx = self._raw_prompts([data[a:b] for a, b in zip(pa[head].tolist(), pb[head].tolist())])
         if isinstance(idx, str):
             return idx
-        lo, hi = s2[:, 0].tolist(), (e2[:, -1] - (arr[e2[:, -1] - 1] == 44)).tolist()
-        return self._prove(data, lambda j: (lo[j], hi[j]), idx, vals) or (idx, vals)
+        idx = np.asarray(idx, dtype=np.intc)[groups]
+        lo, hi = s2[:, 0], e2[:, -1] - (arr[e2[:, -1] - 1] == 44)
+        why = self._prove(data, lambda j: (int(lo[j]), int(hi[j])), idx, vals)
+        return why or (idx, vals)
 
     def _by_keys(self, data: bytes) -> tuple[list[int], list[float]] | str:
         """Any other layout: split on the prompt key, the reward the last reward key of a piece."""
@@ -402,7 +463,7 @@ class _Reader(Shard):
         idx, vals = got
         self.stats.files += 1
         self.stats.rows += len(idx)
-        self.sample.extend(array("i", idx))
+        self.sample.frombytes(np.asarray(idx, dtype=np.intc).tobytes())
         self.step.extend(array("q", [k]) * len(idx))
         self.reward.frombytes(np.asarray(vals, dtype=np.float64).tobytes())
 
