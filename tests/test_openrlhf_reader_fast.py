@@ -178,3 +178,26 @@ def test_line_reader_runs_of_prompts(
         assert [fast.ids[i] for i in got[0]] == [full.ids[i] for i in want[0]]
         assert np.asarray(got[1]).tolist() == want[1]
         assert len(fast.ids) == len(full.ids) == len({r["prompt"].strip() for r in recs})
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        (b'"response_length": ', b'"response_lengtx": '),  # another key in one record
+        (b'        "reward": ', b'        "rewarx": '),
+        (b'",\n        "response"', b'" ,\n        "response"'),  # a space before the comma
+        (b"    },\n    {", b"    }, \n    {"),
+    ],
+)
+def test_line_reader_rejects_one_odd_record(monkeypatch: pytest.MonkeyPatch, old: bytes, new: bytes) -> None:
+    import sample_forge.impact.formats.openrlhf as orl
+
+    monkeypatch.setattr(orl, "_CHUNK", 4096)
+    data = json.dumps(_runs_of_prompts(), indent=4).encode()
+    at = -1
+    for _ in range(40):  # the 40th occurrence: a record in the middle, past the first chunk
+        at = data.find(old, at + 1)
+    assert at > 4096
+    odd = data[:at] + new + data[at + len(old) :]
+    assert not isinstance(_Reader(False)._by_lines(data), str)
+    assert isinstance(_Reader(False)._by_lines(odd), str)
