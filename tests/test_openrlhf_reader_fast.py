@@ -135,3 +135,69 @@ def test_step_gaps_are_named(tmp_path: Path) -> None:
     note = [n for n in t.stats.notes if "skip" in n]
     assert note and "3 of steps 1-9 are missing (3, 4, 7, 8)" not in note[0]
     assert "4 of steps 1-9 are missing (3, 4, 7, 8)" in note[0] and "step_N.json" in note[0]
+
+
+def _runs_of_prompts() -> list[dict]:
+    """Runs of records sharing a prompt, next to prompts of the same length that differ in one byte
+    (the first, one at a word's edge, the middle, the last), empty and long prompts."""
+    base = 'Solve "x" + 1 = 2\\n for x; then say why. ' * 2
+    variants = [base]
+    for at in (0, 7, 8, len(base) // 2, len(base) - 1):
+        variants.append(base[:at] + ("#" if base[at] != "#" else "%") + base[at + 1 :])
+    variants += ["", "", "y" * 300, "y" * 299 + "z", "ü" * 40]
+    recs = []
+    for k, p in enumerate(variants * 3):
+        for r in range(1 + k % 4):  # runs of 1 to 4 rollouts
+            reward = [1.0, -0.5, -1.0, 0.001][(k + r) % 4]
+            recs.append({"prompt": p, "response": f'r{r} "}},\n{{"', "reward": reward, "response_length": r})
+    return recs
+
+
+@pytest.mark.parametrize("chunk", [64, 4096, 1 << 18])
+@pytest.mark.parametrize("run_width", [16, 4096])
+@pytest.mark.parametrize("long_reward", [False, True])
+def test_line_reader_runs_of_prompts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, run_width: int, long_reward: bool
+) -> None:
+    import numpy as np
+
+    import sample_forge.impact.formats.openrlhf as orl
+
+    monkeypatch.setattr(orl, "_CHUNK", chunk)
+    monkeypatch.setattr(orl, "_RUN_WIDTH", run_width)
+    recs = _runs_of_prompts()
+    if long_reward:  # a reward text longer than a word
+        recs[5]["reward"] = 0.123456789
+    for ascii_only in (True, False):
+        data = json.dumps(recs, indent=4, ensure_ascii=ascii_only).encode()
+        fast = _Reader(False)
+        got = fast._by_lines(data)
+        assert not isinstance(got, str), got
+        full = _Reader(False)
+        want = full.full(tmp_path / "step_1.json", data, last=False)
+        assert [fast.ids[i] for i in got[0]] == [full.ids[i] for i in want[0]]
+        assert np.asarray(got[1]).tolist() == want[1]
+        assert len(fast.ids) == len(full.ids) == len({r["prompt"].strip() for r in recs})
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        (b'"response_length": ', b'"response_lengtx": '),  # another key in one record
+        (b'        "reward": ', b'        "rewarx": '),
+        (b'",\n        "response"', b'" ,\n        "response"'),  # a space before the comma
+        (b"    },\n    {", b"    }, \n    {"),
+    ],
+)
+def test_line_reader_rejects_one_odd_record(monkeypatch: pytest.MonkeyPatch, old: bytes, new: bytes) -> None:
+    import sample_forge.impact.formats.openrlhf as orl
+
+    monkeypatch.setattr(orl, "_CHUNK", 4096)
+    data = json.dumps(_runs_of_prompts(), indent=4).encode()
+    at = -1
+    for _ in range(40):  # the 40th occurrence: a record in the middle, past the first chunk
+        at = data.find(old, at + 1)
+    assert at > 4096
+    odd = data[:at] + new + data[at + len(old) :]
+    assert not isinstance(_Reader(False)._by_lines(data), str)
+    assert isinstance(_Reader(False)._by_lines(odd), str)
