@@ -60,6 +60,13 @@ def test_decontam_on_ray_equals_single_process(cluster, shared_data: Path, ray_h
     on_ray = [[m.to_dict() for m in ms] for ms in check_on_ray(index, texts, workers=2, chunk=64)]
     assert sum(ms[0]["flagged"] for ms in single) > 5  # MATH test overlaps MATH-500: flags to compare
     assert on_ray == single
+    # synthesize's decontam check ([synthesize] ray in a forge recipe) takes the same path
+    from sample_forge.records import Candidate
+    from sample_forge.synth.checks import DecontamCheck
+
+    cands = [Candidate(f"c{i}", t, None, "gen", "prime") for i, t in enumerate(texts[:64])]
+    kept = [r.keep for r in DecontamCheck(index).check_many(cands)]
+    assert not all(kept) and [r.keep for r in DecontamCheck(index, on_ray=True).check_many(cands)] == kept
 
 
 def test_answer_checking_on_ray_equals_single_process(cluster, shared_data: Path) -> None:

@@ -466,20 +466,29 @@ class SkillsCheck(Check):
 
 
 class DecontamCheck(Check):
-    """Drop a candidate flagged for any benchmark of the index (n-gram overlap or embedding cosine)."""
+    """Drop a candidate flagged for any benchmark of the index (n-gram overlap or embedding cosine);
+    ``on_ray``: the embeddings computed on the connected Ray cluster (the same flags)."""
 
     name = "decontam"
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, *, on_ray: bool = False) -> None:
         self.index = index
+        self.on_ray = on_ray
 
     def check_many(self, cands: Sequence[Candidate]) -> list[CheckResult]:
         from sample_forge.synth.decontam import closest_match
 
         if not cands:
             return []
+        texts = [c.problem for c in cands]
+        if self.on_ray:
+            from sample_forge.scale.embeddings import check_on_ray
+
+            found = check_on_ray(self.index, texts)
+        else:
+            found = self.index.check(texts)
         out = []
-        for matches in self.index.check([c.problem for c in cands]):
+        for matches in found:
             flags = {m.benchmark: m.flagged for m in matches}
             best = closest_match(matches)
             d = {"flags": flags, "closest": best.to_dict() if best else None}

@@ -225,7 +225,7 @@ def _synthesize(
     try:
         alive = stage(FormCheck(FormConfig(answer=cfg.answer), can_parse=_can_parse), parsed_ok)
         if index is not None:
-            alive = stage(DecontamCheck(index), alive)
+            alive = stage(DecontamCheck(index, on_ray=cfg.ray is not None), alive)
         alive = stage(NearDupCheck(cosine=cfg.near_dup_cosine), alive)
         alive = stage(
             JointSolveCheck(
