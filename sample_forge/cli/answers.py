@@ -18,7 +18,6 @@ __all__ = ["check_answer"]
     "--timeout",
     type=click.FloatRange(min=0.1),
     default=5.0,
-    show_default=True,
     help="Hard time limit in seconds (math-verify runs in a worker process).",
 )
 @domain_errors

@@ -93,7 +93,6 @@ def interval_level_option(dest: str, help: str) -> Callable[[F], F]:
         dest,
         type=click.FloatRange(0, 1, min_open=True, max_open=True),
         default=0.9,
-        show_default=True,
         help=help,
     )
 
@@ -301,7 +300,6 @@ def out_option(
         metavar="PATH",
         required=required and old is None and default is None,
         default=default,
-        show_default=default is not None,
         callback=check,
         help=help,
     )
@@ -417,7 +415,6 @@ def by_option(
         "by",
         type=AliasedChoice(choices, aliases or {}, "--by"),
         default=default,
-        show_default=True,
         help=help,
     )
 
@@ -429,7 +426,6 @@ def theta_option(*, default: float | None = None, help: str) -> Callable[[F], F]
         "theta",
         type=float,
         default=default,
-        show_default=default is not None,
         metavar="X",
         help=help,
     )
@@ -438,9 +434,7 @@ def theta_option(*, default: float | None = None, help: str) -> Callable[[F], F]
 def top_option(*, default: int | None = None, help: str, old: str | None = None) -> Callable[[F], F]:
     """``--top N``: how many samples to keep; ``old`` (e.g. ``--k``) is a deprecated alias."""
     itype = click.IntRange(min=1)
-    opt = click.option(
-        "--top", "top", type=itype, default=default, show_default=default is not None, metavar="N", help=help
-    )
+    opt = click.option("--top", "top", type=itype, default=default, metavar="N", help=help)
 
     def deco(fn: F) -> F:
         fn = opt(fn)
@@ -462,7 +456,6 @@ def model_option(*, default: str | None = None, help: str | None = None) -> Call
         "-m",
         "model",
         default=default,
-        show_default=default is not None,
         metavar="NAME",
         help=help
         or f"Model name (`sample-forge models list` marks the default with *); {MODEL_DEFAULT_HELP}.",

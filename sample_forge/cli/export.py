@@ -41,24 +41,21 @@ def _trainers(values: tuple[str, ...]) -> tuple[str, ...]:
     "to",
     multiple=True,
     default=("verl",),
-    show_default=True,
     help=f"Trainer(s): {', '.join(TRAINERS)} (repeat or comma-separate).",
 )
 @click.option(
     "--repeat",
     type=click.IntRange(min=1),
     default=128,
-    show_default=True,
     help="Copies of each sample (the paper fills the batch of 128 with one sample).",
 )
 @click.option(
     "--template",
     default="qwen-boxed",
-    show_default=True,
     help="orz | qwen-boxed | none | FILE with a {problem} slot.",
 )
 @click.option("--data-source", help="verl data_source (default: the row's own, else lighteval/MATH).")
-@click.option("--split", default="train", show_default=True, help="verl extra_info.split.")
+@click.option("--split", default="train", help="verl extra_info.split.")
 @click.option("--id", "ids", multiple=True, help="Export only these sample ids (repeatable).")
 @map_option(
     old="--columns", help="Map our column names onto the table's, e.g. 'answer=label,problem=question'."

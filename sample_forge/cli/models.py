@@ -162,7 +162,7 @@ def list_cmd() -> None:
 
 @models.command("ping")
 @click.argument("name")
-@click.option("--max-tokens", default=32, show_default=True, help="Length of the test answer.")
+@click.option("--max-tokens", default=32, help="Length of the test answer.")
 @domain_errors
 def ping_cmd(name: str, max_tokens: int) -> None:
     """Send one short uncached chat request to NAME (to each replica when its base_url lists several)

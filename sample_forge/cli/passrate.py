@@ -97,13 +97,9 @@ def _calibrate(rates: Any, scores: Path, out: Path, top: int, n_boot: int, seed:
 
 
 _calib_options = [
-    click.option(
-        "--top", type=click.IntRange(min=1), default=10, show_default=True, help="K of the top-K overlap."
-    ),
-    click.option("--n-boot", type=click.IntRange(min=1), default=1000, show_default=True),
-    click.option(
-        "--seed", type=int, default=0, show_default=True, help="Seed of the sampling and bootstrap."
-    ),
+    click.option("--top", type=click.IntRange(min=1), default=10, help="K of the top-K overlap."),
+    click.option("--n-boot", type=click.IntRange(min=1), default=1000),
+    click.option("--seed", type=int, default=0, help="Seed of the sampling and bootstrap."),
 ]
 
 
@@ -118,21 +114,18 @@ def _with(opts: list[Any]) -> Any:
 
 @click.group("passrate", invoke_without_command=True)
 @pool_option(help="Problem pool: a table, 'demo' (the embedded demo pool) or hf:ORG/NAME[:CONFIG][@SPLIT].")
-@click.option(
-    "-k", "k", type=click.IntRange(min=1), default=16, show_default=True, help="Samples per problem."
-)
-@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("-k", "k", type=click.IntRange(min=1), default=16, help="Samples per problem.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=1.0)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024)
 @click.option(
     "--template",
     default="qwen-boxed",
-    show_default=True,
     help="Prompt template: qwen-boxed | orz | none | pilot (the pilot's own one-shot prompt) | FILE "
     "with a {problem} slot.",
 )
 @click.option("--pass-at", type=click.IntRange(min=1), help="k' of the unbiased pass@k' column (default: k).")
 @interval_level_option("level", help="Mass of the Beta(c+1, k-c+1) interval (pass_rate_lo, pass_rate_hi).")
-@click.option("--check-timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True)
+@click.option("--check-timeout", type=click.FloatRange(min=0.1), default=5.0)
 @out_option(
     default=Path("rates.jsonl"), path_type=Path, help="Rates table (.jsonl, .json, .parquet or .csv)."
 )

@@ -25,10 +25,8 @@ from sample_forge.cli.common import (
     default="smollm2",
     help="'smollm2' (built-in SmolLM2-135M-Instruct GGUF), a .gguf file, or a HF model id/path.",
 )
-@click.option("--epochs", default=3, show_default=True, type=int, help="Passes over the pool.")
-@click.option(
-    "--rollouts", default=8, show_default=True, type=int, help="Completions per prompt (GRPO group)."
-)
+@click.option("--epochs", default=3, type=int, help="Passes over the pool.")
+@click.option("--rollouts", default=8, type=int, help="Completions per prompt (GRPO group).")
 @out_option(
     directory=True,
     default="runs/pilot",
@@ -37,17 +35,14 @@ from sample_forge.cli.common import (
 @click.option(
     "--prompts-per-step",
     default=4,
-    show_default=True,
     type=int,
     help="Samples per optimizer step; an epoch is ceil(N / this) steps.",
 )
-@click.option("--temperature", default=1.0, show_default=True, type=float)
-@click.option("--max-completion-length", default=256, show_default=True, type=int, help="Tokens per rollout.")
-@click.option("--learning-rate", "--lr", "learning_rate", default=1e-6, show_default=True, type=float)
-@click.option(
-    "--beta", default=0.0, show_default=True, type=float, help="KL coefficient (0: no reference model)."
-)
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--temperature", default=1.0, type=float)
+@click.option("--max-completion-length", default=256, type=int, help="Tokens per rollout.")
+@click.option("--learning-rate", "--lr", "learning_rate", default=1e-6, type=float)
+@click.option("--beta", default=0.0, type=float, help="KL coefficient (0: no reference model).")
+@click.option("--seed", default=0, type=int)
 @click.option("--limit", type=int, default=None, help="Use only the first N problems.")
 @click.option(
     "--per-subject",
@@ -55,11 +50,10 @@ from sample_forge.cli.common import (
     default=None,
     help="Use only the first N problems of each subject (a balanced pilot over a large pool).",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps.")
 @click.option(
     "--dtype",
     default="auto",
-    show_default=True,
     help="auto (bf16 on cuda, fp32 on cpu), float32, bfloat16, float16.",
 )
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")

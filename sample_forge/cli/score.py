@@ -60,7 +60,6 @@ def _default_trajectory() -> Path | None:
     "--epoch-by",
     type=click.Choice(["auto", "steps", "pass"]),
     default="auto",
-    show_default=True,
     help="pass: the k-th time a sample is seen is its epoch k (One-Shot-RLVR).",
 )
 @click.option("--first-step", type=int, help="Step that starts epoch 1 (default: the first logged step).")
@@ -68,7 +67,6 @@ def _default_trajectory() -> Path | None:
     "--missing",
     type=click.Choice(["limr", "chain", "drop", "interpolate", "next"]),
     default="limr",
-    show_default=True,
     help="Missing epochs: limr = LIMR's lim_selection.py (an epoch takes the next one's value if that "
     "was logged; samples still incomplete are dropped); chain = fill whole runs from the next logged "
     "epoch (next: deprecated spelling of chain).",
@@ -93,16 +91,14 @@ def _default_trajectory() -> Path | None:
     "--resamples",
     type=click.IntRange(min=0),
     default=1000,
-    show_default=True,
     help="Resamples of every cell's Beta posterior for the error bars (0: none).",
 )
 @interval_level_option("interval_level", help="Coverage of the lim/hist_var/learnability intervals.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling.")
+@click.option("--seed", type=int, default=0, help="Seed of the resampling.")
 @click.option(
     "--stability-top",
     type=click.IntRange(min=1),
     default=10,
-    show_default=True,
     help="K of top_share: the share of resamples in which each of the top K stays in the top K.",
 )
 @click.option(
@@ -355,21 +351,20 @@ def _pilot_lines(con: Any, rep: dict[str, Any], out: Path | None) -> None:
 
 
 @click.command("simulate-pilot")
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="verl", show_default=True)
-@click.option("--samples", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--epochs", type=click.IntRange(min=1), default=6, show_default=True)
-@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--rollouts", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--response-chars", type=click.IntRange(min=1), default=400, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="verl")
+@click.option("--samples", type=click.IntRange(min=1), default=64)
+@click.option("--epochs", type=click.IntRange(min=1), default=6)
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=4)
+@click.option("--rollouts", type=click.IntRange(min=1), default=8)
+@click.option("--response-chars", type=click.IntRange(min=1), default=400)
 @click.option(
     "--missing-rate",
     type=click.FloatRange(0, 1),
     default=0.0,
-    show_default=True,
     help="Chance a sample skips an epoch.",
 )
 @click.option("--with-ids", is_flag=True, help="Log sample ids (verl index, TRL sample_id).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0)
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Run directory to write.")
 @quiet_option
 @domain_errors

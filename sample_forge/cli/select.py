@@ -32,7 +32,6 @@ __all__ = ["select"]
     "--rule",
     type=click.Choice(["polymath", "top", "band", "prime"]),
     default="polymath",
-    show_default=True,
     help="polymath: lowest LIM >= theta per subject; top: highest score; prime: broadest "
     "validated synthetic candidate; band: pass rate in [--low, --high] (`passrate` table as --scores).",
 )
@@ -50,17 +49,12 @@ __all__ = ["select"]
     help="Validated candidates (`sample-forge synthesize`), for --rule prime.",
 )
 @theta_option(default=0.6, help="polymath: keep samples with LIM >= X (LIMR's theta).")
-@click.option(
-    "--low", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="band: lowest pass rate."
-)
-@click.option(
-    "--high", type=click.FloatRange(0, 1), default=0.8, show_default=True, help="band: highest pass rate."
-)
+@click.option("--low", type=click.FloatRange(0, 1), default=0.2, help="band: lowest pass rate.")
+@click.option("--high", type=click.FloatRange(0, 1), default=0.8, help="band: highest pass rate.")
 @click.option(
     "--group-by",
     type=click.Choice(["subject", "category", "none"]),
     default="subject",
-    show_default=True,
     help="polymath: one sample per MATH subject, paper category, or overall.",
 )
 @by_option(

@@ -59,21 +59,17 @@ def _decontam_options(fn: Any) -> Any:
             default=None,
             help="TOML file registering benchmarks by path or hf id.",
         ),
-        click.option(
-            "--ngram", type=click.IntRange(8, 13), default=8, show_default=True, help="Word n-gram size."
-        ),
+        click.option("--ngram", type=click.IntRange(8, 13), default=8, help="Word n-gram size."),
         click.option(
             "--ngram-threshold",
             type=float,
             default=0.5,
-            show_default=True,
             help="Share of n-grams in common with one benchmark item that flags it.",
         ),
         click.option(
             "--cosine",
             type=float,
             default=0.83,
-            show_default=True,
             help="MiniLM cosine that flags a paraphrase.",
         ),
         click.option("--no-embed", is_flag=True, help="N-grams only (no embedding model)."),
@@ -133,32 +129,24 @@ class _Decontam:
     required=True,
     help="Comma-separated catalog skills or categories (see `sample-forge skills`).",
 )
-@click.option(
-    "--n", "n", type=click.IntRange(1), default=8, show_default=True, help="Candidates to generate."
-)
+@click.option("--n", "n", type=click.IntRange(1), default=8, help="Candidates to generate.")
 @click.option(
     "--generators",
     default="default",
-    show_default=True,
     help="Comma-separated model names, rotated over candidates ('default': env or config default).",
 )
-@click.option(
-    "--style", type=click.Choice(["prime", "specialist", "math-only"]), default="prime", show_default=True
-)
-@click.option("--domain", default="physics", show_default=True, help="Science domain of --style specialist.")
-@click.option("--solvers", default="default", show_default=True, help="Comma-separated solver model names.")
-@click.option(
-    "-k", "--k", "k", type=click.IntRange(1), default=4, show_default=True, help="Samples per solver model."
-)
-@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.6, show_default=True)
+@click.option("--style", type=click.Choice(["prime", "specialist", "math-only"]), default="prime")
+@click.option("--domain", default="physics", help="Science domain of --style specialist.")
+@click.option("--solvers", default="default", help="Comma-separated solver model names.")
+@click.option("-k", "--k", "k", type=click.IntRange(1), default=4, help="Samples per solver model.")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.6)
 @click.option("--target-model", default=None, help="Model to be trained: enables the learnability check.")
-@click.option("--target-k", type=click.IntRange(1), default=8, show_default=True)
-@click.option("--pass-band", default="0.2,0.8", show_default=True, help="lo,hi pass rate of --target-model.")
+@click.option("--target-k", type=click.IntRange(1), default=8)
+@click.option("--pass-band", default="0.2,0.8", help="lo,hi pass rate of --target-model.")
 @click.option(
     "--answer",
     type=click.Choice(["integer", "any"]),
     default="integer",
-    show_default=True,
     help="integer: 1..1000; any: anything math-verify parses.",
 )
 @click.option(
@@ -167,13 +155,11 @@ class _Decontam:
     help="Benchmarks to decontaminate against (names, files, hf:ORG/NAME[:CONFIG][@SPLIT], 'all').",
 )
 @_decontam_options
-@click.option("--tag-method", type=click.Choice(["embed", "llm"]), default="embed", show_default=True)
+@click.option("--tag-method", type=click.Choice(["embed", "llm"]), default="embed")
 @click.option("--tag-model", default=None, help="Model for --tag-method llm.")
 @click.option("--no-skills-check", is_flag=True, help="Do not tag the accepted candidates.")
-@click.option(
-    "--max-tokens", type=click.IntRange(16), default=1024, show_default=True, help="Generation max tokens."
-)
-@click.option("--solve-max-tokens", type=click.IntRange(16), default=2048, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(16), default=1024, help="Generation max tokens.")
+@click.option("--solve-max-tokens", type=click.IntRange(16), default=2048)
 @out_option(default="candidates.jsonl", help="Accepted candidates (JSONL/Parquet).")
 @click.option(
     "--rejects", type=click.Path(dir_okay=False), default=None, help="Rejected candidates with reasons."

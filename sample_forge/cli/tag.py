@@ -81,8 +81,8 @@ def tag() -> None:
     default=None,
     help="Embed thresholds JSON from `tag calibrate` (default: shipped).",
 )
-@click.option("--top-k", type=int, default=3, show_default=True, help="Embed: skills per category.")
-@click.option("--max-tokens", type=int, default=256, show_default=True, help="LLM: tokens per answer.")
+@click.option("--top-k", type=int, default=3, help="Embed: skills per category.")
+@click.option("--max-tokens", type=int, default=256, help="LLM: tokens per answer.")
 @click.option("--limit", type=int, default=None, help="Only the first N problems.")
 @click.option(
     "--failures",
@@ -93,7 +93,7 @@ def tag() -> None:
 @retry_failed_option
 @click.option("--explain", "explain_id", default=None, help="Print how one problem was tagged.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Saliency plot (PNG).")
-@click.option("--plot-kind", type=click.Choice(["bar", "radar"]), default="bar", show_default=True)
+@click.option("--plot-kind", type=click.Choice(["bar", "radar"]), default="bar")
 @click.option(
     "--stats",
     "stats_path",
@@ -279,7 +279,7 @@ def _explain(
 @click.option(
     "--limit", type=int, default=None, help="Only N problems of the pool, a random sample (--seed)."
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed for --limit.")
+@click.option("--seed", type=int, default=0, help="Sampling seed for --limit.")
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False), default=None)
 @quiet_option
 @domain_errors
@@ -381,12 +381,11 @@ def skills(ctx: click.Context, catalog: str | None, category: str | None, as_jso
 
 @skills.command("discover")
 @click.argument("tags_path", metavar="TAGS")
-@click.option("--min-count", type=int, default=2, show_default=True, help="Smallest cluster proposed.")
+@click.option("--min-count", type=int, default=2, help="Smallest cluster proposed.")
 @click.option(
     "--distance",
     type=float,
     default=0.35,
-    show_default=True,
     help="Cosine distance at which clusters stop merging.",
 )
 @click.option(
