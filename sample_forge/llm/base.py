@@ -15,6 +15,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import os
+import queue
 import random
 import threading
 import time
@@ -326,20 +327,44 @@ class Model:
         requests: Sequence[Request],
         progress: ProgressBar | None,
     ) -> None:
-        """Send the jobs that the cache could not answer and fill ``results`` as they finish."""
-        futures: dict[concurrent.futures.Future[Result], _Merged] = {}
+        """Send the jobs that the cache could not answer and fill ``results`` as they finish. The
+        whole batch crosses to the loop thread in one hand-off (one per call was most of what the
+        layer added to the openai client against a fast server); answers come back through a queue."""
+        finished: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
+
+        async def one(k: int, phash: str, job: _Merged) -> None:
+            finished.put((k, await self._arun(job.request, phash, job.slots)))
+
+        async def run_all() -> None:
+            tasks = [asyncio.ensure_future(one(k, phash, job)) for k, (phash, job) in enumerate(jobs)]
+            try:
+                await asyncio.gather(*tasks)
+            finally:  # cancelled from the caller (an interrupt): no call goes on without it
+                for t in tasks:
+                    t.cancel()
+
+        batch = self._submit(run_all()) if jobs else None
+
+        def arrivals() -> Iterable[tuple[int, Result]]:
+            for _ in jobs:
+                while True:
+                    try:
+                        yield finished.get(timeout=0.5)
+                        break
+                    except queue.Empty:
+                        if batch is not None and batch.done():
+                            batch.result()  # the batch ended without this answer: its error
+                            raise LLMError(f"model '{self.name}': the batch ended early") from None
+
         try:
-            for phash, job in jobs:
-                futures[self._submit(self._arun(job.request, phash, job.slots))] = job
-            done: Iterable[Any] = concurrent.futures.as_completed(futures)
+            done: Iterable[Any] = arrivals()
             if progress is not None:
-                done = progress(done, total=len(futures), description=f"LLM {self.name}")
-            for fut in done:
-                res, job = fut.result(), futures[fut]
-                fill_members(results, requests, job, res.error, res.error_kind)
+                done = progress(done, total=len(jobs), description=f"LLM {self.name}")
+            for k, res in done:
+                fill_members(results, requests, jobs[k][1], res.error, res.error_kind)
         except BaseException:
-            for fut in futures:
-                fut.cancel()
+            if batch is not None:
+                batch.cancel()
             raise
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ request never knew which replica it went to: the cache key holds the model's fir
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import time
@@ -260,7 +261,10 @@ class OpenAIModel(Model):
             kwargs["response_format"] = response_format(self.structured_mode, schema)
         tries = self.config.max_retries
         try:
-            raw = await client.chat.completions.with_raw_response.create(**kwargs)
+            # the body as it is: the SDK's create() would first walk it through its TypedDict param
+            # transform, the identity on these keys (tests/test_llm_openai_body.py) and a third of
+            # the layer's CPU per request against a fast server
+            raw = await client.post("/chat/completions", body=kwargs, cast_to=_response_class())
         except openai.APIStatusError as e:
             about_format = e.status_code in (400, 422) or "response_format" in str(e.message)
             if "response_format" in kwargs and about_format:
@@ -282,10 +286,19 @@ class OpenAIModel(Model):
             raise ReplicaFault(
                 f"cannot connect to {where} after {tries} retries: {_short(str(e.__cause__ or e))}"
             ) from None
-        body = raw.http_response.content
+        body = raw.content
         reply = parse_chat_body(body)
         reply.endpoint = where
         return reply
+
+
+@functools.cache
+def _response_class() -> type:
+    """The HTTP response class of the openai SDK's transport (httpx2 in openai 3, httpx before): a
+    ``post`` cast to it returns the response itself, unparsed."""
+    from openai import _base_client
+
+    return (getattr(_base_client, "httpx2", None) or _base_client.httpx).Response
 
 
 def _http_client(timeout: float) -> Any:
