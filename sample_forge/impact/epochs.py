@@ -74,13 +74,24 @@ def fill_missing(acc: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray, np
     return acc, filled, ~np.isnan(acc).any(axis=1)
 
 
+def _sums(key: np.ndarray, weights: np.ndarray | None, size: int) -> np.ndarray:
+    """Per-key sums of ``weights`` as float64; ``None`` (one rollout each) or a boolean mask (correct or
+    not) are counted instead of summed as floats: the same numbers (integers), without a float array
+    per record (a LIMR-shape run has 1.43M records)."""
+    if weights is None:
+        return np.bincount(key, minlength=size).astype(np.float64)
+    if weights.dtype == np.bool_:
+        return np.bincount(key[weights], minlength=size).astype(np.float64)
+    return np.bincount(key, weights=weights, minlength=size)
+
+
 def _cells(
-    sample: np.ndarray, col: np.ndarray, n: int, width: int, rollouts: np.ndarray, correct: np.ndarray
+    sample: np.ndarray, col: np.ndarray, n: int, width: int, rollouts: np.ndarray | None, correct: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(accuracy, rollouts, correct) per cell, each [n, width], NaN where a cell has no rollout."""
     cell = sample.astype(np.int64) * width + col
-    roll = np.bincount(cell, weights=rollouts, minlength=n * width)
-    corr = np.bincount(cell, weights=correct, minlength=n * width)
+    roll = _sums(cell, rollouts, n * width)
+    corr = _sums(cell, correct, n * width)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(roll > 0, corr / np.where(roll > 0, roll, 1), np.nan)
     none = roll <= 0
@@ -93,7 +104,7 @@ def build_matrix(
     ids: list[str],
     sample: np.ndarray,
     step: np.ndarray,
-    rollouts: np.ndarray,
+    rollouts: np.ndarray | None,
     correct: np.ndarray,
     *,
     epoch: np.ndarray | None = None,
@@ -102,7 +113,8 @@ def build_matrix(
     by_pass: bool = False,
     missing: str = "limr",
 ) -> EpochMatrix:
-    """The accuracy matrix. ``correct`` may be counts or accuracies (with ``rollouts`` = 1)."""
+    """The accuracy matrix. ``correct`` may be counts or accuracies (with ``rollouts`` = 1), or a
+    boolean per rollout with ``rollouts`` None (one rollout per record)."""
     n = len(ids)
     if len(sample) == 0:
         raise SampleForgeError("the log holds no rollouts")
@@ -122,9 +134,9 @@ def build_matrix(
         first = np.searchsorted(usample, np.arange(n))
         pass_idx = np.arange(len(uniq)) - first[usample]
         width = int(pass_idx.max()) + 1
-        roll = np.bincount(inv, weights=rollouts, minlength=len(uniq))
-        corr = np.bincount(inv, weights=correct, minlength=len(uniq))
-        acc = _cells(usample, pass_idx, n, width, np.ones(len(uniq)), corr / roll)[0]
+        roll = _sums(inv, rollouts, len(uniq))
+        corr = _sums(inv, correct, len(uniq))
+        acc = _cells(usample, pass_idx, n, width, None, corr / roll)[0]
         _, cell_roll, cell_corr = _cells(usample, pass_idx, n, width, roll, corr)
         counts = (~np.isnan(acc)).sum(axis=1)
         lim_epochs = int(counts.min())

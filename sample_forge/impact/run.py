@@ -106,8 +106,8 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
         rule_text = cfg.correct or fmt.default_correct
         assert rule_text is not None, f"{fmt.name} logs rewards but has no default_correct"
         rule = user_rule or parse_rule(rule_text, REWARD_NAMES, option="--correct")
-        correct = rule.apply({"reward": traj.reward}).astype(np.float64)
-        rollouts = np.ones(len(correct))
+        correct = rule.apply({"reward": traj.reward})  # a boolean per rollout (build_matrix counts it)
+        rollouts = None
         correct_note = f"correct iff {rule.text}"
     else:
         assert traj.rollouts is not None and traj.correct is not None
