@@ -178,7 +178,7 @@ def run(
                 from sample_forge.scale.llm import RayModel, key_env
                 from sample_forge.scale.ray_data import connect
 
-                connect(None if ray_address == "local" else ray_address, env_vars=key_env(m))
+                connect(None if ray_address == "local" else ray_address, env_vars=key_env(m.config))
                 m = RayModel(m)
             lines.start(f"tag {len(problems)} problems (llm {m.name})")
             try:

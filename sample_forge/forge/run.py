@@ -155,9 +155,7 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
                 "mean_breadth": round(sum(t.breadth for t in tags) / max(1, len(tags)), 3),
             }
 
-        # where the calls run does not change the tags: a run moved onto Ray is not stale
-        tag_settings = {k: v for k, v in dataclasses.asdict(r.tag).items() if k != "ray"}
-        stages.append(Stage("tag", [run.pool], tag_settings, [run.tags], tag_stage))
+        stages.append(Stage("tag", [run.pool], _marker_settings(r.tag), [run.tags], tag_stage))
 
     traj = _trajectory(r)
 
@@ -247,8 +245,7 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
             Stage(
                 "synthesize",
                 [run.pool],
-                # where the checks run does not change what they find: a run moved onto Ray is not stale
-                {k: v for k, v in dataclasses.asdict(r.synthesize).items() if k != "ray"},
+                _marker_settings(r.synthesize),
                 [run.candidates, run.rejects],
                 counter.measure(synth_stage),
             )
@@ -335,10 +332,16 @@ def _stages(r: Recipe, run: RunDir, counter: _LLMCounter) -> list[Stage]:
     return stages
 
 
+def _marker_settings(step: Any) -> dict[str, Any]:
+    """A recipe section as its stage's marker records it: where the stage runs (``ray``) does not
+    change what it writes, so a run moved onto Ray is not stale."""
+    return {k: v for k, v in dataclasses.asdict(step).items() if k != "ray"}
+
+
 def _connect_ray(r: Recipe) -> None:
     """Join the recipe's Ray cluster once, with the API keys of every stage that runs on it: a job's
     environment is fixed when it connects, so a later stage's key could not reach the workers."""
-    from sample_forge.llm import get_model
+    from sample_forge.llm.config import resolve_config
     from sample_forge.scale.llm import key_env
     from sample_forge.scale.ray_data import connect
 
@@ -350,8 +353,7 @@ def _connect_ray(r: Recipe) -> None:
         on_ray.append((s.ray, [*s.solvers, *([s.target_model] if s.target_model else [])]))
     env: dict[str, str] = {}
     for name in {n for _, names in on_ray for n in names}:
-        with get_model(name) as m:
-            env.update(key_env(m))
+        env.update(key_env(resolve_config(name)))  # the config only: no model, no cache opened
     connect(on_ray[0][0], env_vars=env)
 
 

@@ -135,6 +135,11 @@ def _merge_ranges(items: list[tuple[int, Request, list[Completion | None]]]) -> 
 Todo = dict[str, list[tuple[int, Request, list[Completion | None]]]]
 
 
+def _settings(req: Request) -> dict[str, Any]:
+    """The sampling settings of a request, as the calls and failures tables record them."""
+    return {"temperature": req.temperature, "max_tokens": req.max_tokens, "seed": req.seed}
+
+
 def answer_known(
     model: Model, requests: Sequence[Request], retry_failed: bool | None
 ) -> tuple[list[Result | None], Todo, int, int]:
@@ -343,7 +348,7 @@ class Model:
                 for t in tasks:
                     t.cancel()
 
-        batch = self._submit(run_all()) if jobs else None
+        batch = self._submit(run_all()) if jobs else None  # no jobs: the bar still shows 0 of 0
 
         def arrivals() -> Iterable[tuple[int, Result]]:
             for _ in jobs:
@@ -435,12 +440,7 @@ class Model:
             self.cache.put_failure(
                 sample_key(phash, req.index + j),
                 "length",
-                {
-                    "temperature": req.temperature,
-                    "max_tokens": req.max_tokens,
-                    "seed": req.seed,
-                    "schema": req.schema is not None and self.supports_schema,
-                },
+                {**_settings(req), "schema": req.schema is not None and self.supports_schema},
                 f"finish_reason=length at max_tokens={req.max_tokens}",
             )
 
@@ -494,7 +494,7 @@ class Model:
 
     async def _arun_inner(self, req: Request, phash: str, slots: list[Completion | None]) -> Result:
         cfg = self.config
-        params = {"temperature": req.temperature, "max_tokens": req.max_tokens, "seed": req.seed}
+        params = _settings(req)
         malformed = 0  # empty / truncated answers so far (a property of the endpoint: per request)
         lengths: Counter[int] = Counter()  # samples cut at max_tokens (a property of the sample)
         given_up: set[int] = set()  # samples that do not fit max_tokens: recorded as failures
@@ -549,9 +549,8 @@ class Model:
                 self.budget.charge(cost, cfg.model)
             where = reply.endpoint or self.shown_endpoint
             fresh: list[tuple[str, str, Completion]] = []  # cached with the call's log row, one commit
-            answered: list[
-                tuple[int, Completion]
-            ] = []  # into the slots once cached: a lost write is a failure
+            # into the slots only once cached: an answer whose write failed is a failed call
+            answered: list[tuple[int, Completion]] = []
             if ask > 1 and len(reply.choices) < ask:
                 self.supports_n = False  # e.g. llama.cpp: ask for the rest one by one
             got = reply.choices[:ask]

@@ -20,6 +20,7 @@ request never knew which replica it went to: the cache key holds the model's fir
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 import socket
@@ -147,21 +148,19 @@ class OpenAIModel(Model):
             r.cooldown = self.config.cooldown if r.up else min(2 * r.cooldown, MAX_COOLDOWN_S)
             r.down_until = time.monotonic() + r.cooldown
             r.probing = False
-            log.warning(
-                "model %s: replica %s taken out for %gs: %s", self.name, safe_url(r.url), r.cooldown, err
-            )
+            log.warning("model %s: replica %s taken out for %gs: %s", self.name, r.shown, r.cooldown, err)
 
     def _healthy(self, r: Replica) -> None:
         r.answered += 1
         if not r.up:
-            log.warning("model %s: replica %s is back", self.name, safe_url(r.url))
+            log.warning("model %s: replica %s is back", self.name, r.shown)
         r.down_until, r.cooldown, r.probing = 0.0, 0.0, False
 
-    async def _asend(self, *args: Any) -> ChatReply:
+    async def _asend(self, call: Call, probe: bool) -> ChatReply:
         """One call on a replica, failing over to the others on a replica fault."""
         reps = self.replicas
         if len(reps) == 1:
-            return await self._achat_once(reps[0], *args)
+            return await self._achat_once(reps[0], call, probe)
         tried: set[int] = set()
         last: LLMError | None = None
         while True:
@@ -178,7 +177,7 @@ class OpenAIModel(Model):
             r.in_flight += 1
             try:
                 async with r.sem:
-                    reply = await self._achat_once(r, *args)
+                    reply = await self._achat_once(r, call, probe)
             except ReplicaFault as e:
                 self._fault(r, e)
                 tried.add(i)
@@ -193,14 +192,11 @@ class OpenAIModel(Model):
             return reply
 
     async def _achat(self, call: Call) -> ChatReply:
-        schema = call.schema
         while True:
             mode = self.structured_mode
-            probe = schema is not None and self.config.structured_output == "auto" and not self._probed
+            probe = call.schema is not None and self.config.structured_output == "auto" and not self._probed
             try:
-                reply = await self._asend(
-                    call.messages, call.n, call.temperature, call.max_tokens, call.seed, schema, probe
-                )
+                reply = await self._asend(call, probe)
                 if probe:
                     self._probed = True
                 return reply
@@ -228,17 +224,12 @@ class OpenAIModel(Model):
                     self.structured_mode,
                 )
             if not self.supports_schema:
-                schema = None
+                call = dataclasses.replace(call, schema=None)
 
     async def _achat_once(
         self,
         replica: Replica,
-        messages: list[dict[str, Any]],
-        n: int,
-        temperature: float,
-        max_tokens: int,
-        seed: int | None,
-        schema: dict[str, Any] | None,
+        call: Call,
         probe: bool = False,
     ) -> ChatReply:
         import openai
@@ -249,16 +240,16 @@ class OpenAIModel(Model):
             client = client.with_options(max_retries=0)
         kwargs: dict[str, Any] = {
             "model": self.config.model,
-            "messages": messages,
-            "temperature": temperature,
-            "max_tokens": max_tokens,
+            "messages": call.messages,
+            "temperature": call.temperature,
+            "max_tokens": call.max_tokens,
         }
-        if n != 1:
-            kwargs["n"] = n
-        if seed is not None:
-            kwargs["seed"] = seed
-        if schema is not None and self.supports_schema:
-            kwargs["response_format"] = response_format(self.structured_mode, schema)
+        if call.n != 1:
+            kwargs["n"] = call.n
+        if call.seed is not None:
+            kwargs["seed"] = call.seed
+        if call.schema is not None and self.supports_schema:
+            kwargs["response_format"] = response_format(self.structured_mode, call.schema)
         tries = self.config.max_retries
         try:
             # the body as it is: the SDK's create() would first walk it through its TypedDict param

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sample_forge.answers import AnswerChecker, Verdict
-from sample_forge.scale.ray_data import map_ordered
+from sample_forge.scale.ray_data import cluster_cpus, map_ordered
 
 __all__ = ["RayAnswerChecker", "CheckWorker"]
 
@@ -58,12 +58,10 @@ class RayAnswerChecker:
     def _run(self, items: list[tuple[str, str, str]]) -> list[tuple[bool | None, str]]:
         if not items:
             return []
-        import ray
-
         from sample_forge.scale.ray_data import connect
 
         connect()
-        n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        n = self.workers or cluster_cpus()
         n = min(n, -(-len(items) // self.batch_size))
         return map_ordered(
             items,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sample_forge.scale.ray_data import map_ordered
+from sample_forge.scale.ray_data import cluster_cpus, map_ordered
 
 __all__ = ["EmbedWorker", "embed_on_ray", "check_on_ray"]
 
@@ -90,9 +90,8 @@ def _workers() -> tuple[int, int]:
     """(embedding workers, GPUs of the cluster): one worker per GPU where there are GPUs, else per CPU."""
     import ray
 
-    res = ray.cluster_resources()
-    gpus = int(res.get("GPU", 0))
-    return (gpus if gpus else max(1, int(res.get("CPU", 1)))), gpus
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    return (gpus or cluster_cpus()), gpus
 
 
 def check_on_ray(

@@ -19,22 +19,17 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from sample_forge.llm.base import (
-    Model,
-    ProgressBar,
-    Request,
-    Result,
-    fill_members,
-)
+from sample_forge.llm.base import Model, ProgressBar, Request, Result, fill_members
 from sample_forge.llm.cache import sample_key
-from sample_forge.scale.ray_data import stream_ordered
+from sample_forge.scale.ray_data import cluster_cpus, stream_ordered
 
 __all__ = ["RayModel", "LLMWorker", "key_env", "ray_models"]
 
 
-def key_env(model: Model) -> dict[str, str]:
-    """The environment a worker needs to authenticate as the driver does (for ``connect(env_vars=)``)."""
-    name = model.config.api_key_env
+def key_env(config: Any) -> dict[str, str]:
+    """The environment a worker needs to authenticate as the driver does (for ``connect(env_vars=)``),
+    from a model's config."""
+    name = config.api_key_env
     return {name: os.environ[name]} if name and name in os.environ else {}
 
 
@@ -45,7 +40,7 @@ def ray_models(address: str | None, models: dict[str, Model]) -> dict[str, RayMo
 
     env: dict[str, str] = {}
     for m in models.values():
-        env.update(key_env(m))
+        env.update(key_env(m.config))
     connect(address, env_vars=env)
     return {name: RayModel(m) for name, m in models.items()}
 
@@ -67,10 +62,10 @@ class LLMWorker:
             self.model = OpenAIModel(config)
         if structured_mode is not None:  # the driver's mode: its cache keys were made with it
             self.model.structured_mode = structured_mode
+        # what the driver writes to its cache, per request of the current batch (id of the Request)
         self.gave_up: dict[int, list[int]] = {}
-        model = self.model
-
         self.calls: dict[int, list[dict[str, Any]]] = {}
+        model = self.model
 
         def gave_up(phash: str, req: Request, j: int) -> None:
             self.gave_up.setdefault(id(req), []).append(j)
@@ -134,10 +129,8 @@ class RayModel:
         requests: Sequence[Request],
         progress: ProgressBar | None,
     ) -> None:
-        import ray
-
         m = self.model
-        workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        workers = self.workers or cluster_cpus()
         workers = max(1, min(workers, -(-len(jobs) // self.batch_size)))
         window = self.window or workers * self.batch_size * 4
         budget = m.budget

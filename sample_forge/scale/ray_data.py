@@ -47,6 +47,13 @@ def require_ray() -> Any:
     return ray
 
 
+def cluster_cpus() -> int:
+    """The connected cluster's CPUs (at least 1): the default number of workers of a stage."""
+    import ray
+
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
 _JOB_ENV: dict[str, str] | None = None  # what this process's Ray job was started with (None: not by us)
 _JOB_REMOTE = False  # whether connect() joined a cluster rather than starting a local one
 
@@ -62,10 +69,11 @@ def connect(
     if ray.is_initialized():
         # a job's environment is fixed at ray.init; a local cluster's workers inherit this process's
         # environment anyway, a remote one's would call without a key that came later
-        lacking = sorted(
-            k for k, v in (env_vars or {}).items() if _JOB_ENV is not None and _JOB_ENV.get(k) != v
+        job_env = _JOB_ENV if _JOB_REMOTE and _JOB_ENV is not None else None
+        lacking = (
+            [] if job_env is None else sorted(k for k, v in (env_vars or {}).items() if job_env.get(k) != v)
         )
-        if lacking and _JOB_REMOTE:
+        if lacking:
             raise SampleForgeError(
                 f"Ray is already connected without {', '.join(lacking)} in its job environment; "
                 "connect once with every stage's key (forge does) or run the stage in its own process"
