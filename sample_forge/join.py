@@ -161,6 +161,14 @@ def join(
     reached = [False] * len(right)
     rep = JoinReport(match)
     ambiguous_text: dict[str, dict[str, Any]] = {}
+
+    def same_text(norm: str, rows: list[int], i: int) -> None:
+        """Left row ``i`` found a text that the right rows ``rows`` share: reported, never merged."""
+        entry = ambiguous_text.setdefault(
+            norm, {"side": "right", "by": "text", "key": norm, "left": [], "right": rows, "used": None}
+        )
+        entry["left"].append(i)
+
     rest: list[int] = []  # left rows no id joined
     for i, lrow in enumerate(left if left_key is not None else ()):
         k = _key_id(lrow, left_key)
@@ -193,18 +201,7 @@ def join(
             if j is None or not norm:
                 pending.append(i)
             elif norm in shared:
-                entry = ambiguous_text.setdefault(
-                    norm,
-                    {
-                        "side": "right",
-                        "by": "text",
-                        "key": norm,
-                        "left": [],
-                        "right": shared[norm],
-                        "used": None,
-                    },
-                )
-                entry["left"].append(i)
+                same_text(norm, shared[norm], i)
             else:
                 match[i] = right[j]
                 reached[j] = True
@@ -223,12 +220,7 @@ def join(
         for i, hits in zip(pending, found):
             if len(hits) > 1 and len({right_norms[j] for j in hits}) == 1:
                 # right rows that share the text: ambiguous like an exact text match, never merged
-                norm = right_norms[hits[0]]
-                entry = ambiguous_text.setdefault(
-                    norm,
-                    {"side": "right", "by": "text", "key": norm, "left": [], "right": hits, "used": None},
-                )
-                entry["left"].append(i)
+                same_text(right_norms[hits[0]], hits, i)
             elif len(hits) == 1:
                 match[i] = right[hits[0]]
                 reached[hits[0]] = True
