@@ -133,11 +133,7 @@ def list_cmd() -> None:
     chosen = resolve_config(None).name
     table = [("name", "model", "base_url", "concurrency", "$/1M in", "$/1M out", "api key")]
     for c in rows:
-        key = (
-            "-"
-            if not c.api_key_env
-            else (f"{c.api_key_env} ({'set' if os.environ.get(c.api_key_env) else 'UNSET'})")
-        )
+        key = _key_state(c) or "-"
         table.append(
             (
                 c.name + (" *" if c.name == chosen else ""),
@@ -185,11 +181,7 @@ def ping_cmd(name: str, max_tokens: int) -> None:
         return
     from sample_forge.llm.openai_backend import OpenAIModel
 
-    key = (
-        ""
-        if not cfg.api_key_env
-        else f", key {cfg.api_key_env} ({'set' if os.environ.get(cfg.api_key_env) else 'UNSET'})"
-    )
+    key = f", key {_key_state(cfg)}" if cfg.api_key_env else ""
     failed = 0
     for i, url in enumerate(cfg.replicas, start=1):
         one = dataclasses.replace(cfg, base_url=url, replicas=())
@@ -199,6 +191,12 @@ def ping_cmd(name: str, max_tokens: int) -> None:
         click.echo(f"ok     {where} answered in {line}" if ok else f"error  {where}: {line}")
     if failed:
         raise LLMError(f"ping {name}: {failed} of {len(cfg.replicas)} replicas failed")
+
+
+def _key_state(cfg: Any) -> str:
+    """``NAME (set)`` / ``NAME (UNSET)`` for a model's api_key_env (never its value); "" without one."""
+    env = cfg.api_key_env
+    return f"{env} ({'set' if os.environ.get(env) else 'UNSET'})" if env else ""
 
 
 def _ping_one(build: Callable[[], Any], max_tokens: int) -> tuple[bool, str]:
