@@ -74,6 +74,16 @@ def serve(port: int, body_for_n: Callable[[int], bytes] | None = None) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
+def wait_up(url: str) -> None:
+    """Until the server at ``url`` answers ``/models`` (about 10 s at most)."""
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/models", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -171,12 +181,7 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/models", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_up(url)
         n = args.requests
         tmp = Path(tempfile.mkdtemp(prefix="bench_llm_"))
         db = tmp / "llm.sqlite"

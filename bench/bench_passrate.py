@@ -26,13 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_llm import completion, free_port, raw_openai, serve  # noqa: E402  (the same zero-latency server)
+from bench_llm import completion, free_port, raw_openai, serve, wait_up  # noqa: E402  (the same zero-latency server)
 
 K = 16
 
@@ -121,12 +120,7 @@ def main() -> None:
     url = urls[0]
     try:
         for u in urls:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(u + "/models", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_up(u)
         n = args.problems
         db = Path(tempfile.mkdtemp(prefix="bench_passrate_")) / "llm.sqlite"
         rows = []
