@@ -46,7 +46,7 @@ def test_round_trip_through_writer_detect_and_reader(name: str, tmp_path: Path) 
         assert [n for n, other in formats.registry().items() if other.matches(f)] == [name]
         assert detect(f) == name
     traj = fmt.read(files, ReadOptions())
-    assert traj.format == name and len(traj.sample) == info["records"]
+    assert traj.format == name and traj.records == info["records"]
     # every (sample, epoch) accuracy the simulator drew comes back from the log
     correct, _, _ = simulate_accuracy(CFG)
     res = score_run(tmp_path, ScoreConfig(steps_per_epoch=CFG.steps_per_epoch))

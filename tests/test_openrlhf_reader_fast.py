@@ -69,7 +69,9 @@ def _write(d: Path, layout: dict, steps=(1, 2, 3), **kw) -> list[Path]:
 
 
 def _table(t) -> list[tuple[str, int, float]]:
-    return [(t.registry.ids[i], int(s), float(r)) for i, s, r in zip(t.sample, t.step, t.reward)]
+    """(sample id, step, reward) per rollout, sorted: the reader tallies a step's rollouts."""
+    t = t.expanded()
+    return sorted((t.registry.ids[i], int(s), float(r)) for i, s, r in zip(t.sample, t.step, t.reward))
 
 
 def _full(files: list[Path]) -> list[tuple[str, int, float]]:
@@ -79,7 +81,7 @@ def _full(files: list[Path]) -> list[tuple[str, int, float]]:
         idx, vals = reader.full(p, p.read_bytes(), last=False)
         k = int(p.stem.split("_")[1])
         out += [(reader.ids[i], k, v) for i, v in zip(idx, vals)]
-    return out
+    return sorted(out)
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS), ids=list(LAYOUTS))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -139,6 +139,8 @@ class Trajectory:
     Either ``reward`` (the raw reward of one rollout per entry; the correctness rule turns it into
     ``correct``) or ``rollouts`` + ``correct`` (counts or accuracies already in the log) is set.
     ``step`` is the training step, or the pass number for logs without steps (``has_steps`` False).
+    ``count``, where set, is the rollouts each ``reward`` entry stands for (a reader's tally of one
+    step's rollouts per sample and reward value); None: one rollout per entry.
     """
 
     format: str
@@ -151,6 +153,20 @@ class Trajectory:
     epoch: np.ndarray | None = None
     has_steps: bool = True
     stats: ReadStats = field(default_factory=ReadStats)
+    count: np.ndarray | None = None
+
+    @property
+    def records(self) -> int:
+        """The logged records (rollouts or rows) the entries stand for."""
+        return int(self.count.sum()) if self.count is not None else len(self.sample)
+
+    def expanded(self) -> Trajectory:
+        """The same trajectory with one entry per rollout (a tally repeated ``count`` times)."""
+        if self.count is None:
+            return self
+        rep = self.count.astype(np.intp)
+        cols = {k: np.repeat(getattr(self, k), rep) for k in ("sample", "step", "reward")}
+        return replace(self, **cols, count=None)
 
 
 def as_array(buf: array, dtype: type) -> np.ndarray:

@@ -108,6 +108,9 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
         rule = user_rule or parse_rule(rule_text, REWARD_NAMES, option="--correct")
         correct = rule.apply({"reward": traj.reward})  # a boolean per rollout (build_matrix counts it)
         rollouts = None
+        if traj.count is not None:  # a reader's tally: each entry stands for count rollouts
+            rollouts = traj.count.astype(np.float64)
+            correct = np.where(correct, rollouts, 0.0)
         correct_note = f"correct iff {rule.text}"
     else:
         assert traj.rollouts is not None and traj.correct is not None
@@ -194,7 +197,7 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
         "format": traj.format,
         "files": traj.stats.files,
         "bytes": traj.stats.bytes,
-        "records": int(len(traj.sample)),
+        "records": traj.records,
         "samples_seen": len(traj.registry),
         "samples_scored": len(scores),
         "rows_written": len(rows),

@@ -11,7 +11,8 @@ the response, so that search never walks the response text). Each distinct raw p
 once, each distinct reward text parsed once. Every file proves its shape: as many ``"reward":`` as
 records, the list closed, and its first, last and 8 seeded random records parsed in full and
 compared; a file of any other shape, or failing that, is parsed in full with orjson (memory bounded
-by one step) and a note says so. Files are split over two reader processes. LIMR's rule reward is
+by one step) and a note says so. A step's rollouts are tallied per sample and reward value
+(:meth:`Shard.add_step`). Files are split over two reader processes. LIMR's rule reward is
 +1 / -0.5 / -1, so the default correctness rule is ``reward==1``.
 """
 
@@ -24,7 +25,6 @@ import mmap
 import os
 import random
 import re
-from array import array
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,14 @@ import orjson
 from sample_forge.errors import InputError
 from sample_forge.impact.formats.base import LogFormat, ReadOptions, SimRun
 from sample_forge.impact.longtable import Trajectory, normalize_prompt, prompt_id
-from sample_forge.impact.shards import Shard, error_result, in_processes, merge_shards, string_end
+from sample_forge.impact.shards import (
+    Shard,
+    error_result,
+    few_distinct,
+    in_processes,
+    merge_shards,
+    string_end,
+)
 from sample_forge.impact.step_gaps import step_gap_note
 
 __all__ = ["FORMAT", "read_openrlhf", "openrlhf_files"]
@@ -138,25 +145,15 @@ def _rewards(texts: list[bytes], inverse: np.ndarray) -> np.ndarray | str:
 
 def _word_rewards(codes: np.ndarray, vlen: np.ndarray) -> np.ndarray | str:
     """Rewards whose texts (``vlen`` bytes, at most 8) start each word of ``codes``, compared as
-    integers: one comparison per distinct text while they are few (a rule reward has two or three),
-    np.unique past that."""
+    integers: one comparison per distinct text while they are few, np.unique past that."""
     low = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
     codes = codes & low[vlen]
-    found, inverse = [], np.zeros(len(codes), dtype=np.intp)
-    left = np.ones(len(codes), dtype=bool)
-    at = 0
-    while len(found) < 8:
-        c = codes[at]
-        hit = codes == c
-        inverse[hit] = len(found)
-        found.append(int(c))
-        left &= ~hit
-        at = int(left.argmax())
-        if not left[at]:
-            break
-    else:
+    few = few_distinct(codes)
+    if few is None:
         distinct, inverse = np.unique(codes, return_inverse=True)
         found = distinct.tolist()
+    else:
+        found, inverse = few
     return _rewards([c.to_bytes(8, "little").rstrip(b"\0") for c in found], inverse)
 
 
@@ -543,9 +540,7 @@ class _Reader(Shard):
         idx, vals = got
         self.stats.files += 1
         self.stats.rows += len(idx)
-        self.sample.frombytes(np.asarray(idx, dtype=np.intc).tobytes())
-        self.step.extend(array("q", [k]) * len(idx))
-        self.reward.frombytes(np.asarray(vals, dtype=np.float64).tobytes())
+        self.add_step(idx, k, vals)
 
 
 def _keep_freed_memory() -> None:
