@@ -25,8 +25,10 @@ def few_distinct(values: np.ndarray, limit: int = FEW_VALUES) -> tuple[list[Any]
     found: list[Any] = []
     inverse = np.zeros(len(values), dtype=np.intp)
     left = np.ones(len(values), dtype=bool)
+    if not len(values):
+        return found, inverse
     at = 0
-    while len(values) and len(found) < limit:
+    while len(found) < limit:
         v = values[at]
         hit = values == v
         if not hit[at]:  # NaN: equal to nothing
@@ -37,7 +39,7 @@ def few_distinct(values: np.ndarray, limit: int = FEW_VALUES) -> tuple[list[Any]
         at = int(left.argmax())
         if not left[at]:
             return found, inverse
-    return (found, inverse) if not len(values) else None
+    return None
 
 
 class Shard:
@@ -68,7 +70,7 @@ class Shard:
         reward = np.asarray(reward, dtype=np.float64)
         if self.count is None:
             self.count = array("i", [1]) * len(self.sample)
-        few = few_distinct(reward) if len(idx) else None
+        few = few_distinct(reward)
         if few is None:
             count = np.ones(len(idx), dtype=np.intc)
         else:
