@@ -189,7 +189,7 @@ def test_retry_failed_flag_of_tag(fault_server: FaultServer, tmp_path: Path, mon
     n = fault_server.counts["tagcli"]
     assert n == 5  # greedy: each of the 5 categories asked once (the first 5 steps are 'length')
     again = CliRunner().invoke(main, args)
-    assert fault_server.counts["tagcli"] == n and "5 requests not re-sent" in again.output
+    assert fault_server.counts["tagcli"] == n and "5 requests not re-sent" in again.output, again.output
     retried = CliRunner().invoke(main, [*args, "--retry-failed"])
     assert fault_server.counts["tagcli"] == n + 5 and "not re-sent" not in retried.output
 

@@ -112,7 +112,9 @@ retry_failed_option = click.option(
 def console(quiet: bool = False, stderr: bool = True) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, quiet=quiet)
+    # soft_wrap: a message is one line, so a path or a count in it is never cut by a hard wrap
+    # (the terminal wraps what is too long; a log file or a test sees the line whole)
+    return Console(stderr=stderr, quiet=quiet, soft_wrap=True)
 
 
 def progress(
