@@ -5,12 +5,18 @@ variants with shifted numbers until 40,000 distinct problems; synthetic problems
 absent) and a verl ``{step}.jsonl`` dump of it whose ``input`` is what
 ``tokenizer.batch_decode(prompts, skip_special_tokens=True)`` gives for Qwen's chat template (the
 ``_dump_generations`` shape), written by the verl simulator writer (``impact/formats/verl.py``).
-Timed in one process: reading the dump, reading the pool table, the join (template learned from
-the log, exact hash, containment for what is left), and the former quadratic containment join on a
+Timed in one process: reading the dump, reading the pool table, the join (``match_pool``: template
+learned from the log, exact hash, containment for what is left), adding the pool's fields to rows
+shaped as ``score`` writes them (``join_pool``), and the former quadratic containment join on a
 subset of the prompts, extrapolated to all of them, as the baseline.
 
-    python bench/bench_join.py                  # 40,000 rows
-    python bench/bench_join.py --pool-rows 8000 # quick
+    python bench/bench_join.py                  # 40,000 rows, a toy dump and a pilot's
+    python bench/bench_join.py --pool-rows 8000 --dumps 2x2x400 # quick
+
+The join's cost follows the pool (one pass per pool row), the reading's follows the dump (lines x
+response length), so the ratio is given per dump shape: ``2x2x400`` is the smallest dump a GRPO run
+writes (2 rollouts, short answers), ``2x8x1500`` a pilot's (8 rollouts per prompt as LIMR, DeepScaleR
+and simpleRL run; responses as long as the shorter of ``bench_score.py``'s two).
 """
 
 from __future__ import annotations
@@ -107,74 +113,93 @@ def pool_rows(n: int, math: Path | None) -> list[dict[str, Any]]:
     return out
 
 
+def parse_dump(text: str) -> tuple[int, int, int]:
+    """``EPOCHSxROLLOUTSxCHARS`` (``2x8x1500``): a dump shape."""
+    e, r, c = (int(x) for x in text.lower().split("x"))
+    return e, r, c
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", type=Path, default=Path("/tmp/sf_bench_join"))
     ap.add_argument("--math", type=Path, default=Path("/work/shared/data/math/math_train.jsonl"))
     ap.add_argument("--pool-rows", type=int, default=40_000)
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--rollouts", type=int, default=2)
+    ap.add_argument(
+        "--dumps",
+        default="2x2x400,2x8x1500",
+        help="dump shapes EPOCHSxROLLOUTSxRESPONSE_CHARS, comma-separated (default: a toy dump and "
+        "a pilot's: 8 rollouts as LIMR ran, 1,500-character responses as bench_score.py)",
+    )
     ap.add_argument("--baseline-prompts", type=int, default=200, help="subset for the quadratic join")
     args = ap.parse_args()
 
-    from sample_forge.adapter import read_table
-    from sample_forge.impact.run import ScoreConfig, join_pool, read_trajectory
+    from sample_forge.adapter import IMPACT_SCORE_KEYS, read_table
+    from sample_forge.impact.run import ScoreConfig, join_pool, match_pool, read_trajectory
     from sample_forge.join import contained_matches_quadratic
     from sample_forge.tables import write_rows
 
     rows = pool_rows(args.pool_rows, args.math)
-    run = args.dir / f"verl_{len(rows)}"
     pool = args.dir / f"pool_{len(rows)}.jsonl"
-    if not (run / "1.jsonl").exists() or not pool.exists():
-        import shutil
-
-        shutil.rmtree(run, ignore_errors=True)
+    if not pool.exists():
+        args.dir.mkdir(parents=True, exist_ok=True)
         write_rows(pool, rows)
-        info = write_decoded_verl(rows, run, epochs=args.epochs, rollouts=args.rollouts)
-        print(
-            f"wrote {info['lines']:,} verl lines ({info['bytes'] / 1e6:.0f} MB) and a {len(rows):,}-row pool"
-        )
-    # one reader process, so that CPU seconds compare too (the machine may be shared)
-    t, c = time.perf_counter(), time.process_time()
-    traj = read_trajectory(run, ScoreConfig(format="verl", workers=1))
-    t_read, c_read = time.perf_counter() - t, time.process_time() - c
     t = time.perf_counter()
     prow = read_table(pool, need=("id",), default_id=False)
     t_pool = time.perf_counter() - t
-    scored = [{"id": sid} for sid in traj.registry.ids]
-    t, c = time.perf_counter(), time.process_time()
-    rep = join_pool(scored, prow, registry=traj.registry)
-    t_join, c_join = time.perf_counter() - t, time.process_time() - c
-    tpl = traj.registry.template
+    table = []
+    for shape in args.dumps.split(","):
+        epochs, rollouts, chars = parse_dump(shape)
+        run = args.dir / f"verl_{len(rows)}_{epochs}x{rollouts}x{chars}"
+        if not (run / "1.jsonl").exists():
+            import shutil
+
+            shutil.rmtree(run, ignore_errors=True)
+            info = write_decoded_verl(rows, run, epochs=epochs, rollouts=rollouts, response_chars=chars)
+            print(f"wrote {info['lines']:,} verl lines ({info['bytes'] / 1e6:.0f} MB) to {run}")
+        # one reader process, so that CPU seconds compare too (the machine may be shared)
+        t, c = time.perf_counter(), time.process_time()
+        traj = read_trajectory(run, ScoreConfig(format="verl", workers=1))
+        t_read, c_read = time.perf_counter() - t, time.process_time() - c
+        # rows shaped as `score` writes them, before the pool's fields are added
+        scored = [{"id": sid, **dict.fromkeys(IMPACT_SCORE_KEYS, 0.5)} for sid in traj.registry.ids]
+        t, c = time.perf_counter(), time.process_time()
+        matched = match_pool(prow, registry=traj.registry)  # learns the template, as score does
+        t_join, c_join = time.perf_counter() - t, time.process_time() - c
+        t = time.perf_counter()
+        rep = join_pool(scored, prow, registry=traj.registry, matched=matched)
+        t_rows = time.perf_counter() - t
+        table.append((epochs, rollouts, chars, traj, t_read, c_read, t_join, c_join, t_rows, rep))
+    traj = table[0][3]
     prompts = [{"problem": p} for p in traj.registry.texts]
     sub = prompts[: args.baseline_prompts]
     t = time.perf_counter()
     contained_matches_quadratic(sub, prow)
     t_old = (time.perf_counter() - t) * len(prompts) / max(1, len(sub))
-    print(f"template learned: {tpl.describe()}")
+    rep = table[0][-1]
+    print(f"template learned: {traj.registry.template.describe()}")
     print(
         f"join: {rep['joined']:,} of {len(traj.registry):,} log samples joined, "
         f"{rep['left_unmatched']} not in the pool, {rep['right_unmatched']} pool rows never seen, "
         f"{len(rep['dup_groups'])} groups of pool rows sharing a text"
     )
-    mb = traj.stats.bytes / 1e6
-    print("| step | seconds | CPU s | share of reading |")
-    print("|---|---:|---:|---:|")
+    print(f"reading the pool table ({len(prow):,} rows): {t_pool:.2f} s; former containment join, ", end="")
+    print(f"extrapolated from {len(sub)} prompts: {t_old:.0f} s")
     print(
-        f"| read the verl dump ({mb:.0f} MB, {traj.stats.rows:,} lines) | {t_read:.2f} | {c_read:.2f} | 100% |"
+        "| verl dump (epochs x rollouts, response chars) | MB | lines | read s | read CPU s "
+        "| join s | join CPU s | join / read | join CPU / read CPU | + pool fields into score rows s "
+        "| both / read | former join / join |"
     )
-    print(f"| read the pool table ({len(prow):,} rows) | {t_pool:.2f} | | {100 * t_pool / t_read:.1f}% |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for epochs, rollouts, chars, traj, t_read, c_read, t_join, c_join, t_rows, _ in table:
+        print(
+            f"| {epochs} x {rollouts}, {chars:,} | {traj.stats.bytes / 1e6:,.0f} | {traj.stats.rows:,} "
+            f"| {t_read:.2f} | {c_read:.2f} | {t_join:.3f} | {c_join:.3f} | {100 * t_join / t_read:.1f}% "
+            f"| {100 * c_join / c_read:.1f}% | {t_rows:.3f} | {100 * (t_join + t_rows) / t_read:.1f}% "
+            f"| {t_old / t_join:,.0f}x |"
+        )
     print(
-        f"| join (template, hash, containment, rows) | {t_join:.3f} | {c_join:.3f} | "
-        f"{100 * t_join / t_read:.1f}% |"
-    )
-    print(
-        f"| former containment join, extrapolated from {len(sub)} prompts | {t_old:.0f} | | "
-        f"{100 * t_old / t_read:.0f}% |"
-    )
-    print(
-        f"join / reading = {t_join / t_read:.3f} (CPU {c_join / c_read:.3f}; target < 0.10); "
-        f"former / new = {t_old / t_join:.0f}x"
+        "join: template learned, exact hash, containment (match_pool); pool fields into score rows: "
+        "the rows score writes (join_pool after the match). Target: join < 10% of reading the dump"
     )
 
 

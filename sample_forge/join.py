@@ -17,6 +17,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,27 @@ def normalize_text(text: Any) -> str:
 
 def normalize_texts(values: Iterable[Any], *, known: Iterable[str] = ()) -> list[str]:
     """:func:`normalize_text` of each value. ``known``: texts already normalized (the other side of
-    a join): a value equal to one of them is its own normal form and is not normalized again, which
-    is most of the cost of joining a large table."""
+    a join). A value equal to one of them is its own normal form; so is a value whose cheap form
+    (newlines to spaces, one halving of double spaces, ends stripped: each step leaves the normal
+    form as it was) equals one of them. Both are found by passes of C over the texts, and only the
+    rest is normalized one by one, which is most of the cost of joining a large table."""
+    vals = values if isinstance(values, list) else list(values)
     done = set(known)
-    return [v if type(v) is str and v in done else normalize_text(v) for v in values]
+    if not done:
+        return [normalize_text(v) for v in vals]
+    out = list(vals)
+    miss = [i for i, hit in enumerate(map(done.__contains__, vals)) if not hit]
+    rest = [vals[i] for i in miss]
+    if set(map(type, rest)) <= {str}:
+        sp = repeat(" ")
+        cheap = map(str.replace, map(str.replace, rest, repeat("\n"), sp), repeat("  "), sp)
+        cheap = list(map(str.strip, cheap, sp))
+        for i, c, hit in zip(miss, cheap, map(done.__contains__, cheap)):
+            out[i] = c if hit else normalize_text(vals[i])
+    else:
+        for i in miss:
+            out[i] = normalize_text(vals[i])
+    return out
 
 
 def side_path(out: str | os.PathLike[str], kind: str, ext: str = ".jsonl") -> Path:
@@ -197,15 +215,18 @@ def join(
             for j, t in enumerate(right_norms):
                 if t in many:
                     shared.setdefault(t, []).append(j)
-        for i, norm, j in zip(rest, norms, map(index.get, norms)):
-            if j is None or not norm:
+        js = list(map(index.get, norms))  # None for an empty text too: "" is not in the index
+        held = [k for k, j in enumerate(js) if j is not None and right_norms[j] in shared] if shared else []
+        for k in held:  # a text several right rows share: reported, and the left row joins nothing
+            same_text(norms[k], shared[norms[k]], rest[k])
+            js[k] = -1
+        for i, j in zip(rest, js):
+            if j is None:
                 pending.append(i)
-            elif norm in shared:
-                same_text(norm, shared[norm], i)
-            else:
+            elif j >= 0:
                 match[i] = right[j]
                 reached[j] = True
-                rep.by_text += 1
+        rep.by_text = len(rest) - len(pending) - len(held)
     else:
         pending = rest
     if containment and pending:

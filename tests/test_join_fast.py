@@ -131,6 +131,9 @@ def test_normalizer_fast_path_equals_split_and_join() -> None:
     known = [w for w in want[::3] if w]
     assert normalize_texts(texts, known=known) == want
     assert normalize_texts(want, known=known) == want
+    # every normal form known: the cheap forms (newlines, one halving, stripped ends) are tried on all
+    assert normalize_texts(texts, known=want) == want
+    assert normalize_texts(texts + [" a\n\n b \n"], known=["a b"]) == want + ["a b"]
 
 
 def test_join_on_columns_equals_join_on_rows() -> None:
@@ -150,3 +153,59 @@ def test_join_on_columns_equals_join_on_rows() -> None:
             b.by_text,
         )
         assert a.by_text >= 1
+
+
+def _text_join_reference(left: list, right: list) -> tuple[list, list, dict, list]:
+    """The text stage as its docstring says it, one row at a time: (match index or None per left row,
+    left rows that found no text, {text: (left rows, right rows)} for texts several right rows share,
+    right rows reached)."""
+    rnorm = [" ".join(str(r.get("problem") or "").split()) for r in right]
+    match, pending, shared, reached = [], [], {}, set()
+    for i, lrow in enumerate(left):
+        t = " ".join(str(lrow.get("problem") or "").split())
+        hits = [j for j, n in enumerate(rnorm) if t and n == t]
+        if len(hits) > 1:
+            shared.setdefault(t, ([], hits))[0].append(i)
+        if len(hits) == 1:
+            reached.add(hits[0])
+        match.append(hits[0] if len(hits) == 1 else None)
+        if not hits:
+            pending.append(i)
+    return match, pending, shared, sorted(reached)
+
+
+@pytest.mark.parametrize("left_normalized", [True, False])
+def test_text_join_equals_a_row_by_row_reference(left_normalized: bool) -> None:
+    """join's text stage (hash of normal forms, cheap forms of the right texts, shared texts held
+    back) equals the row-by-row reference on tables with twins, whitespace variants, empty texts,
+    non-string values and left rows that repeat a text."""
+    rng = random.Random(3)
+    words = ["a", "b", "x", "2", "=", "é", "\\frac{1}{2}"]
+    seps = [" ", "  ", "\n", "\n\n", " \n", "\t"]
+
+    def text() -> str:
+        ws = rng.choices(words, k=rng.randint(1, 5))
+        return rng.choice(["", " ", "\n"]) + "".join(w + rng.choice(seps) for w in ws)[:-1]
+
+    for seed in range(30):
+        rng.seed(seed)
+        right = [{"id": str(j), "problem": text()} for j in range(40)]
+        right += [{"id": "twin", "problem": right[0]["problem"] + "\n"}, {"id": "e", "problem": ""}]
+        right += [{"id": "n", "problem": None}, {"id": "7", "problem": 7}]
+        left = [{"problem": text()} for _ in range(30)] + [{"problem": r["problem"]} for r in right[:12]]
+        left += [{"problem": "7"}, {"problem": ""}, {"problem": left[0]["problem"]}]
+        if left_normalized:
+            left = [{"problem": normalize_text(r["problem"])} for r in left]
+        rng.shuffle(left)
+        rep = join(left, right, left_key=None, left_normalized=left_normalized)
+        want_match, want_pending, want_shared, want_reached = _text_join_reference(left, right)
+        assert [None if m is None else right.index(m) for m in rep.match] == want_match
+        got_shared = {a["key"]: (a["left"], a["right"]) for a in rep.ambiguous if a["by"] == "text"}
+        assert got_shared == want_shared
+        in_shared = {i for ls, _ in want_shared.values() for i in ls}
+        assert rep.left_unmatched == [i for i in want_pending if i not in in_shared]
+        assert rep.by_text == sum(m is not None for m in want_match)
+        involved = {j for _, rs in want_shared.values() for j in rs}
+        assert rep.right_unmatched == [
+            j for j in range(len(right)) if j not in want_reached and j not in involved
+        ]

@@ -90,6 +90,10 @@ def test_cut_all_equals_cut_per_text() -> None:
     assert tpl.prefix and tpl.suffix
     whole = [f"Q: {p}{INSTR}" for p in probs]
     mixed = whole + [None, "no template here", INSTR.strip(), f"Q: {INSTR}"]
-    for texts in (whole, mixed):
+    # no None and every text long enough: the mapped path, with texts that lack the prefix, the
+    # suffix or both, and one whose suffix starts right after its prefix
+    partial = whole + [f"Q: only a prefix, and a long problem after it {'x' * 80}", f"no prefix{INSTR}"]
+    partial += [f"neither prefix nor suffix, just a long text {'y' * 80}", f"Q: a{INSTR}"]
+    for texts in (whole, mixed, partial):
         assert tpl.cut_all(texts) == [None if t is None else tpl.cut(t) for t in texts]
     assert learn_template(whole, distinct=True) == tpl

@@ -290,19 +290,27 @@ def _row(s: ImpactScore) -> dict[str, Any]:
     }
 
 
-def join_pool(
-    rows: list[dict[str, Any]], pool: Path | list[dict[str, Any]], *, registry: SampleRegistry
-) -> dict[str, Any]:
-    """Add pool fields to ``rows`` in place through the one join: on id for id-keyed logs (an unknown id
-    is an error), else on the problem cut out of the prompt's template (an exact hash), then on
-    containment in the whole prompt (one scan per prompt). Pool rows are reached from every sample
-    the log saw, so a pool row counts as unreached only when the run never trained on it.
+@dataclass
+class PoolMatch:
+    """Which pool rows each log sample joined (:func:`match_pool`): ``pool_of`` log sample id -> its
+    pool row (None: none), ``shared`` log sample id -> the pool rows that share its problem text
+    (whose ids ``twins`` lists)."""
 
-    Pool rows that share a problem text cannot be told apart by a prompt-keyed log: the one log
-    sample is written once per pool row, each flagged with ``dup_group`` (the group's other ids), and
-    the group is named in ``notes``; nothing is merged silently."""
+    prows: list[dict[str, Any]]
+    rep: Any  # join.JoinReport
+    pool_of: dict[str, Any]
+    shared: dict[str, list[Any]]
+    twins: dict[str, list[str]]
+    by_id: bool
+    seen: Any  # join.Columns: the log samples as the join's left table
+
+
+def match_pool(pool: Path | list[dict[str, Any]], *, registry: SampleRegistry) -> PoolMatch:
+    """The join of the log's samples to the pool, without touching the score rows: on id for
+    id-keyed logs, else on the problem cut out of the prompt's template (an exact hash), then on
+    containment in the whole prompt (one scan per prompt)."""
     from sample_forge.adapter import read_table
-    from sample_forge.join import Columns, join, rejects
+    from sample_forge.join import Columns, join
 
     prows = pool if isinstance(pool, list) else read_table(pool, need=("id",), default_id=False)
     seen = Columns({"id": registry.ids, "problem": registry.problems, "prompt": registry.texts})
@@ -317,15 +325,39 @@ def join_pool(
         left_normalized=True,
     )
     sids = registry.ids
-    pool_of: dict[str, list[Any]] = {sids[i]: [m] for i, m in enumerate(rep.match) if m is not None}
+    pool_of: dict[str, Any] = dict(zip(sids, rep.match))
+    shared: dict[str, list[Any]] = {}
     twins: dict[str, list[str]] = {}  # log sample id -> the pool ids that share its problem
     for a in rep.ambiguous:
         if a["by"] == "text":
             for i in a["left"]:
-                pool_of[sids[i]] = [prows[j] for j in a["right"]]
+                shared[sids[i]] = [prows[j] for j in a["right"]]
                 twins[sids[i]] = [str(prows[j]["id"]) for j in a["right"]]
+    return PoolMatch(prows, rep, pool_of, shared, twins, by_id, seen)
+
+
+def join_pool(
+    rows: list[dict[str, Any]],
+    pool: Path | list[dict[str, Any]],
+    *,
+    registry: SampleRegistry,
+    matched: PoolMatch | None = None,
+) -> dict[str, Any]:
+    """Add pool fields to ``rows`` in place through :func:`match_pool` (``matched``: its result, when
+    already computed). An unknown id of an id-keyed log is an error. Pool rows are reached from every
+    sample the log saw, so a pool row counts as unreached only when the run never trained on it.
+
+    Pool rows that share a problem text cannot be told apart by a prompt-keyed log: the one log
+    sample is written once per pool row, each flagged with ``dup_group`` (the group's other ids), and
+    the group is named in ``notes``; nothing is merged silently."""
+    from sample_forge.join import rejects
+
+    pm = matched if matched is not None else match_pool(pool, registry=registry)
+    prows, rep, pool_of, shared, twins, by_id = pm.prows, pm.rep, pm.pool_of, pm.shared, pm.twins, pm.by_id
+    seen = pm.seen
+    sids = registry.ids
     if by_id:
-        unknown = [r["id"] for r in rows if r["id"] not in pool_of]
+        unknown = [r["id"] for r in rows if pool_of.get(r["id"]) is None]
         if unknown:
             raise InputError(
                 f"{len(unknown)} sample ids of the log are not in the pool "
@@ -338,24 +370,32 @@ def join_pool(
     n_scored = len(rows)
     # the log samples written: their ids before the pool's replace them
     written = None if by_id else {r["id"] for r in rows}
+
+    def merged(r: dict[str, Any], prow: Any, dup: str | None) -> dict[str, Any]:
+        # the pool's fields after the row's own, which win (three merges in C, not a loop per key)
+        x = {**r, **prow, **r}
+        if "_line" not in r:
+            x.pop("_line", None)
+        if not by_id:
+            x["log_id"] = r["id"]
+        x["id"] = str(prow["id"])
+        if twins:
+            x["dup_group"] = dup
+        return x
+
     for r in rows:
-        members = pool_of.get(r["id"])
+        prow = pool_of.get(r["id"])
+        if prow is not None:
+            out.append(merged(r, prow, None))
+            continue
+        members = shared.get(r["id"])
         if members is None:
             unjoined.append({"id": r["id"], "prompt": registry.texts[registry.index(r["id"])]})
             out.append(r)
             continue
-        group = [str(p["id"]) for p in members] if len(members) > 1 else None
+        group = [str(p["id"]) for p in members]
         for prow in members:
-            # the pool's fields after the row's own, which win (three merges in C, not a loop per key)
-            x = {**r, **prow, **r}
-            if "_line" not in r:
-                x.pop("_line", None)
-            if not by_id:
-                x["log_id"] = r["id"]
-            x["id"] = str(prow["id"])
-            if twins:
-                x["dup_group"] = ",".join(g for g in group if g != x["id"]) if group else None
-            out.append(x)
+            out.append(merged(r, prow, ",".join(g for g in group if g != str(prow["id"]))))
     rows[:] = out
     if written is None:
         written = {r.get("log_id", r["id"]) for r in rows}
