@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +115,10 @@ def pool_rows(n: int, math: Path | None) -> list[dict[str, Any]]:
     return out
 
 
+def _median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+
 def parse_dump(text: str) -> tuple[int, int, int]:
     """``EPOCHSxROLLOUTSxCHARS`` (``2x8x1500``): a dump shape."""
     e, r, c = (int(x) for x in text.lower().split("x"))
@@ -130,6 +136,7 @@ def main() -> None:
         help="dump shapes EPOCHSxROLLOUTSxRESPONSE_CHARS, comma-separated (default: a toy dump and "
         "a pilot's: 8 rollouts as LIMR ran, 1,500-character responses as bench_score.py)",
     )
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each timing (medians shown)")
     ap.add_argument("--baseline-prompts", type=int, default=200, help="subset for the quadratic join")
     args = ap.parse_args()
 
@@ -156,18 +163,22 @@ def main() -> None:
             shutil.rmtree(run, ignore_errors=True)
             info = write_decoded_verl(rows, run, epochs=epochs, rollouts=rollouts, response_chars=chars)
             print(f"wrote {info['lines']:,} verl lines ({info['bytes'] / 1e6:.0f} MB) to {run}")
-        # one reader process, so that CPU seconds compare too (the machine may be shared)
-        t, c = time.perf_counter(), time.process_time()
-        traj = read_trajectory(run, ScoreConfig(format="verl", workers=1))
-        t_read, c_read = time.perf_counter() - t, time.process_time() - c
-        # rows shaped as `score` writes them, before the pool's fields are added
-        scored = [{"id": sid, **dict.fromkeys(IMPACT_SCORE_KEYS, 0.5)} for sid in traj.registry.ids]
-        t, c = time.perf_counter(), time.process_time()
-        matched = match_pool(prow, registry=traj.registry)  # learns the template, as score does
-        t_join, c_join = time.perf_counter() - t, time.process_time() - c
-        t = time.perf_counter()
-        rep = join_pool(scored, prow, registry=traj.registry, matched=matched)
-        t_rows = time.perf_counter() - t
+        reads, joins, fills = [], [], []
+        for _ in range(args.repeat):
+            # one reader process, so that CPU seconds compare too (the machine may be shared)
+            t, c = time.perf_counter(), time.process_time()
+            traj = read_trajectory(run, ScoreConfig(format="verl", workers=1))
+            reads.append((time.perf_counter() - t, time.process_time() - c))
+            # rows shaped as `score` writes them, before the pool's fields are added
+            scored = [{"id": sid, **dict.fromkeys(IMPACT_SCORE_KEYS, 0.5)} for sid in traj.registry.ids]
+            t, c = time.perf_counter(), time.process_time()
+            matched = match_pool(prow, registry=traj.registry)  # learns the template, as score does
+            joins.append((time.perf_counter() - t, time.process_time() - c))
+            t = time.perf_counter()
+            rep = join_pool(scored, prow, registry=traj.registry, matched=matched)
+            fills.append(time.perf_counter() - t)
+        (t_read, c_read), (t_join, c_join) = _median(reads), _median(joins)
+        t_rows = statistics.median(fills)
         table.append((epochs, rollouts, chars, traj, t_read, c_read, t_join, c_join, t_rows, rep))
     traj = table[0][3]
     prompts = [{"problem": p} for p in traj.registry.texts]
@@ -199,7 +210,8 @@ def main() -> None:
         )
     print(
         "join: template learned, exact hash, containment (match_pool); pool fields into score rows: "
-        "the rows score writes (join_pool after the match). Target: join < 10% of reading the dump"
+        f"the rows score writes (join_pool after the match); medians of {args.repeat} runs, "
+        f"1-min load {os.getloadavg()[0]:.1f}. Target: join < 10% of reading the dump"
     )
 
 

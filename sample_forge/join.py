@@ -14,10 +14,11 @@ never a left x right loop.
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import deque as _deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, count, repeat
+from operator import is_, ne, not_
 from pathlib import Path
 from typing import Any
 
@@ -62,18 +63,22 @@ def normalize_texts(values: Iterable[Any], *, known: Iterable[str] = ()) -> list
     if not done:
         return [normalize_text(v) for v in vals]
     out = list(vals)
-    miss = [i for i, hit in enumerate(map(done.__contains__, vals)) if not hit]
-    rest = [vals[i] for i in miss]
+    miss = _where_not(map(done.__contains__, vals))
+    rest = list(map(vals.__getitem__, miss))
     if set(map(type, rest)) <= {str}:
         sp = repeat(" ")
         cheap = map(str.replace, map(str.replace, rest, repeat("\n"), sp), repeat("  "), sp)
         cheap = list(map(str.strip, cheap, sp))
-        for i, c, hit in zip(miss, cheap, map(done.__contains__, cheap)):
-            out[i] = c if hit else normalize_text(vals[i])
-    else:
-        for i in miss:
-            out[i] = normalize_text(vals[i])
+        _deque(map(out.__setitem__, miss, cheap), maxlen=0)
+        miss = list(compress(miss, map(not_, map(done.__contains__, cheap))))
+    for i in miss:
+        out[i] = normalize_text(vals[i])
     return out
+
+
+def _where_not(flags: Iterable[Any]) -> list[int]:
+    """Indexes of the false flags, in one pass of C (``compress``), not a Python loop per row."""
+    return list(compress(count(), map(not_, flags)))
 
 
 def side_path(out: str | os.PathLike[str], kind: str, ext: str = ".jsonl") -> Path:
@@ -206,27 +211,29 @@ def join(
         else:
             norms = [normalize_text(col[i]) for i in rest]
         right_norms = normalize_texts(_column(right, text), known=norms)
-        # one dict built in C; texts held by several right rows found by counting, not per row
+        # one dict built in C (a text keeps its last row); the rows a text's entry does not name
+        # are the texts several right rows share, found in C too, then grouped (they are few)
         index = dict(zip(right_norms, range(len(right_norms))))
         index.pop("", None)
         shared: dict[str, list[int]] = {}
         if len(index) != len(right_norms) - right_norms.count(""):
-            many = {t for t, c in Counter(right_norms).items() if c > 1 and t}
-            for j, t in enumerate(right_norms):
-                if t in many:
-                    shared.setdefault(t, []).append(j)
+            for j in compress(count(), map(ne, map(index.get, right_norms), count())):
+                if right_norms[j]:
+                    shared[right_norms[j]] = []
+            for j in compress(count(), map(shared.__contains__, right_norms)):
+                shared[right_norms[j]].append(j)
         js = list(map(index.get, norms))  # None for an empty text too: "" is not in the index
         held = [k for k, j in enumerate(js) if j is not None and right_norms[j] in shared] if shared else []
         for k in held:  # a text several right rows share: reported, and the left row joins nothing
             same_text(norms[k], shared[norms[k]], rest[k])
-            js[k] = -1
-        for i, j in zip(rest, js):
-            if j is None:
-                pending.append(i)
-            elif j >= 0:
-                match[i] = right[j]
-                reached[j] = True
-        rep.by_text = len(rest) - len(pending) - len(held)
+        pending = list(compress(rest, map(is_, js, repeat(None))))
+        for k in held:
+            js[k] = None
+        hit = _where_not(map(is_, js, repeat(None)))
+        hit_js = list(map(js.__getitem__, hit))
+        _deque(map(match.__setitem__, map(rest.__getitem__, hit), map(right.__getitem__, hit_js)), maxlen=0)
+        _deque(map(reached.__setitem__, hit_js, repeat(True)), maxlen=0)
+        rep.by_text = len(hit)
     else:
         pending = rest
     if containment and pending:
@@ -261,9 +268,10 @@ def join(
         rep.ambiguous.append({"side": "right", "by": "id", "key": k, "left": [], "right": js, "used": js[0]})
     rep.ambiguous += ambiguous_text.values()
     in_ambiguous = {i for a in rep.ambiguous for i in a["left"]}
-    rep.left_unmatched = [i for i, m in enumerate(match) if m is None and i not in in_ambiguous]
+    unmatched = compress(count(), map(is_, match, repeat(None)))
+    rep.left_unmatched = [i for i in unmatched if i not in in_ambiguous]
     involved = {j for a in rep.ambiguous for j in a["right"]}
-    rep.right_unmatched = [j for j, hit in enumerate(reached) if not hit and j not in involved]
+    rep.right_unmatched = [j for j in _where_not(reached) if j not in involved]
     return rep
 
 
