@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -209,3 +210,34 @@ def test_text_join_equals_a_row_by_row_reference(left_normalized: bool) -> None:
         assert rep.right_unmatched == [
             j for j in range(len(right)) if j not in want_reached and j not in involved
         ]
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_terminal_table_shows_pool_ids_and_problems_one_line_each(tmp_path: Path, columns: int) -> None:
+    """score --pool's table on a decoded-Qwen log: the pool's ids and the problems (no template, no
+    role words), one line per sample within the terminal's width, the numbers whole."""
+    problems = [
+        {
+            "id": f"train/algebra/{i}.json",
+            "problem": f"Let $x = {i}$. What is the value of {i} + {i * 7}?",
+            "answer": str(8 * i),
+        }
+        for i in range(30)
+    ]
+    write_decoded_verl(problems, tmp_path / "run", epochs=2, rollouts=2)
+    pool = tmp_path / "pool.jsonl"
+    write_rows(pool, problems)
+    args = ["score", "-t", str(tmp_path / "run"), "--pool", str(pool), "-o", str(tmp_path / "s.jsonl")]
+    r = CliRunner().invoke(cli, args, env={"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    top = lines.index(next(x for x in lines if x.startswith("top samples by")))
+    table = lines[top + 1 :]
+    assert "problem" in table[1] and all(len(x) <= columns for x in table)
+    body = [x for x in table if x.startswith("│")]
+    assert len(body) == 10  # one line per sample
+    for line in body:
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        assert cells[1].startswith("train/") and cells[-1].startswith("Let $x = ")
+        assert re.fullmatch(r"-?\d\.\d{3}", cells[2])  # lim, whole
+    assert "Let's think" not in r.output.split("top samples by")[1] and "assistant" not in r.output

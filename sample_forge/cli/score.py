@@ -283,29 +283,51 @@ def _summary(res: Any, out: Path | None) -> None:
         cols.append(f"{key} {unc['interval_level']:.0%}")
     if share:
         cols.append(f"in top {unc['top_k']}")
-    for col in [*cols, "prompt"]:
-        table.add_column(col)
     texts = rep.get("texts", {})
     bounds = {r.get("log_id", r["id"]): r for r in res.rows}
     digits = 3 if key == "hist_var" else 2
+    cells: list[tuple[list[str], str]] = []
     for s in res.scores[:10]:
-        text = (texts.get(s.id) or "")[:50]
+        row = bounds.get(s.id) or {}
+        # the pool's problem once joined (the learned template can take the problems' shared first words)
+        text = " ".join(str(row.get("problem") or texts.get(s.id) or "")[:400].split())
         vals = [
             str(s.rank),
-            escape(s.id),
+            str(row.get("id", s.id)),  # the pool's id once joined
             f"{s.lim:.3f}",
             f"{s.hist_var:.4f}",
             f"{s.learnability:.3f}",
             f"{s.mean_acc:.2f}",
             f"{s.first_acc:.2f}→{s.last_acc:.2f}",
         ]
-        row = bounds.get(s.id) or {}
         if band:
             lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
             vals.append(f"{lo:.{digits}f}–{hi:.{digits}f}" if lo is not None and hi is not None else "")
         if share:
             vals.append(f"{share[s.id]:.0%}" if s.id in share else "")
-        table.add_row(*vals, escape(text))
+        cells.append((vals, text))
+    # one line per sample at any width: every number whole, the id and the problem cut with "…";
+    # on a narrow terminal the columns least needed go first (the ranking score and its band stay)
+    widths = {c: max(len(c), *(len(v[k]) for v, _ in cells)) for k, c in enumerate(cols)}
+    widths["id"] = min(widths["id"], 24)
+    optional = ["first→last", "mean_acc", *(c for c in ("learnability", "hist_var", "lim") if c != key)]
+
+    def room() -> int:
+        return con.width - sum(widths.values()) - 3 * len(widths) - 4
+
+    need = 24 if any(text for _, text in cells) else 0
+    while room() < need and optional:
+        widths.pop(optional.pop(0))
+    widths["id"] = max(min(widths["id"], 14), widths["id"] - max(0, need - room()))
+    keep = [k for k, c in enumerate(cols) if c in widths]
+    for c in widths:
+        table.add_column(c, no_wrap=True, overflow="ellipsis", min_width=widths[c], max_width=widths[c])
+    if need:  # an id-keyed log without texts has no prompt column
+        table.add_column("problem" if rep.get("join") else "prompt", no_wrap=True, overflow="ellipsis")
+    width = max(12, room())
+    for vals, text in cells:
+        cut = text if len(text) <= width else text[: width - 1] + "…"
+        table.add_row(*(escape(vals[k]) for k in keep), *([escape(cut)] if need else []))
     con.print(table)
 
 
