@@ -76,6 +76,24 @@ def normalize_texts(values: Iterable[Any], *, known: Iterable[str] = ()) -> list
     return out
 
 
+def _left_rows_of(texts: Sequence[Any], at: Mapping[str, int]) -> list[int | None]:
+    """For each right text, the left row whose normal form it has (``at``: normal form -> left row),
+    or None. A text equal to a normal form is its own; so is one whose cheap form is (newlines to
+    spaces, one halving of double spaces, ends stripped: each step keeps the normal form); both are
+    looked up in passes of C, and only the rest is normalized one by one."""
+    found = list(map(at.get, texts))
+    miss = list(compress(count(), map(is_, found, repeat(None))))
+    strs = list(compress(miss, map(is_, map(type, map(texts.__getitem__, miss)), repeat(str))))
+    sp = repeat(" ")
+    cheap = map(
+        str.replace, map(str.replace, map(texts.__getitem__, strs), repeat("\n"), sp), repeat("  "), sp
+    )
+    _deque(map(found.__setitem__, strs, map(at.get, map(str.strip, cheap, sp))), maxlen=0)
+    for j in compress(miss, map(is_, map(found.__getitem__, miss), repeat(None))):
+        found[j] = at.get(normalize_text(texts[j]))
+    return found
+
+
 def _where_not(flags: Iterable[Any]) -> list[int]:
     """Indexes of the false flags, in one pass of C (``compress``), not a Python loop per row."""
     return list(compress(count(), map(not_, flags)))
@@ -206,39 +224,48 @@ def join(
     right_norms: list[str] | None = None
     if by_text and rest:
         col = _column(left, text)
-        if left_normalized:
-            norms = [col[i] or "" for i in rest]
-        else:
+        if not left_normalized:
             norms = [normalize_text(col[i]) for i in rest]
-        right_norms = normalize_texts(_column(right, text), known=norms)
-        # one dict built in C (a text keeps its last row); the rows a text's entry does not name
-        # are the texts several right rows share, found in C too, then grouped (they are few)
-        index = dict(zip(right_norms, range(len(right_norms))))
-        index.pop("", None)
-        shared: dict[str, list[int]] = {}
-        if len(index) != len(right_norms) - right_norms.count(""):
-            for j in compress(count(), map(ne, map(index.get, right_norms), count())):
-                if right_norms[j]:
-                    shared[right_norms[j]] = []
-            for j in compress(count(), map(shared.__contains__, right_norms)):
-                shared[right_norms[j]].append(j)
-        js = list(map(index.get, norms))  # None for an empty text too: "" is not in the index
-        held = [k for k, j in enumerate(js) if j is not None and right_norms[j] in shared] if shared else []
-        for k in held:  # a text several right rows share: reported, and the left row joins nothing
-            same_text(norms[k], shared[norms[k]], rest[k])
-        pending = list(compress(rest, map(is_, js, repeat(None))))
-        for k in held:
-            js[k] = None
-        hit = _where_not(map(is_, js, repeat(None)))
-        hit_js = list(map(js.__getitem__, hit))
-        _deque(map(match.__setitem__, map(rest.__getitem__, hit), map(right.__getitem__, hit_js)), maxlen=0)
-        _deque(map(reached.__setitem__, hit_js, repeat(True)), maxlen=0)
-        rep.by_text = len(hit)
+        elif len(rest) == len(col) and None not in col:  # every row, none without a text: a copy in C
+            norms = list(col)
+        else:
+            norms = [col[i] or "" for i in rest]
+        # normal form -> its first left row (reversed: the first wins); "" joins nothing
+        at = dict(zip(reversed(norms), reversed(rest)))
+        at.pop("", None)
+        # left rows whose text an earlier left row holds: they share that row's fate
+        twin_of = [(i, at[t]) for i, t in compress(zip(rest, norms), map(ne, map(at.get, norms), rest)) if t]
+        li = _left_rows_of(_column(right, text), at)
+        last = dict(zip(li, count()))  # left row -> its last right row
+        last.pop(None, None)
+        shared: dict[int, list[int]] = {}  # left row -> the right rows sharing its text
+        if len(last) != len(li) - li.count(None):
+            for j in compress(count(), map(ne, map(last.get, li), count())):
+                if li[j] is not None:
+                    shared[li[j]] = []
+            for j in compress(count(), map(shared.__contains__, li)):
+                shared[li[j]].append(j)
+            for i in shared:
+                del last[i]
+        _deque(map(match.__setitem__, last.keys(), map(right.__getitem__, last.values())), maxlen=0)
+        _deque(map(reached.__setitem__, last.values(), repeat(True)), maxlen=0)
+        rep.by_text = len(last)
+        held = sorted([*shared, *(i for i, first in twin_of if first in shared)])
+        for i in held:  # a text several right rows share: reported, and the left row joins nothing
+            norm = normalize_text(col[i])  # (its own normal form when the left texts are normalized)
+            same_text(norm, shared[at[norm]], i)
+        for i, first in twin_of:
+            if first in last:
+                match[i] = right[last[first]]
+                rep.by_text += 1
+        pending = list(compress(rest, map(is_, map(match.__getitem__, rest), repeat(None))))
+        if held:
+            pending = [i for i in pending if i not in set(held)]
     else:
         pending = rest
     if containment and pending:
         if right_norms is None:
-            right_norms = normalize_texts(_column(right, text))
+            right_norms = normalize_texts(_column(right, text), known=norms if by_text and rest else ())
         contains = ContainmentIndex(right_norms)
         col = _column(left, contain_in or text)
         found = []

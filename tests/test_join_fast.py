@@ -175,8 +175,9 @@ def _text_join_reference(left: list, right: list) -> tuple[list, list, dict, lis
     return match, pending, shared, sorted(reached)
 
 
+@pytest.mark.parametrize("left_dups", [True, False], ids=["left-repeats", "left-distinct"])
 @pytest.mark.parametrize("left_normalized", [True, False])
-def test_text_join_equals_a_row_by_row_reference(left_normalized: bool) -> None:
+def test_text_join_equals_a_row_by_row_reference(left_normalized: bool, left_dups: bool) -> None:
     """join's text stage (hash of normal forms, cheap forms of the right texts, shared texts held
     back) equals the row-by-row reference on tables with twins, whitespace variants, empty texts,
     non-string values and left rows that repeat a text."""
@@ -195,9 +196,15 @@ def test_text_join_equals_a_row_by_row_reference(left_normalized: bool) -> None:
         right += [{"id": "n", "problem": None}, {"id": "7", "problem": 7}]
         left = [{"problem": text()} for _ in range(30)] + [{"problem": r["problem"]} for r in right[:12]]
         left += [{"problem": "7"}, {"problem": ""}, {"problem": left[0]["problem"]}]
+        if not left_dups:  # each text once (the first of each kept)
+            firsts = {normalize_text(r["problem"]): r for r in reversed(left)}
+            left = [r for r in left if firsts[normalize_text(r["problem"])] is r]
         if left_normalized:
             left = [{"problem": normalize_text(r["problem"])} for r in left]
         rng.shuffle(left)
+        # row 0 joins (a falsy row index); with repeats its text is also held by a later row
+        first = {"problem": right[5]["problem"]} if left_dups else left.pop(rng.randrange(len(left)))
+        left.insert(0, {"problem": normalize_text(first["problem"])} if left_normalized else first)
         rep = join(left, right, left_key=None, left_normalized=left_normalized)
         want_match, want_pending, want_shared, want_reached = _text_join_reference(left, right)
         assert [None if m is None else right.index(m) for m in rep.match] == want_match

@@ -97,3 +97,22 @@ def test_cut_all_equals_cut_per_text() -> None:
     for texts in (whole, mixed, partial):
         assert tpl.cut_all(texts) == [None if t is None else tpl.cut(t) for t in texts]
     assert learn_template(whole, distinct=True) == tpl
+
+
+def test_common_prefix_and_suffix_equal_the_reference_past_the_first_texts() -> None:
+    """The candidate from the first texts is checked on all: a later text that shares less shrinks it."""
+    import os
+    import random
+
+    from sample_forge.impact.template import _FIRST, _common_prefix, _common_suffix
+
+    rng = random.Random(5)
+    for _ in range(200):
+        n = rng.choice([2, 5, _FIRST, _FIRST + 1, 300])
+        texts = ["".join(rng.choices("ab ", k=rng.randint(0, 6))) for _ in range(n)]
+        head, tail = rng.choice(["", "Q: ", "Q: a"]), rng.choice(["", " A.", "b A."])
+        texts = [f"{head}{t}{tail}" for t in texts]
+        if rng.random() < 0.5:  # a late text that shares less than the first ones do
+            texts.insert(rng.randrange(min(n, _FIRST), n + 1), rng.choice(["Q", "x", "A.", ""]))
+        assert _common_prefix(texts) == os.path.commonprefix(texts)
+        assert _common_suffix(texts) == os.path.commonprefix([t[::-1] for t in texts])[::-1]

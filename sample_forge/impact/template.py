@@ -136,7 +136,7 @@ def learn_template(texts: Iterable[str | None], *, distinct: bool = False) -> Te
     """The common prefix and suffix of the distinct non-empty ``texts`` (already normalized), backed
     off to a word boundary; an empty template from fewer than two distinct prompts. ``distinct``:
     the texts are already distinct (a prompt-keyed registry's), so no set of them is built."""
-    distinct_texts = [t for t in texts if t] if distinct else list({t for t in texts if t})
+    distinct_texts = list(filter(None, texts)) if distinct else list(set(filter(None, texts)))
     del distinct
     n = len(distinct_texts)
     if n < 2:
@@ -153,10 +153,15 @@ def learn_template(texts: Iterable[str | None], *, distinct: bool = False) -> Te
     return Template(prefix=prefix, suffix=suffix, prompts=n)
 
 
+_FIRST = 64  # texts whose common prefix or suffix is the candidate for all
+
+
 def _common_prefix(texts: list[str]) -> str:
-    """Longest common prefix; ``startswith`` per text, a character comparison only where it shrinks
-    (``os.path.commonprefix`` compares whole texts to find their min and max)."""
-    p = texts[0]
+    """Longest common prefix: that of the first texts when every text starts with it (one pass of
+    C), else shrunk text by text (``os.path.commonprefix`` compares whole texts for min and max)."""
+    p = os.path.commonprefix(texts[:_FIRST])
+    if all(map(str.startswith, texts, repeat(p))):
+        return p
     for t in texts:
         if not t.startswith(p):
             p = os.path.commonprefix([p, t])
@@ -166,8 +171,10 @@ def _common_prefix(texts: list[str]) -> str:
 
 
 def _common_suffix(texts: list[str]) -> str:
-    """Longest common suffix; ``endswith`` per text, a character comparison only where it shrinks."""
-    s = texts[0]
+    """Longest common suffix (the mirror of :func:`_common_prefix`)."""
+    s = os.path.commonprefix([t[::-1] for t in texts[:_FIRST]])[::-1]
+    if all(map(str.endswith, texts, repeat(s))):
+        return s
     for t in texts:
         if not t.endswith(s):
             s = os.path.commonprefix([s[::-1], t[::-1]])[::-1]
