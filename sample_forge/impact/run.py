@@ -169,22 +169,25 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
             t["id"] = m.ids[t.pop("row")]
         unc.report["seconds"] = round(time.perf_counter() - t_unc, 3)
     texts = dict(zip(traj.registry.ids, traj.registry.problems))  # the problems, not the template
-    scores: list[ImpactScore] = []
-    for r, i in enumerate(order, start=1):
-        scores.append(
-            ImpactScore(
-                id=m.ids[i],
-                lim=_f(sc["lim"][i]),
-                hist_var=_f(sc["hist_var"][i]),
-                learnability=_f(sc["learnability"][i]),
-                mean_acc=_f(sc["mean_acc"][i]),
-                first_acc=_f(sc["first_acc"][i]),
-                last_acc=_f(sc["last_acc"][i]),
-                n_epochs=int(sc["n_epochs"][i]),
-                rank=r,
-                filled_epochs=int(m.filled[i]),
-            )
+    # columns as Python lists in ranking order (one tolist each, not a NumPy scalar per cell)
+    col = {k: np.asarray(sc[k])[order].tolist() for k in SCORED}
+    filled = np.asarray(m.filled)[order].astype(int).tolist()
+    ids = [m.ids[i] for i in order]
+    scores = [
+        ImpactScore(
+            id=ids[k],
+            lim=col["lim"][k],
+            hist_var=col["hist_var"][k],
+            learnability=col["learnability"][k],
+            mean_acc=col["mean_acc"][k],
+            first_acc=col["first_acc"][k],
+            last_acc=col["last_acc"][k],
+            n_epochs=int(col["n_epochs"][k]),
+            rank=k + 1,
+            filled_epochs=filled[k],
         )
+        for k in range(len(ids))
+    ]
     keep = np.ones(len(order), bool)
     if threshold is not None:
         cols = {k: v[order] for k, v in sc.items()} | {"filled_epochs": m.filled[order]}
@@ -237,8 +240,7 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
     return res
 
 
-def _f(x: float) -> float:
-    return float(x)
+SCORED = ("lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc", "n_epochs")
 
 
 def _counts(m: EpochMatrix, accuracies: bool, cfg: ScoreConfig, notes: list[str]) -> str:
@@ -285,9 +287,8 @@ def _add_intervals(rows: list[dict[str, Any]], row_of: list[int], unc: Any) -> N
 
 def _row(s: ImpactScore) -> dict[str, Any]:
     d = vars(s)  # scalar fields only: asdict's deep copy costs more than the scores themselves
-    return {
-        k: (None if isinstance(d[k], float) and np.isnan(d[k]) else d[k]) for k in ("id", *IMPACT_SCORE_KEYS)
-    }
+    # NaN is the one value unequal to itself (np.isnan on a Python float costs a ufunc call)
+    return {k: (None if d[k] != d[k] else d[k]) for k in ("id", *IMPACT_SCORE_KEYS)}
 
 
 @dataclass
