@@ -170,7 +170,7 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
         unc.report["seconds"] = round(time.perf_counter() - t_unc, 3)
     texts = dict(zip(traj.registry.ids, traj.registry.problems))  # the problems, not the template
     # columns as Python lists in ranking order (one tolist each, not a NumPy scalar per cell)
-    col = {k: np.asarray(sc[k])[order].tolist() for k in SCORED}
+    col = {k: np.asarray(sc[k])[order].tolist() for k in SCORE_COLUMNS}
     filled = np.asarray(m.filled)[order].astype(int).tolist()
     ids = [m.ids[i] for i in order]
     scores = [
@@ -238,9 +238,6 @@ def score_run(path: Path, cfg: ScoreConfig = ScoreConfig(), *, pool: Path | None
     )
     res.report["texts"] = {s.id: texts.get(s.id) for s in scores[:10]}
     return res
-
-
-SCORED = ("lim", "hist_var", "learnability", "mean_acc", "first_acc", "last_acc", "n_epochs")
 
 
 def _counts(m: EpochMatrix, accuracies: bool, cfg: ScoreConfig, notes: list[str]) -> str:
