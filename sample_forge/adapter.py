@@ -186,6 +186,38 @@ def column_of(row: Mapping[str, Any], ours: str, mapping: Mapping[str, str] | No
     return next((c for c in ALIASES.get(ours, ()) if not _empty(lookup(row, c))), None)
 
 
+_PLANS: dict[
+    tuple[tuple[Any, ...], tuple[tuple[str, str], ...]], list[tuple[str, str | None, list[str]]]
+] = {}
+
+
+def _plan(
+    keys: tuple[Any, ...], mapping: tuple[tuple[str, str], ...]
+) -> list[tuple[str, str | None, list[str]]]:
+    """:func:`column_of` for every field, narrowed to the columns a row with these ``keys`` can have
+    (a dotted name through its first part): per field, the mapped column (None when absent) and the
+    aliases to try in order. Rows of one table share their keys, so a plan is built once per table,
+    not 26 look-ups per row."""
+    plan = _PLANS.get((keys, mapping))
+    if plan is None:
+        have = set(keys)
+
+        def can(c: str) -> bool:
+            return c in have or ("." in c and c.split(".", 1)[0] in have)
+
+        mapped = dict(mapping)
+        plan = []
+        for ours in dict.fromkeys([*mapped, *ALIASES]):
+            theirs = mapped.get(ours)
+            cands = [c for c in ALIASES.get(ours, ()) if can(c)]
+            if (theirs is not None and can(theirs)) or cands:
+                plan.append((ours, theirs if theirs is not None and can(theirs) else None, cands))
+        if len(_PLANS) > 256:  # tables with ever-changing keys: keep the cache small
+            _PLANS.clear()
+        _PLANS[(keys, mapping)] = plan
+    return plan
+
+
 def first_present(row: Mapping[str, Any], ours: str) -> str | None:
     """The first alias of ``ours`` that ``row`` has at all, empty or not."""
     return next((c for c in ALIASES.get(ours, ()) if lookup(row, c) is not _MISSING), None)
@@ -205,11 +237,15 @@ def adapt_row(
     A score that is not a number is an InputError naming ``path``, ``line`` and the field (``scores``
     False: score columns are left as they are, for readers that do not use them)."""
     out = dict(row)
-    mapping = mapping or {}
-    for ours in dict.fromkeys([*mapping, *ALIASES]):
-        col = column_of(row, ours, mapping)
-        if col is not None:
-            out[ours] = lookup(row, col)
+    for ours, theirs, cands in _plan(tuple(row), tuple((mapping or {}).items())):
+        if theirs is not None and (v := lookup(row, theirs)) is not _MISSING:
+            out[ours] = v
+            continue
+        for c in cands:
+            v = lookup(row, c)
+            if not _empty(v):
+                out[ours] = v
+                break
     if "problem" in out:
         out["problem"] = chat_text(out["problem"])
     if out.get("id") is not None:

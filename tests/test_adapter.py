@@ -68,3 +68,37 @@ def test_read_table_lines_default_ids_and_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         list(iter_table(p, need=("answer",)))
     assert (e.value.line, e.value.field) == (2, "answer") and "--map answer=COLUMN" in str(e.value)
+
+
+def test_adapt_row_equals_column_of_per_field_on_varied_rows() -> None:
+    """The per-table plan picks what column_of picks field by field: rows with different keys, empty
+    values (None, NaN, blank text), nested columns, literal dotted keys and --map columns."""
+    import random
+
+    from sample_forge.adapter import ALIASES, _MISSING, column_of, lookup
+
+    rng = random.Random(11)
+    names = sorted({c for cs in ALIASES.values() for c in cs} | {"extra_info", "reward_model", "other"})
+    values = [None, "", "  ", float("nan"), "x", 3, "train/algebra/1.json", "Level 3"]
+    maps = [{}, {"problem": "other"}, {"answer": "reward_model.ground_truth"}, {"id": "missing_col"}]
+    for _ in range(3000):
+        row = {c: rng.choice(values) for c in rng.sample(names, rng.randint(1, 8))}
+        if "extra_info" in row and rng.random() < 0.7:
+            row["extra_info"] = {"index": rng.choice(values)} if rng.random() < 0.8 else {}
+        if "reward_model" in row and rng.random() < 0.7:
+            row["reward_model"] = {"ground_truth": rng.choice(values)}
+        if rng.random() < 0.1:
+            row["reward_model.ground_truth"] = rng.choice(values)  # a literal dotted key
+        mapping = rng.choice(maps)
+        want = dict(row)
+        for ours in dict.fromkeys([*mapping, *ALIASES]):
+            col = column_of(row, ours, mapping)
+            if col is not None:
+                want[ours] = lookup(row, col)
+        got = adapt_row(row, mapping, scores=False)
+        for ours in dict.fromkeys([*mapping, *ALIASES]):
+            if ours in ("problem", "id", "subject", "level"):  # post-processed after the pick
+                continue
+            w, g = want.get(ours, _MISSING), got.get(ours, _MISSING)
+            assert w is g or w == g or (w != w and g != g), (row, mapping, ours, w, g)
+        assert ("problem" in got) == ("problem" in want) and ("id" in got) == ("id" in want)
