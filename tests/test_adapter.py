@@ -75,7 +75,7 @@ def test_adapt_row_equals_column_of_per_field_on_varied_rows() -> None:
     values (None, NaN, blank text), nested columns, literal dotted keys and --map columns."""
     import random
 
-    from sample_forge.adapter import ALIASES, _MISSING, column_of, lookup
+    from sample_forge.adapter import _MISSING, ALIASES, column_of, lookup
 
     rng = random.Random(11)
     names = sorted({c for cs in ALIASES.values() for c in cs} | {"extra_info", "reward_model", "other"})
