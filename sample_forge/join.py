@@ -14,6 +14,7 @@ never a left x right loop.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from collections import deque as _deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,43 +55,45 @@ def normalize_text(text: Any) -> str:
 
 def normalize_texts(values: Iterable[Any], *, known: Iterable[str] = ()) -> list[str]:
     """:func:`normalize_text` of each value. ``known``: texts already normalized (the other side of
-    a join). A value equal to one of them is its own normal form; so is a value whose cheap form
-    (newlines to spaces, one halving of double spaces, ends stripped: each step leaves the normal
-    form as it was) equals one of them. Both are found by passes of C over the texts, and only the
-    rest is normalized one by one, which is most of the cost of joining a large table."""
+    a join); a value whose normal form is one of them is found by :func:`_known_forms` in passes of
+    C, and only the rest is normalized one by one, which is most of the cost of joining a large table."""
     vals = values if isinstance(values, list) else list(values)
-    done = set(known)
+    done = list(known)
     if not done:
         return [normalize_text(v) for v in vals]
-    out = list(vals)
-    miss = _where_not(map(done.__contains__, vals))
-    rest = list(map(vals.__getitem__, miss))
-    if set(map(type, rest)) <= {str}:
-        sp = repeat(" ")
-        cheap = map(str.replace, map(str.replace, rest, repeat("\n"), sp), repeat("  "), sp)
-        cheap = list(map(str.strip, cheap, sp))
-        _deque(map(out.__setitem__, miss, cheap), maxlen=0)
-        miss = list(compress(miss, map(not_, map(done.__contains__, cheap))))
-    for i in miss:
-        out[i] = normalize_text(vals[i])
+    out = _known_forms(vals, dict(zip(done, done)))
+    for j in compress(count(), map(is_, out, repeat(None))):
+        out[j] = normalize_text(vals[j])
     return out
 
 
 def _left_rows_of(texts: Sequence[Any], at: Mapping[str, int]) -> list[int | None]:
     """For each right text, the left row whose normal form it has (``at``: normal form -> left row),
-    or None. A text equal to a normal form is its own; so is one whose cheap form is (newlines to
-    spaces, one halving of double spaces, ends stripped: each step keeps the normal form); both are
-    looked up in passes of C, and only the rest is normalized one by one."""
-    found = list(map(at.get, texts))
+    or None: :func:`_known_forms`, then :func:`normalize_text` for what it did not find."""
+    found = _known_forms(texts, at)
+    for j in compress(count(), map(is_, found, repeat(None))):
+        found[j] = at.get(normalize_text(texts[j]))
+    return found
+
+
+def _known_forms(texts: Sequence[Any], at: Mapping[str, Any]) -> list[Any]:
+    """``at[normal form]`` of each text found without normalizing it, else None. A text equal to a key
+    (a normal form) is its own normal form; so is one whose cheap form is (newlines to spaces, one
+    halving of double spaces, ends stripped: each step keeps the normal form). Both are looked up in
+    passes of C. Only strings are looked up (a cell may hold a list: a multimodal chat turn)."""
+    plain = set(map(type, texts)) <= {str}
+    found = list(map(at.get, texts if plain else [t if type(t) is str else None for t in texts]))
     miss = list(compress(count(), map(is_, found, repeat(None))))
-    strs = list(compress(miss, map(is_, map(type, map(texts.__getitem__, miss)), repeat(str))))
+    strs = (
+        miss
+        if plain
+        else list(compress(miss, map(is_, map(type, map(texts.__getitem__, miss)), repeat(str))))
+    )
     sp = repeat(" ")
     cheap = map(
         str.replace, map(str.replace, map(texts.__getitem__, strs), repeat("\n"), sp), repeat("  "), sp
     )
     _deque(map(found.__setitem__, strs, map(at.get, map(str.strip, cheap, sp))), maxlen=0)
-    for j in compress(miss, map(is_, map(found.__getitem__, miss), repeat(None))):
-        found[j] = at.get(normalize_text(texts[j]))
     return found
 
 
@@ -224,12 +227,10 @@ def join(
     right_norms: list[str] | None = None
     if by_text and rest:
         col = _column(left, text)
-        if not left_normalized:
+        if left_normalized and len(rest) == len(col) and set(map(type, col)) <= {str}:
+            norms = list(col)  # every row, each a normalized text: a copy in C
+        else:  # (normalize_text of a normalized text is itself)
             norms = [normalize_text(col[i]) for i in rest]
-        elif len(rest) == len(col) and None not in col:  # every row, none without a text: a copy in C
-            norms = list(col)
-        else:
-            norms = [col[i] or "" for i in rest]
         # normal form -> its first left row (reversed: the first wins); "" joins nothing
         at = dict(zip(reversed(norms), reversed(rest)))
         at.pop("", None)
@@ -250,17 +251,19 @@ def join(
         _deque(map(match.__setitem__, last.keys(), map(right.__getitem__, last.values())), maxlen=0)
         _deque(map(reached.__setitem__, last.values(), repeat(True)), maxlen=0)
         rep.by_text = len(last)
+        firsts = dict(twin_of)
         held = sorted([*shared, *(i for i, first in twin_of if first in shared)])
         for i in held:  # a text several right rows share: reported, and the left row joins nothing
-            norm = normalize_text(col[i])  # (its own normal form when the left texts are normalized)
-            same_text(norm, shared[at[norm]], i)
+            first = firsts.get(i, i)
+            same_text(norms[bisect_left(rest, first)], shared[first], i)  # rest ascends
         for i, first in twin_of:
             if first in last:
                 match[i] = right[last[first]]
                 rep.by_text += 1
         pending = list(compress(rest, map(is_, map(match.__getitem__, rest), repeat(None))))
         if held:
-            pending = [i for i in pending if i not in set(held)]
+            in_held = set(held)
+            pending = [i for i in pending if i not in in_held]
     else:
         pending = rest
     if containment and pending:

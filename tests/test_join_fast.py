@@ -126,7 +126,7 @@ def test_normalizer_fast_path_equals_split_and_join() -> None:
     chars = [" ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000"]
     chars += ["a", "é", "$", "\\", "\x00", "\x07"]
     texts = ["".join(rng.choices(chars, k=rng.randint(0, 30))) for _ in range(3000)]
-    texts += [None, "", 0, 7, 1.5, " " * 1000 + "x" + " " * 999]
+    texts += [None, "", 0, 7, 1.5, " " * 1000 + "x" + " " * 999, ["x"], {"k": 1}]
     want = [" ".join(str(t or "").split()) for t in texts]
     assert [normalize_text(t) for t in texts] == want
     known = [w for w in want[::3] if w]
@@ -194,8 +194,11 @@ def test_text_join_equals_a_row_by_row_reference(left_normalized: bool, left_dup
         right = [{"id": str(j), "problem": text()} for j in range(40)]
         right += [{"id": "twin", "problem": right[0]["problem"] + "\n"}, {"id": "e", "problem": ""}]
         right += [{"id": "n", "problem": None}, {"id": "7", "problem": 7}]
+        # a multimodal chat turn the adapter leaves as a list: never hashed, joined on its text form
+        right += [{"id": "l", "problem": [{"type": "text", "text": "a"}]}]
         left = [{"problem": text()} for _ in range(30)] + [{"problem": r["problem"]} for r in right[:12]]
         left += [{"problem": "7"}, {"problem": ""}, {"problem": left[0]["problem"]}]
+        left += [{"problem": str([{"type": "text", "text": "a"}])}]
         if not left_dups:  # each text once (the first of each kept)
             firsts = {normalize_text(r["problem"]): r for r in reversed(left)}
             left = [r for r in left if firsts[normalize_text(r["problem"])] is r]
