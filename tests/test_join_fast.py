@@ -222,14 +222,17 @@ def test_text_join_equals_a_row_by_row_reference(left_normalized: bool, left_dup
         ]
 
 
-@pytest.mark.parametrize("columns", [80, 160])
+@pytest.mark.parametrize("columns", [60, 80, 160])
 def test_terminal_table_shows_pool_ids_and_problems_one_line_each(tmp_path: Path, columns: int) -> None:
     """score --pool's table on a decoded-Qwen log: the pool's ids and the problems (no template, no
-    role words), one line per sample within the terminal's width, the numbers whole."""
+    role words), one line per sample within the terminal's width in cells (CJK counts twice), the
+    numbers whole, ids shown as they are (a trailing backslash not doubled)."""
+    from rich.cells import cell_len
+
     problems = [
         {
-            "id": f"train/algebra/{i}.json",
-            "problem": f"Let $x = {i}$. What is the value of {i} + {i * 7}?",
+            "id": f"train/algebra/{i}\\",
+            "problem": f"Let $x = {i}$. 求解: what is the value of {i} + {i * 7}?",
             "answer": str(8 * i),
         }
         for i in range(30)
@@ -238,16 +241,21 @@ def test_terminal_table_shows_pool_ids_and_problems_one_line_each(tmp_path: Path
     pool = tmp_path / "pool.jsonl"
     write_rows(pool, problems)
     args = ["score", "-t", str(tmp_path / "run"), "--pool", str(pool), "-o", str(tmp_path / "s.jsonl")]
-    r = CliRunner().invoke(cli, args, env={"COLUMNS": str(columns)})
-    assert r.exit_code == 0, r.output
-    lines = r.output.splitlines()
-    top = lines.index(next(x for x in lines if x.startswith("top samples by")))
-    table = lines[top + 1 :]
-    assert "problem" in table[1] and all(len(x) <= columns for x in table)
-    body = [x for x in table if x.startswith("│")]
-    assert len(body) == 10  # one line per sample
-    for line in body:
-        cells = [c.strip() for c in line.strip("│").split("│")]
-        assert cells[1].startswith("train/") and cells[-1].startswith("Let $x = ")
-        assert re.fullmatch(r"-?\d\.\d{3}", cells[2])  # lim, whole
-    assert "Let's think" not in r.output.split("top samples by")[1] and "assistant" not in r.output
+    for by in ("lim", "mean_acc"):
+        r = CliRunner().invoke(cli, [*args, "--by", by], env={"COLUMNS": str(columns)})
+        assert r.exit_code == 0, r.output
+        lines = r.output.splitlines()
+        top = lines.index(next(x for x in lines if x.startswith("top samples by")))
+        table = lines[top + 1 :]
+        assert "problem" in table[1] and by in table[1]  # the ranking score's column always stays
+        assert all(cell_len(x) <= columns for x in table)
+        body = [x for x in table if x.startswith("│")]
+        assert len(body) == 10  # one line per sample
+        for line in body:
+            cells = [c.strip() for c in line.strip("│").split("│")]
+            assert cells[1].startswith("train/") and cells[-1].startswith("Let $x = ")
+            assert by != "lim" or re.fullmatch(r"-?\d\.\d{3}", cells[2])  # lim, whole
+            assert not cells[1].endswith("\\\\")  # rich markup would double it
+        assert "Let's think" not in r.output.split("top samples by")[1] and "assistant" not in r.output
+    if columns == 160:
+        assert re.search(r"train/algebra/\d+\\ ", r.output)  # the whole id, its backslash once

@@ -221,8 +221,10 @@ def _hist(values: list[float], bins: int = 10) -> list[tuple[str, int]]:
 
 
 def _summary(res: Any, out: Path | None) -> None:
+    from rich.cells import cell_len
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     con = console()
     rep = res.report
@@ -306,28 +308,34 @@ def _summary(res: Any, out: Path | None) -> None:
         if share:
             vals.append(f"{share[s.id]:.0%}" if s.id in share else "")
         cells.append((vals, text))
-    # one line per sample at any width: every number whole, the id and the problem cut with "…";
-    # on a narrow terminal the columns least needed go first (the ranking score and its band stay)
-    widths = {c: max(len(c), *(len(v[k]) for v, _ in cells)) for k, c in enumerate(cols)}
+    # one line per sample within the terminal's width (measured in cells: CJK counts twice): every
+    # number whole, the id and the problem cut with "…". On a narrow terminal the columns least
+    # needed go first: the other scores, the stability, the band; the ranking score always stays.
+    widths = {c: max(cell_len(c), *(cell_len(v[k]) for v, _ in cells)) for k, c in enumerate(cols)}
     widths["id"] = min(widths["id"], 24)
-    optional = ["first→last", "mean_acc", *(c for c in ("learnability", "hist_var", "lim") if c != key)]
+    ranked = {"first_acc": "first→last", "last_acc": "first→last"}.get(key, key)
+    others = [c for c in ("first→last", "mean_acc", "learnability", "hist_var", "lim") if c != ranked]
+    extras = [c for c in cols[7:] if c.startswith("in top ")] + [c for c in cols[7:] if c.startswith(key)]
 
     def room() -> int:
         return con.width - sum(widths.values()) - 3 * len(widths) - 4
 
     need = 24 if any(text for _, text in cells) else 0
-    while room() < need and optional:
-        widths.pop(optional.pop(0))
-    widths["id"] = max(min(widths["id"], 14), widths["id"] - max(0, need - room()))
+    for drop, id_floor in ((others, 14), (extras, 8)):
+        while room() < need and drop:
+            widths.pop(drop.pop(0))
+        widths["id"] = max(min(widths["id"], id_floor), widths["id"] - max(0, need - room()))
     keep = [k for k, c in enumerate(cols) if c in widths]
     for c in widths:
         table.add_column(c, no_wrap=True, overflow="ellipsis", min_width=widths[c], max_width=widths[c])
     if need:  # an id-keyed log without texts has no prompt column
         table.add_column("problem" if rep.get("join") else "prompt", no_wrap=True, overflow="ellipsis")
-    width = max(12, room())
+    width = max(8, room())
     for vals, text in cells:
-        cut = text if len(text) <= width else text[: width - 1] + "…"
-        table.add_row(*(escape(vals[k]) for k in keep), *([escape(cut)] if need else []))
+        problem = Text(text)
+        problem.truncate(width, overflow="ellipsis")
+        # Text cells: shown as they are (no markup, so a trailing backslash is not doubled)
+        table.add_row(*(Text(vals[k]) for k in keep), *([problem] if need else []))
     con.print(table)
 
 
