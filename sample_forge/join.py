@@ -62,7 +62,7 @@ def normalize_texts(values: Iterable[Any], *, known: Iterable[str] = ()) -> list
     if not done:
         return [normalize_text(v) for v in vals]
     out = _known_forms(vals, dict(zip(done, done)))
-    for j in compress(count(), map(is_, out, repeat(None))):
+    for j in _nones(out):
         out[j] = normalize_text(vals[j])
     return out
 
@@ -71,7 +71,7 @@ def _left_rows_of(texts: Sequence[Any], at: Mapping[str, int]) -> list[int | Non
     """For each right text, the left row whose normal form it has (``at``: normal form -> left row),
     or None: :func:`_known_forms`, then :func:`normalize_text` for what it did not find."""
     found = _known_forms(texts, at)
-    for j in compress(count(), map(is_, found, repeat(None))):
+    for j in _nones(found):
         found[j] = at.get(normalize_text(texts[j]))
     return found
 
@@ -83,7 +83,7 @@ def _known_forms(texts: Sequence[Any], at: Mapping[str, Any]) -> list[Any]:
     passes of C. Only strings are looked up (a cell may hold a list: a multimodal chat turn)."""
     plain = set(map(type, texts)) <= {str}
     found = list(map(at.get, texts if plain else [t if type(t) is str else None for t in texts]))
-    miss = list(compress(count(), map(is_, found, repeat(None))))
+    miss = _nones(found)
     strs = (
         miss
         if plain
@@ -100,6 +100,11 @@ def _known_forms(texts: Sequence[Any], at: Mapping[str, Any]) -> list[Any]:
 def _where_not(flags: Iterable[Any]) -> list[int]:
     """Indexes of the false flags, in one pass of C (``compress``), not a Python loop per row."""
     return list(compress(count(), map(not_, flags)))
+
+
+def _nones(values: Iterable[Any]) -> list[int]:
+    """Indexes of the None values (a row index 0 is not one), in one pass of C."""
+    return list(compress(count(), map(is_, values, repeat(None))))
 
 
 def side_path(out: str | os.PathLike[str], kind: str, ext: str = ".jsonl") -> Path:
@@ -223,8 +228,7 @@ def join(
             rest.append(i)
     if left_key is None:
         rest = list(range(len(left)))
-    pending: list[int] = []
-    right_norms: list[str] | None = None
+    pending: list[int]
     if by_text and rest:
         col = _column(left, text)
         if left_normalized and len(rest) == len(col) and set(map(type, col)) <= {str}:
@@ -267,8 +271,7 @@ def join(
     else:
         pending = rest
     if containment and pending:
-        if right_norms is None:
-            right_norms = normalize_texts(_column(right, text), known=norms if by_text and rest else ())
+        right_norms = normalize_texts(_column(right, text), known=norms if by_text and rest else ())
         contains = ContainmentIndex(right_norms)
         col = _column(left, contain_in or text)
         found = []
@@ -298,8 +301,7 @@ def join(
         rep.ambiguous.append({"side": "right", "by": "id", "key": k, "left": [], "right": js, "used": js[0]})
     rep.ambiguous += ambiguous_text.values()
     in_ambiguous = {i for a in rep.ambiguous for i in a["left"]}
-    unmatched = compress(count(), map(is_, match, repeat(None)))
-    rep.left_unmatched = [i for i in unmatched if i not in in_ambiguous]
+    rep.left_unmatched = [i for i in _nones(match) if i not in in_ambiguous]
     involved = {j for a in rep.ambiguous for j in a["right"]}
     rep.right_unmatched = [j for j in _where_not(reached) if j not in involved]
     return rep
