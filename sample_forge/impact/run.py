@@ -291,15 +291,12 @@ def _row(s: ImpactScore) -> dict[str, Any]:
 @dataclass
 class PoolMatch:
     """Which pool rows each log sample joined (:func:`match_pool`): ``pool_of`` log sample id -> its
-    pool row (None: none), ``shared`` log sample id -> the pool rows that share its problem text
-    (whose ids ``twins`` lists)."""
+    pool row (None: none), ``shared`` log sample id -> the pool rows that share its problem text."""
 
     prows: list[dict[str, Any]]
     rep: Any  # join.JoinReport
     pool_of: dict[str, Any]
     shared: dict[str, list[Any]]
-    twins: dict[str, list[str]]
-    by_id: bool
     seen: Any  # join.Columns: the log samples as the join's left table
 
 
@@ -325,13 +322,11 @@ def match_pool(pool: Path | list[dict[str, Any]], *, registry: SampleRegistry) -
     sids = registry.ids
     pool_of: dict[str, Any] = dict(zip(sids, rep.match))
     shared: dict[str, list[Any]] = {}
-    twins: dict[str, list[str]] = {}  # log sample id -> the pool ids that share its problem
     for a in rep.ambiguous:
         if a["by"] == "text":
             for i in a["left"]:
                 shared[sids[i]] = [prows[j] for j in a["right"]]
-                twins[sids[i]] = [str(prows[j]["id"]) for j in a["right"]]
-    return PoolMatch(prows, rep, pool_of, shared, twins, by_id, seen)
+    return PoolMatch(prows, rep, pool_of, shared, seen)
 
 
 def join_pool(
@@ -351,8 +346,10 @@ def join_pool(
     from sample_forge.join import rejects
 
     pm = matched if matched is not None else match_pool(pool, registry=registry)
-    prows, rep, pool_of, shared, twins, by_id = pm.prows, pm.rep, pm.pool_of, pm.shared, pm.twins, pm.by_id
-    seen = pm.seen
+    prows, rep, pool_of, shared, seen = pm.prows, pm.rep, pm.pool_of, pm.shared, pm.seen
+    by_id = registry.keyed_by == "id"
+    # log sample id -> the pool ids that share its problem
+    twins = {sid: [str(p["id"]) for p in members] for sid, members in shared.items()}
     sids = registry.ids
     if by_id:
         unknown = [r["id"] for r in rows if pool_of.get(r["id"]) is None]
@@ -391,9 +388,9 @@ def join_pool(
             unjoined.append({"id": r["id"], "prompt": registry.texts[registry.index(r["id"])]})
             out.append(r)
             continue
-        group = [str(p["id"]) for p in members]
-        for prow in members:
-            out.append(merged(r, prow, ",".join(g for g in group if g != str(prow["id"]))))
+        group = twins[r["id"]]
+        for prow, pid in zip(members, group):
+            out.append(merged(r, prow, ",".join(g for g in group if g != pid)))
     rows[:] = out
     if written is None:
         written = {r.get("log_id", r["id"]) for r in rows}
