@@ -209,9 +209,10 @@ def _plan(
         plan = []
         for ours in dict.fromkeys([*mapped, *ALIASES]):
             theirs = mapped.get(ours)
+            theirs = theirs if theirs is not None and can(theirs) else None
             cands = [c for c in ALIASES.get(ours, ()) if can(c)]
-            if (theirs is not None and can(theirs)) or cands:
-                plan.append((ours, theirs if theirs is not None and can(theirs) else None, cands))
+            if theirs is not None or cands:
+                plan.append((ours, theirs, cands))
         if len(_PLANS) > 256:  # tables with ever-changing keys: keep the cache small
             _PLANS.clear()
         _PLANS[(keys, mapping)] = plan

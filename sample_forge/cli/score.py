@@ -226,6 +226,8 @@ def _summary(res: Any, out: Path | None) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from sample_forge.join import normalize_text
+
     con = console()
     rep = res.report
     con.print(
@@ -292,7 +294,7 @@ def _summary(res: Any, out: Path | None) -> None:
     for s in res.scores[:10]:
         row = bounds.get(s.id) or {}
         # the pool's problem once joined (the learned template can take the problems' shared first words)
-        text = " ".join(str(row.get("problem") or texts.get(s.id) or "")[:400].split())
+        text = normalize_text(str(row.get("problem") or texts.get(s.id) or "")[:400])
         vals = [
             str(s.rank),
             str(row.get("id", s.id)),  # the pool's id once joined
